@@ -1,0 +1,224 @@
+"""``AssistantAgent``: a model with a system message and tools.
+
+One turn is a loop: call the model (streaming its text), run the tool calls it
+asked for concurrently, give it the results, and repeat up to
+``max_tool_iterations`` times. After the last tool round the model reflects on
+the results in text (``reflect_on_tool_use``), or the turn ends with a summary
+of the tool results (``tool_call_summary_format``), as in AutoGen.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AssistantAgent"]
+
+from collections.abc import Sequence
+
+import anyio
+
+from troupe.agents._base import AgentOutcome, AgentTurn, Emit, new_message_id
+from troupe.agents._view import model_view
+from troupe.errors import ConfigError, ConfigIssue, UpstreamError
+from troupe.events import (
+    AgentFinished,
+    AgentStarted,
+    ReasoningDelta,
+    TextDelta,
+    ToolCalled,
+    ToolResultReturned,
+    UsageReported,
+)
+from troupe.messages import AssistantMessage, Message, ToolCall, ToolMessage, Usage
+from troupe.models._base import (
+    ChatModel,
+    ModelRequest,
+    ModelResponse,
+    ReasoningChunk,
+    TextChunk,
+    ToolSpec,
+)
+from troupe.tools import Tool, ToolOutput
+
+
+class AssistantAgent:
+    """An agent backed by a ``ChatModel``, with optional tools."""
+
+    def __init__(
+        self,
+        name: str,
+        model: ChatModel,
+        *,
+        system_message: str | None = "You are a helpful assistant.",
+        description: str = "",
+        tools: Sequence[Tool] = (),
+        max_tool_iterations: int = 1,
+        reflect_on_tool_use: bool = True,
+        tool_call_summary_format: str = "{result}",
+    ) -> None:
+        if not name.isidentifier():
+            raise ConfigError(ConfigIssue("$.name", f"agent name {name!r} must be an identifier"))
+        if max_tool_iterations < 1:
+            raise ConfigError(ConfigIssue("$.max_tool_iterations", "must be at least 1"))
+        names = [tool.name for tool in tools]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate:
+            raise ConfigError(ConfigIssue("$.tools", f"agent {name!r} has two tools named {duplicate!r}"))
+        self._name = name
+        self._description = description or f"An assistant agent named {name}."
+        self.model = model
+        self.system_message = system_message
+        self.tools: dict[str, Tool] = {tool.name: tool for tool in tools}
+        self._specs: tuple[ToolSpec, ...] = tuple(tool.spec for tool in tools)
+        self.max_tool_iterations = max_tool_iterations
+        self.reflect_on_tool_use = reflect_on_tool_use
+        self.tool_call_summary_format = tool_call_summary_format
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def description(self) -> str:
+        return self._description
+
+    def __repr__(self) -> str:
+        return f"AssistantAgent({self._name!r}, {self.model.provider}:{self.model.model_name})"
+
+    async def run(self, turn: AgentTurn, emit: Emit) -> AgentOutcome:
+        message_id = new_message_id()
+        await emit(AgentStarted(agent=self._name, message_id=message_id))
+        stream = _TextStream(self._name, message_id, emit)
+        produced: list[Message] = []
+        usage = Usage()
+        iterations = 0
+        while True:
+            reflecting = iterations >= self.max_tool_iterations
+            request = ModelRequest(
+                messages=model_view(self._name, self.system_message, turn.transcript + tuple(produced)),
+                tools=self._specs,
+                tool_choice="none" if reflecting and self._specs else "auto",
+            )
+            response = await self._call_model(request, stream)
+            usage += response.usage
+            await emit(UsageReported(agent=self._name, usage=response.usage))
+            calls = () if reflecting else response.tool_calls
+            produced.append(
+                AssistantMessage(
+                    content=response.content,
+                    source=self._name,
+                    tool_calls=calls,
+                    reasoning=response.reasoning,
+                    usage=response.usage,
+                )
+            )
+            if not calls:
+                break
+            results = await self._run_tools(calls, emit)
+            produced.extend(results)
+            iterations += 1
+            if iterations >= self.max_tool_iterations and not self.reflect_on_tool_use:
+                summary = self._summary(calls, results)
+                stream.new_part()
+                await stream.write(summary)
+                produced.append(AssistantMessage(content=summary, source=self._name))
+                break
+        await emit(AgentFinished(agent=self._name, message_id=message_id))
+        return AgentOutcome(messages=tuple(produced), usage=usage)
+
+    async def _call_model(self, request: ModelRequest, stream: _TextStream) -> ModelResponse:
+        stream.new_part()
+        try:
+            async for item in self.model.stream(request):
+                if isinstance(item, TextChunk):
+                    await stream.write(item.text)
+                elif isinstance(item, ReasoningChunk):
+                    await stream.think(item.text)
+                elif isinstance(item, ModelResponse):
+                    return item
+        except UpstreamError as err:
+            raise err.for_agent(self._name) from err.__cause__
+        raise UpstreamError(
+            f"agent '{self._name}': {self.model.provider} model '{self.model.model_name}' "
+            "ended its stream without a response",
+            provider=self.model.provider,
+            model=self.model.model_name,
+            agent=self._name,
+        )
+
+    async def _run_tools(self, calls: Sequence[ToolCall], emit: Emit) -> list[ToolMessage]:
+        outputs: list[ToolOutput | None] = [None] * len(calls)
+        for call in calls:
+            await emit(ToolCalled(agent=self._name, call_id=call.id, name=call.name, arguments=call.arguments))
+
+        async def run_one(index: int, call: ToolCall) -> None:
+            tool = self.tools.get(call.name)
+            if tool is None:
+                known = ", ".join(sorted(self.tools)) or "none"
+                output = ToolOutput(content=f"Error: unknown tool {call.name!r} (tools: {known})", is_error=True)
+            else:
+                output = await tool.call(call.arguments)
+            outputs[index] = output
+            await emit(
+                ToolResultReturned(
+                    agent=self._name,
+                    call_id=call.id,
+                    name=call.name,
+                    content=output.content,
+                    is_error=output.is_error,
+                )
+            )
+
+        async with anyio.create_task_group() as tg:
+            for index, call in enumerate(calls):
+                tg.start_soon(run_one, index, call)
+        return [
+            ToolMessage(
+                call_id=call.id,
+                name=call.name,
+                content=output.content,
+                is_error=output.is_error,
+                source=self._name,
+            )
+            for call, output in zip(calls, outputs, strict=True)
+            if output is not None
+        ]
+
+    def _summary(self, calls: Sequence[ToolCall], results: Sequence[ToolMessage]) -> str:
+        return "\n".join(
+            self.tool_call_summary_format.format(
+                tool_name=call.name,
+                arguments=call.arguments,
+                result=result.content,
+                is_error=result.is_error,
+            )
+            for call, result in zip(calls, results, strict=True)
+        )
+
+
+class _TextStream:
+    """Emits an agent's text deltas, separating the text of successive model calls."""
+
+    def __init__(self, agent: str, message_id: str, emit: Emit) -> None:
+        self.agent = agent
+        self.message_id = message_id
+        self.emit = emit
+        self.wrote = False
+        self.last = ""
+        self.pending_break = False
+
+    def new_part(self) -> None:
+        self.pending_break = self.wrote
+
+    async def write(self, text: str) -> None:
+        if not text:
+            return
+        if self.pending_break:
+            self.pending_break = False
+            if not self.last.endswith("\n"):
+                text = "\n\n" + text
+        self.wrote = True
+        self.last = text
+        await self.emit(TextDelta(agent=self.agent, message_id=self.message_id, text=text))
+
+    async def think(self, text: str) -> None:
+        if text:
+            await self.emit(ReasoningDelta(agent=self.agent, message_id=self.message_id, text=text))

@@ -1,0 +1,48 @@
+"""What every agent is: an immutable definition with one async ``run`` per turn."""
+
+from __future__ import annotations
+
+__all__ = ["Agent", "AgentOutcome", "AgentTurn", "Emit", "new_message_id"]
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
+
+import msgspec
+
+from troupe.events import Event
+from troupe.messages import Message, Usage
+
+Emit = Callable[[Event], Awaitable[None]]
+
+
+def new_message_id() -> str:
+    return f"msg_{uuid.uuid4().hex[:20]}"
+
+
+class AgentTurn(msgspec.Struct, frozen=True, kw_only=True):
+    """What an agent is given for one turn: the team's transcript so far."""
+
+    transcript: tuple[Message, ...]
+    conversation_id: str = ""
+
+
+class AgentOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What a turn produced: messages to append to the transcript, and their cost."""
+
+    messages: tuple[Message, ...]
+    usage: Usage = Usage()
+    handoff: str | None = None
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """An agent in a team. ``run`` must not mutate the agent: all state is in the turn."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    async def run(self, turn: AgentTurn, emit: Emit) -> AgentOutcome: ...

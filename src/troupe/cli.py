@@ -1,0 +1,103 @@
+"""The ``troupe`` command: ``serve``, ``check`` and ``chat``."""
+
+from __future__ import annotations
+
+__all__ = ["main"]
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from troupe.errors import ConfigError
+
+
+def _default_config() -> Path:
+    from troupe.examples import BUNDLED_CONFIG
+
+    if os.environ.get("TROUPE_CONFIG"):
+        return Path(os.environ["TROUPE_CONFIG"])
+    local = Path("teams.yaml")
+    return local if local.exists() else BUNDLED_CONFIG
+
+
+def _print_config_error(err: ConfigError) -> None:
+    where = f"{err.source}: " if err.source else ""
+    print(f"{where}{len(err.issues)} error(s)", file=sys.stderr)
+    for issue in err.issues:
+        print(f"  {issue}", file=sys.stderr)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from troupe.server import create_app
+
+    config = Path(args.config) if args.config else _default_config()
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app = create_app(config)
+    except ConfigError as err:
+        _print_config_error(err)
+        return 1
+    print(f"troupe: serving {config} on http://{args.host}:{args.port}/v1", file=sys.stderr)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from troupe.config import load_teams
+
+    try:
+        spec, teams = load_teams(args.config)
+    except ConfigError as err:
+        _print_config_error(err)
+        return 1
+    print(f"{args.config}: ok, {len(teams)} team(s): {', '.join(teams)}; {len(spec.models)} model(s)")
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from troupe.chat import run_chat
+
+    return run_chat(args.server, args.team, api_key=args.api_key, show_work=not args.quiet)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="troupe", description="Multi-agent teams behind an OpenAI-compatible API.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the teams of a config file")
+    serve.add_argument("--config", "-c", help="YAML config (default: $TROUPE_CONFIG, ./teams.yaml, or the bundled examples)")
+    serve.add_argument("--host", default=os.environ.get("TROUPE_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("TROUPE_PORT", "8000")))
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False)
+    serve.set_defaults(func=_serve)
+
+    check = commands.add_parser("check", help="validate a config file and print every error")
+    check.add_argument("config")
+    check.set_defaults(func=_check)
+
+    chat = commands.add_parser("chat", help="chat with a team in the terminal")
+    chat.add_argument("team")
+    chat.add_argument("--server", default=os.environ.get("TROUPE_SERVER", "http://127.0.0.1:8000"))
+    chat.add_argument("--api-key", default=os.environ.get("TROUPE_API_KEY"))
+    chat.add_argument("--quiet", "-q", action="store_true", help="show only the answer, not the team's work")
+    chat.set_defaults(func=_chat)
+
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

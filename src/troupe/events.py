@@ -1,0 +1,128 @@
+"""The run's event vocabulary: what agents and teams say while they work.
+
+One tagged union, ``Event``, shared by agents, teams, the server and the
+adapters. ``troupe.wire`` encodes these to chat-completion chunks and decodes
+them back; the ``type`` tags below are the wire's ``delta.troupe.type`` values.
+Every event names the ``agent`` it concerns (for ``run_end`` and ``error``
+raised by the team itself, the team's name).
+
+Adding an event type means: the Struct here, its line in ``Event``, its
+encoding in ``troupe.wire``, its rendering in each adapter, a test.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentFinished",
+    "AgentStarted",
+    "Event",
+    "HandoffOccurred",
+    "InputRequested",
+    "ReasoningDelta",
+    "RunEnded",
+    "RunFailed",
+    "TextDelta",
+    "ToolCalled",
+    "ToolResultReturned",
+    "UsageReported",
+]
+
+import msgspec
+
+from troupe.messages import Usage
+
+
+class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_defaults=True):
+    agent: str
+
+
+class AgentStarted(_Event, tag="agent_start"):
+    """An agent starts a message; the text deltas that follow belong to it."""
+
+    message_id: str
+
+
+class AgentFinished(_Event, tag="agent_end"):
+    """The agent's message is complete."""
+
+    message_id: str
+
+
+class TextDelta(_Event, tag="text"):
+    """A piece of an agent's message text."""
+
+    message_id: str
+    text: str = ""
+
+
+class ReasoningDelta(_Event, tag="reasoning"):
+    """A piece of the model's own thinking text, where the provider gives it."""
+
+    message_id: str
+    text: str = ""
+
+
+class ToolCalled(_Event, tag="tool_call"):
+    """An agent calls a server-side tool; ``arguments`` is complete JSON text."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+class ToolResultReturned(_Event, tag="tool_result"):
+    call_id: str
+    name: str
+    content: str
+    is_error: bool = False
+
+
+class HandoffOccurred(_Event, tag="handoff"):
+    """Control passes from ``agent`` to ``target``."""
+
+    target: str
+    message: str = ""
+
+
+class InputRequested(_Event, tag="input_requested"):
+    """The team waits for the human; the next user message answers ``prompt``."""
+
+    prompt: str
+
+
+class UsageReported(_Event, tag="usage"):
+    """Token usage of one model call made for ``agent``."""
+
+    usage: Usage
+
+
+class RunEnded(_Event, tag="run_end"):
+    """The run stopped; ``stop_reason`` says why."""
+
+    stop_reason: str
+    conversation_id: str = ""
+    usage: Usage = Usage()
+    turns: int = 0
+    duration_ms: int = 0
+
+
+class RunFailed(_Event, tag="error"):
+    """The run failed; a clean end of the stream follows."""
+
+    code: str
+    message: str
+
+
+Event = (
+    AgentStarted
+    | AgentFinished
+    | TextDelta
+    | ReasoningDelta
+    | ToolCalled
+    | ToolResultReturned
+    | HandoffOccurred
+    | InputRequested
+    | UsageReported
+    | RunEnded
+    | RunFailed
+)

@@ -1,0 +1,174 @@
+"""The ``ChatModel`` protocol every provider implements.
+
+A model call is ``model.stream(request)``: an async iterator of deltas (text,
+reasoning, tool-call fragments) that ends with exactly one ``ModelResponse``,
+the complete answer with assembled tool calls, usage and finish reason.
+Providers build that last item with ``ResponseBuilder`` so they all assemble
+fragments the same way.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChatModel",
+    "FinishReason",
+    "ModelRequest",
+    "ModelResponse",
+    "ModelStreamItem",
+    "ReasoningChunk",
+    "ResponseBuilder",
+    "TextChunk",
+    "ToolCallChunk",
+    "ToolSpec",
+    "complete",
+]
+
+from collections.abc import AsyncIterator
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import msgspec
+
+from troupe.messages import Message, ToolCall, Usage
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+
+
+class ToolSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """What a model is told about a tool: name, description, JSON schema of its arguments."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = msgspec.field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    strict: bool = False
+
+
+class ModelRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """One call of a model: the messages it sees and the tools it may call."""
+
+    messages: tuple[Message, ...]
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: Literal["auto", "none", "required"] = "auto"
+
+
+class TextChunk(msgspec.Struct, frozen=True):
+    text: str
+
+
+class ReasoningChunk(msgspec.Struct, frozen=True):
+    text: str
+
+
+class ToolCallChunk(msgspec.Struct, frozen=True, kw_only=True):
+    """A fragment of a tool call as it streams; ``index`` says which call it extends."""
+
+    index: int
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+class ModelResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """The complete result of one model call."""
+
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    reasoning: str = ""
+    usage: Usage = Usage()
+    finish_reason: FinishReason = "stop"
+    model: str = ""
+
+
+ModelStreamItem = TextChunk | ReasoningChunk | ToolCallChunk | ModelResponse
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """A model troupe can call. Implementations must be safe to call concurrently."""
+
+    @property
+    def provider(self) -> str:
+        """Provider name for messages and errors, e.g. ``"openai"``."""
+        ...
+
+    @property
+    def model_name(self) -> str:
+        """The model's own name, e.g. ``"gpt-4o-mini"``."""
+        ...
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
+        """Stream deltas, then exactly one final ``ModelResponse``."""
+        ...
+
+
+class _PendingCall:
+    __slots__ = ("arguments", "id", "name")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.name = ""
+        self.arguments: list[str] = []
+
+
+class ResponseBuilder:
+    """Accumulates streamed pieces into a ``ModelResponse``.
+
+    Tool-call fragments are joined by ``index``: the first fragment of a call
+    usually carries its id and name, later ones pieces of the arguments.
+    """
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+        self._reasoning: list[str] = []
+        self._calls: dict[int, _PendingCall] = {}
+        self.usage = Usage()
+        self.finish_reason: FinishReason | None = None
+
+    def add(self, item: TextChunk | ReasoningChunk | ToolCallChunk) -> None:
+        if isinstance(item, TextChunk):
+            self._text.append(item.text)
+        elif isinstance(item, ReasoningChunk):
+            self._reasoning.append(item.text)
+        else:
+            call = self._calls.get(item.index)
+            if call is None:
+                call = self._calls[item.index] = _PendingCall()
+            if item.id:
+                call.id = item.id
+            if item.name and not call.name:
+                call.name = item.name
+            if item.arguments:
+                call.arguments.append(item.arguments)
+
+    def build(self, model: str = "") -> ModelResponse:
+        calls = tuple(
+            ToolCall(
+                id=call.id or f"call_{index}",
+                name=call.name,
+                arguments="".join(call.arguments) or "{}",
+            )
+            for index, call in sorted(self._calls.items())
+        )
+        finish = self.finish_reason or ("tool_calls" if calls else "stop")
+        if calls and finish == "stop":
+            finish = "tool_calls"
+        return ModelResponse(
+            content="".join(self._text),
+            tool_calls=calls,
+            reasoning="".join(self._reasoning),
+            usage=self.usage,
+            finish_reason=finish,
+            model=model,
+        )
+
+
+async def complete(model: ChatModel, request: ModelRequest) -> ModelResponse:
+    """Call ``model`` and return only its final response."""
+    final: ModelResponse | None = None
+    async for item in model.stream(request):
+        if isinstance(item, ModelResponse):
+            final = item
+    if final is None:
+        raise RuntimeError(f"{model.provider} model '{model.model_name}' ended without a response")
+    return final

@@ -1,0 +1,126 @@
+"""The Litestar plugin and ``create_app``: how troupe joins an app, or becomes one."""
+
+from __future__ import annotations
+
+__all__ = ["TroupePlugin", "create_app"]
+
+import logging
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Router, get
+from litestar.config.app import AppConfig
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.plugins import InitPluginProtocol
+
+from troupe.config import ConfigSpec, ServerSpec, load_teams
+from troupe.server._auth import ApiKeys
+from troupe.server._errors import exception_handlers
+from troupe.server._routes import route_handlers
+from troupe.server._service import ChatService
+from troupe.server._store import ConversationStore, InMemoryConversationStore
+from troupe.teams import Team
+
+logger = logging.getLogger("troupe.server")
+
+
+def _env_keys() -> list[str]:
+    return [k.strip() for k in os.environ.get("TROUPE_API_KEYS", "").split(",") if k.strip()]
+
+
+class TroupePlugin(InitPluginProtocol):
+    """Adds troupe's OpenAI-compatible routes to a Litestar app under ``path``.
+
+    ``teams`` are built ``Team`` objects (Python) or come from a config file
+    (``TroupePlugin.from_config``). Errors under ``path`` are OpenAI-shaped;
+    the rest of the app keeps its own error handling.
+    """
+
+    def __init__(
+        self,
+        teams: Mapping[str, Team] | Iterable[Team],
+        *,
+        path: str = "/v1",
+        api_keys: Iterable[str] = (),
+        store: ConversationStore | None = None,
+        server: ServerSpec | None = None,
+    ) -> None:
+        team_map = dict(teams) if isinstance(teams, Mapping) else {team.name: team for team in teams}
+        self.server = server or ServerSpec()
+        self.path = path
+        self.api_keys = ApiKeys([*api_keys, *self.server.api_keys, *_env_keys()])
+        self.store: ConversationStore = store or InMemoryConversationStore()
+        self.service = ChatService(team_map, self.store)
+
+    @classmethod
+    def from_config(cls, config: str | Path, **kwargs: Any) -> TroupePlugin:
+        spec, teams = load_teams(config)
+        return cls(teams, server=spec.server, **kwargs)
+
+    @asynccontextmanager
+    async def _lifespan(self, _: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await self.store.close()
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        router = Router(
+            path=self.path,
+            route_handlers=route_handlers,
+            guards=[self.api_keys],
+            dependencies={
+                "service": Provide(lambda: self.service, use_cache=True, sync_to_thread=False),
+                "api_keys": Provide(lambda: self.api_keys, use_cache=True, sync_to_thread=False),
+                "keepalive": Provide(lambda: self.server.keepalive_seconds, use_cache=True, sync_to_thread=False),
+            },
+            exception_handlers=exception_handlers,
+            request_max_body_size=self.server.max_body_bytes,
+        )
+        app_config.route_handlers.append(router)
+        app_config.lifespan.append(self._lifespan)
+        if self.api_keys.enabled:
+            logger.info("API keys required on %s", self.path)
+        return app_config
+
+
+@get("/health", sync_to_thread=False, include_in_schema=False)
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(
+    config: str | Path | ConfigSpec | None = None,
+    *,
+    teams: Mapping[str, Team] | Iterable[Team] | None = None,
+    api_keys: Iterable[str] = (),
+    store: ConversationStore | None = None,
+    path: str = "/v1",
+    debug: bool = False,
+) -> Litestar:
+    """A standalone troupe app: ``/v1`` routes and ``/health``.
+
+    Give a config file path, or ``teams`` built in Python (then ``config`` may
+    be a ``ConfigSpec`` for server settings).
+    """
+    if teams is not None:
+        server = config.server if isinstance(config, ConfigSpec) else None
+        plugin = TroupePlugin(teams, path=path, api_keys=api_keys, store=store, server=server)
+    elif isinstance(config, (str, Path)):
+        plugin = TroupePlugin.from_config(config, path=path, api_keys=api_keys, store=store)
+    else:
+        raise TypeError("create_app needs a config file path or teams=...")
+    cors = CORSConfig(allow_origins=list(plugin.server.cors_origins)) if plugin.server.cors_origins else None
+    return Litestar(
+        route_handlers=[health],
+        plugins=[plugin],
+        exception_handlers=exception_handlers,
+        cors_config=cors,
+        openapi_config=None,
+        debug=debug,
+        request_max_body_size=plugin.server.max_body_bytes,
+    )

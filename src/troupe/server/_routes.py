@@ -1,0 +1,59 @@
+"""The HTTP routes: thin handlers over ``ChatService``."""
+
+from __future__ import annotations
+
+__all__ = ["route_handlers"]
+
+import time
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.response.base import ASGIResponse
+
+from troupe.server._auth import ApiKeys
+from troupe.server._responses import TeamCompletionResponse, TeamStreamResponse
+from troupe.server._schemas import decode_request
+from troupe.server._service import ChatService
+from troupe.teams import Team
+
+_STARTED = int(time.time())
+
+
+def _model(team: Team) -> dict[str, Any]:
+    return {
+        "id": team.name,
+        "object": "model",
+        "created": _STARTED,
+        "owned_by": "troupe",
+        "description": team.description,
+        "kind": team.kind,
+        "agents": [{"name": a.name, "description": a.description} for a in team.agents],
+    }
+
+
+@get("/models", sync_to_thread=False)
+def list_models(service: ChatService) -> dict[str, Any]:
+    return {"object": "list", "data": [_model(team) for team in service.teams.values()]}
+
+
+@get("/models/{model_id:str}", sync_to_thread=False)
+def get_model(service: ChatService, model_id: str) -> dict[str, Any]:
+    return _model(service.team(model_id))
+
+
+@post("/chat/completions", status_code=200)
+async def chat_completions(
+    request: Request[Any, Any, Any], service: ChatService, api_keys: ApiKeys, keepalive: float
+) -> ASGIResponse:
+    body = decode_request(await request.body())
+    run = await service.prepare(
+        body,
+        conversation_id=request.headers.get("x-conversation-id") or None,
+        scope=api_keys.scope(request),
+    )
+    if run.stream:
+        return TeamStreamResponse(service, run, keepalive=keepalive)
+    return TeamCompletionResponse(service, run)
+
+
+route_handlers = [list_models, get_model, chat_completions]
