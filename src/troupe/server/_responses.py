@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import anyio
-from anyio.abc import CancelScope
 from litestar.response.base import ASGIResponse
 from litestar.types import HTTPResponseBodyEvent, Receive, Scope, Send
 
@@ -30,7 +29,7 @@ from troupe.wire import KEEPALIVE, ChunkEncoder, CompletionBuilder, Renderer
 _HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-async def _watch_disconnect(receive: Receive, scope: CancelScope) -> None:
+async def _watch_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":

@@ -8,6 +8,8 @@ import time
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
 
 from troupe.server._auth import ApiKeys
@@ -32,18 +34,21 @@ def _model(team: Team) -> dict[str, Any]:
 
 
 @get("/models", sync_to_thread=False)
-def list_models(service: ChatService) -> dict[str, Any]:
+def list_models(service: NamedDependency[ChatService]) -> dict[str, Any]:
     return {"object": "list", "data": [_model(team) for team in service.teams.values()]}
 
 
 @get("/models/{model_id:str}", sync_to_thread=False)
-def get_model(service: ChatService, model_id: str) -> dict[str, Any]:
+def get_model(service: NamedDependency[ChatService], model_id: FromPath[str]) -> dict[str, Any]:
     return _model(service.team(model_id))
 
 
 @post("/chat/completions", status_code=200)
 async def chat_completions(
-    request: Request[Any, Any, Any], service: ChatService, api_keys: ApiKeys, keepalive: float
+    request: Request[Any, Any, Any],
+    service: NamedDependency[ChatService],
+    api_keys: NamedDependency[ApiKeys],
+    keepalive: NamedDependency[float],
 ) -> ASGIResponse:
     body = decode_request(await request.body())
     run = await service.prepare(

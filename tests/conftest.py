@@ -1,0 +1,24 @@
+"""Shared fixtures: the anyio backend, and no real model API calls anywhere."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from troupe.models import block_model_requests
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _block_real_model_requests() -> Iterator[None]:
+    """Any provider call to a non-loopback endpoint fails, in this process and its children."""
+    block_model_requests(True)
+    os.environ["TROUPE_BLOCK_REMOTE_MODELS"] = "1"
+    yield
+    block_model_requests(False)
