@@ -88,11 +88,6 @@ class TroupePlugin(InitPluginProtocol):
         return app_config
 
 
-@get("/health", sync_to_thread=False, include_in_schema=False)
-def health() -> dict[str, str]:
-    return {"status": "ok"}
-
-
 def create_app(
     config: str | Path | ConfigSpec | None = None,
     *,
@@ -114,6 +109,12 @@ def create_app(
         plugin = TroupePlugin.from_config(config, path=path, api_keys=api_keys, store=store)
     else:
         raise TypeError("create_app needs a config file path or teams=...")
+
+    @get("/health", sync_to_thread=False, include_in_schema=False)
+    def health() -> dict[str, Any]:
+        service = plugin.service
+        return {"status": "ok", "teams": len(service.teams), "active_runs": service.active_runs}
+
     cors = CORSConfig(allow_origins=list(plugin.server.cors_origins)) if plugin.server.cors_origins else None
     return Litestar(
         route_handlers=[health],

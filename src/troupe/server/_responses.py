@@ -56,11 +56,15 @@ class _TeamResponse(ASGIResponse):
 
     async def _execute(self, emit: Callable[[Event], Awaitable[None]], renderer: Renderer) -> RunResult:
         run = self.run
-        result = await run.team.run(run.state, run.new_messages, emit)
-        if result.error is None:
-            with anyio.CancelScope(shield=True):
-                await self.service.commit(run, result, renderer.answer)
-        return result
+        self.service.active_runs += 1
+        try:
+            result = await run.team.run(run.state, run.new_messages, emit)
+            if result.error is None:
+                with anyio.CancelScope(shield=True):
+                    await self.service.commit(run, result, renderer.answer)
+            return result
+        finally:
+            self.service.active_runs -= 1
 
     async def _release(self) -> None:
         with anyio.CancelScope(shield=True):

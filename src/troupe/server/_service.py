@@ -64,6 +64,8 @@ class ChatService:
     def __init__(self, teams: Mapping[str, Team], store: ConversationStore) -> None:
         self.teams = dict(teams)
         self.store = store
+        # Runs in progress in this process (reported by /health; 0 when idle).
+        self.active_runs = 0
 
     def team(self, name: str) -> Team:
         team = self.teams.get(name)

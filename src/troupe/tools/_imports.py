@@ -1,0 +1,52 @@
+"""``import_tool``: a tool named by its import path, as config files do."""
+
+from __future__ import annotations
+
+__all__ = ["import_tool"]
+
+import importlib
+import re
+from typing import Any
+
+from troupe.tools._function import FunctionTool
+from troupe.tools._tool import Tool
+
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+def import_tool(path: str) -> Tool:
+    """Import ``"package.module:function"`` and return it as a ``Tool``.
+
+    A function (or other callable) becomes a ``FunctionTool``; an object that
+    already is a ``Tool`` is returned as is. The part after the colon may be
+    dotted (``"pkg.mod:toolkit.search"``). Every failure is a ``ValueError``
+    whose message fits a config error.
+    """
+    module_name, colon, attribute = path.partition(":")
+    if not colon or not _DOTTED.fullmatch(module_name) or not _DOTTED.fullmatch(attribute):
+        raise ValueError(f"invalid tool path {path!r}: expected 'package.module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import {module_name!r}: {exc}") from exc
+    except Exception as exc:
+        raise ValueError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
+    obj: Any = module
+    found: list[str] = []
+    for part in attribute.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            owner = f"'{module_name}:{'.'.join(found)}'" if found else f"module {module_name!r}"
+            raise ValueError(f"{owner} has no attribute {part!r}") from None
+        found.append(part)
+    if isinstance(obj, type):
+        raise ValueError(f"{path!r} is a class; expected a function or a tool object")
+    if isinstance(obj, Tool):
+        return obj
+    if not callable(obj):
+        raise ValueError(f"{path!r} is not callable")
+    try:
+        return FunctionTool(obj)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(str(exc)) from exc
