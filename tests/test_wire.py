@@ -19,7 +19,13 @@ from troupe.events import (
     ToolResultReturned,
 )
 from troupe.messages import Usage
-from troupe.wire import ChunkEncoder, CompletionBuilder, Renderer, StreamDecoder, events_from_completion
+from troupe.wire import (
+    ChunkEncoder,
+    CompletionBuilder,
+    Renderer,
+    StreamDecoder,
+    events_from_completion,
+)
 
 
 def encode_all(events: list[Event], renderer: Renderer) -> list[dict]:  # type: ignore[type-arg]
@@ -40,7 +46,9 @@ EVENTS: list[Event] = [
     AgentStarted(agent="writer", message_id="m1"),
     TextDelta(agent="writer", message_id="m1", text="Hello "),
     ToolCalled(agent="writer", call_id="c1", name="search", arguments='{"q": "tea"}'),
-    ToolResultReturned(agent="writer", call_id="c1", name="search", content="green", is_error=False),
+    ToolResultReturned(
+        agent="writer", call_id="c1", name="search", content="green", is_error=False
+    ),
     TextDelta(agent="writer", message_id="m1", text="world"),
     AgentFinished(agent="writer", message_id="m1"),
     HandoffOccurred(agent="writer", target="critic", message="over to you"),
@@ -65,9 +73,15 @@ def test_round_trip_stream() -> None:
 def test_non_answer_agents_write_to_reasoning_content() -> None:
     chunks = encode_all(EVENTS, Renderer(answer_agents=frozenset({"critic"})))
     content = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
-    reasoning = "".join(c["choices"][0]["delta"].get("reasoning_content") or "" for c in chunks if c["choices"])
+    reasoning = "".join(
+        c["choices"][0]["delta"].get("reasoning_content") or "" for c in chunks if c["choices"]
+    )
     assert content == "Nice.\n\nMore?"
-    assert "**writer:** Hello " in reasoning and "calls `search" in reasoning and "hands off to `critic`" in reasoning
+    assert (
+        "**writer:** Hello " in reasoning
+        and "calls `search" in reasoning
+        and "hands off to `critic`" in reasoning
+    )
     decoder = StreamDecoder()
     assert [e for c in chunks for e in decoder.feed(c)] == EVENTS
 
@@ -83,7 +97,11 @@ def test_interleaved_messages_carry_attribution() -> None:
         AgentFinished(agent="b", message_id="mb"),
     ]
     chunks = encode_all(events, Renderer())
-    texts = [c for c in chunks if c["choices"] and c["choices"][0]["delta"].get("content") in ("from a", "from b")]
+    texts = [
+        c
+        for c in chunks
+        if c["choices"] and c["choices"][0]["delta"].get("content") in ("from a", "from b")
+    ]
     assert all(c["choices"][0]["delta"]["troupe"]["type"] == "text" for c in texts)
     decoder = StreamDecoder()
     assert [e for c in chunks for e in decoder.feed(c)] == events
@@ -91,7 +109,15 @@ def test_interleaved_messages_carry_attribution() -> None:
 
 def test_unknown_event_types_are_ignored_and_plain_chunks_decode() -> None:
     decoder = StreamDecoder()
-    future = {"choices": [{"index": 0, "delta": {"troupe": {"type": "hologram", "agent": "x"}}, "finish_reason": None}]}
+    future = {
+        "choices": [
+            {
+                "index": 0,
+                "delta": {"troupe": {"type": "hologram", "agent": "x"}},
+                "finish_reason": None,
+            }
+        ]
+    }
     assert decoder.feed(future) == []
     plain = {"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]}
     assert decoder.feed(plain) == [TextDelta(agent="assistant", message_id="", text="hi")]
@@ -103,7 +129,10 @@ def test_non_stream_lists_events_with_text_merged() -> None:
         builder.add(event)
     body = json.loads(builder.build(Usage(prompt_tokens=1, completion_tokens=2)))
     validate(body, "CreateChatCompletionResponse")
-    assert body["choices"][0]["message"]["content"] == "**writer:** Hello world\n\n**critic:** Nice.\n\nMore?"
+    assert (
+        body["choices"][0]["message"]["content"]
+        == "**writer:** Hello world\n\n**critic:** Nice.\n\nMore?"
+    )
     events = events_from_completion(body)
     texts = [e for e in events if isinstance(e, TextDelta)]
     assert [(t.agent, t.text) for t in texts] == [("writer", "Hello world"), ("critic", "Nice.")]
@@ -112,4 +141,13 @@ def test_non_stream_lists_events_with_text_merged() -> None:
 
 def test_event_tags_are_the_fixed_wire_names() -> None:
     tags = {msgspec.json.decode(msgspec.json.encode(e))["type"] for e in EVENTS}
-    assert tags == {"agent_start", "text", "tool_call", "tool_result", "agent_end", "handoff", "input_requested", "run_end"}
+    assert tags == {
+        "agent_start",
+        "text",
+        "tool_call",
+        "tool_result",
+        "agent_end",
+        "handoff",
+        "input_requested",
+        "run_end",
+    }

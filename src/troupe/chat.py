@@ -44,13 +44,18 @@ def _show(event: Event, show_work: bool) -> None:
     elif isinstance(event, RunFailed):
         print(f"\n[error] {event.message}", file=sys.stderr, flush=True)
     elif isinstance(event, RunEnded) and show_work:
-        print(f"\n{_DIM}  ({event.stop_reason}; {event.usage.total_tokens} tokens){_RESET}", flush=True)
+        print(
+            f"\n{_DIM}  ({event.stop_reason}; {event.usage.total_tokens} tokens){_RESET}",
+            flush=True,
+        )
 
 
 def run_chat(server: str, team: str, *, api_key: str | None = None, show_work: bool = True) -> int:
     import openai
 
-    client = openai.OpenAI(base_url=server.rstrip("/") + "/v1", api_key=api_key or "none", max_retries=0)
+    client = openai.OpenAI(
+        base_url=server.rstrip("/") + "/v1", api_key=api_key or "none", max_retries=0
+    )
     conversation: dict[str, str] = {}
     print(f"Chatting with team '{team}' at {server} (Ctrl-D to quit)")
     while True:

@@ -35,7 +35,9 @@ def _serve(args: argparse.Namespace) -> int:
     from troupe.server import create_app
 
     config = Path(args.config) if args.config else _default_config()
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         app = create_app(config)
     except ConfigError as err:
@@ -61,7 +63,9 @@ def _check(args: argparse.Namespace) -> int:
     except ConfigError as err:
         _print_config_error(err)
         return 1
-    print(f"{args.config}: ok, {len(teams)} team(s): {', '.join(teams)}; {len(spec.models)} model(s)")
+    print(
+        f"{args.config}: ok, {len(teams)} team(s): {', '.join(teams)}; {len(spec.models)} model(s)"
+    )
     return 0
 
 
@@ -72,14 +76,22 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="troupe", description="Multi-agent teams behind an OpenAI-compatible API.")
+    parser = argparse.ArgumentParser(
+        prog="troupe", description="Multi-agent teams behind an OpenAI-compatible API."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve the teams of a config file")
-    serve.add_argument("--config", "-c", help="YAML config (default: $TROUPE_CONFIG, ./teams.yaml, or the bundled examples)")
+    serve.add_argument(
+        "--config",
+        "-c",
+        help="YAML config (default: $TROUPE_CONFIG, ./teams.yaml, or the bundled examples)",
+    )
     serve.add_argument("--host", default=os.environ.get("TROUPE_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("TROUPE_PORT", "8000")))
-    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False)
     serve.set_defaults(func=_serve)
 
@@ -91,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     chat.add_argument("team")
     chat.add_argument("--server", default=os.environ.get("TROUPE_SERVER", "http://127.0.0.1:8000"))
     chat.add_argument("--api-key", default=os.environ.get("TROUPE_API_KEY"))
-    chat.add_argument("--quiet", "-q", action="store_true", help="show only the answer, not the team's work")
+    chat.add_argument(
+        "--quiet", "-q", action="store_true", help="show only the answer, not the team's work"
+    )
     chat.set_defaults(func=_chat)
 
     args = parser.parse_args(argv)

@@ -71,7 +71,9 @@ class ConfigError(TroupeError):
 
     code = "invalid_config"
 
-    def __init__(self, issues: list[ConfigIssue] | ConfigIssue, *, source: str | None = None) -> None:
+    def __init__(
+        self, issues: list[ConfigIssue] | ConfigIssue, *, source: str | None = None
+    ) -> None:
         self.issues = [issues] if isinstance(issues, ConfigIssue) else list(issues)
         self.source = source
         where = f" in {source}" if source else ""

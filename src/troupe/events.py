@@ -36,33 +36,33 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_d
     agent: str
 
 
-class AgentStarted(_Event, tag="agent_start"):
+class AgentStarted(_Event, tag="agent_start", frozen=True):
     """An agent starts a message; the text deltas that follow belong to it."""
 
     message_id: str
 
 
-class AgentFinished(_Event, tag="agent_end"):
+class AgentFinished(_Event, tag="agent_end", frozen=True):
     """The agent's message is complete."""
 
     message_id: str
 
 
-class TextDelta(_Event, tag="text"):
+class TextDelta(_Event, tag="text", frozen=True):
     """A piece of an agent's message text."""
 
     message_id: str
     text: str = ""
 
 
-class ReasoningDelta(_Event, tag="reasoning"):
+class ReasoningDelta(_Event, tag="reasoning", frozen=True):
     """A piece of the model's own thinking text, where the provider gives it."""
 
     message_id: str
     text: str = ""
 
 
-class ToolCalled(_Event, tag="tool_call"):
+class ToolCalled(_Event, tag="tool_call", frozen=True):
     """An agent calls a server-side tool; ``arguments`` is complete JSON text."""
 
     call_id: str
@@ -70,33 +70,33 @@ class ToolCalled(_Event, tag="tool_call"):
     arguments: str
 
 
-class ToolResultReturned(_Event, tag="tool_result"):
+class ToolResultReturned(_Event, tag="tool_result", frozen=True):
     call_id: str
     name: str
     content: str
     is_error: bool = False
 
 
-class HandoffOccurred(_Event, tag="handoff"):
+class HandoffOccurred(_Event, tag="handoff", frozen=True):
     """Control passes from ``agent`` to ``target``."""
 
     target: str
     message: str = ""
 
 
-class InputRequested(_Event, tag="input_requested"):
+class InputRequested(_Event, tag="input_requested", frozen=True):
     """The team waits for the human; the next user message answers ``prompt``."""
 
     prompt: str
 
 
-class UsageReported(_Event, tag="usage"):
+class UsageReported(_Event, tag="usage", frozen=True):
     """Token usage of one model call made for ``agent``."""
 
     usage: Usage
 
 
-class RunEnded(_Event, tag="run_end"):
+class RunEnded(_Event, tag="run_end", frozen=True):
     """The run stopped; ``stop_reason`` says why."""
 
     stop_reason: str
@@ -106,7 +106,7 @@ class RunEnded(_Event, tag="run_end"):
     duration_ms: int = 0
 
 
-class RunFailed(_Event, tag="error"):
+class RunFailed(_Event, tag="error", frozen=True):
     """The run failed; a clean end of the stream follows."""
 
     code: str

@@ -80,7 +80,9 @@ class UserMessage(msgspec.Struct, frozen=True, kw_only=True, tag="user", tag_fie
     source: str = "user"
 
 
-class AssistantMessage(msgspec.Struct, frozen=True, kw_only=True, tag="assistant", tag_field="role"):
+class AssistantMessage(
+    msgspec.Struct, frozen=True, kw_only=True, tag="assistant", tag_field="role"
+):
     """What an agent's model said: text, tool calls, or both."""
 
     content: str = ""

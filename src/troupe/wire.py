@@ -38,7 +38,6 @@ from troupe.events import (
     TextDelta,
     ToolCalled,
     ToolResultReturned,
-    UsageReported,
 )
 from troupe.messages import Usage
 
@@ -115,7 +114,12 @@ class Renderer:
             self.open.pop(event.message_id, None)
             return Rendered(None, None, event, None)
         if isinstance(event, ReasoningDelta):
-            return Rendered(None, event.text, ReasoningDelta(agent=event.agent, message_id=event.message_id), None)
+            return Rendered(
+                None,
+                event.text,
+                ReasoningDelta(agent=event.agent, message_id=event.message_id),
+                None,
+            )
         if isinstance(event, ToolCalled):
             readable = f"\n\n`{event.agent}` calls `{event.name}({event.arguments})`\n"
             return Rendered(None, readable, event, f"{event.agent} calls {event.name}")
@@ -174,7 +178,9 @@ def _usage_out(usage: Usage) -> _UsageOut:
     return _UsageOut(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
 
 
-def error_body(message: str, *, type: str, code: str | None, param: str | None = None) -> dict[str, Any]:
+def error_body(
+    message: str, *, type: str, code: str | None, param: str | None = None
+) -> dict[str, Any]:
     """The OpenAI error object: ``{"message", "type", "param", "code"}``."""
     return {"message": message, "type": type, "param": param, "code": code}
 
@@ -235,7 +241,9 @@ class ChunkEncoder:
         last = self._chunk(_Delta(troupe=run_end), "stop", event=_status("done", done=True))
         out = self._frame(last)
         if usage is not None:
-            final = _Chunk(self.id, "chat.completion.chunk", self.created, self.model, [], _usage_out(usage))
+            final = _Chunk(
+                self.id, "chat.completion.chunk", self.created, self.model, [], _usage_out(usage)
+            )
             out += self._frame(final)
         return out + DONE
 
@@ -290,7 +298,9 @@ class CompletionBuilder:
             "object": "chat.completion",
             "created": self.created,
             "model": self.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+            ],
             "usage": _usage_out(usage),
         }
         return _encode(body)
@@ -314,7 +324,8 @@ def _event_of(raw: Any) -> Event | None:
     if not isinstance(raw, Mapping):
         return None
     try:
-        return msgspec.convert(raw, Event)
+        event: Event = msgspec.convert(raw, Event)
+        return event
     except msgspec.ValidationError:
         return None
 
@@ -357,8 +368,10 @@ class StreamDecoder:
         if isinstance(event, ReasoningDelta):
             return [msgspec.structs.replace(event, text=delta.get("reasoning_content") or "")]
         if event is not None and not isinstance(event, TextDelta):
-            if isinstance(event, AgentFinished) and self._current and (
-                self._current.message_id == event.message_id
+            if (
+                isinstance(event, AgentFinished)
+                and self._current
+                and (self._current.message_id == event.message_id)
             ):
                 self._current = None
             return [event]
@@ -387,4 +400,5 @@ def events_from_completion(completion: Any) -> list[Event]:
 
 def decode_event_json(data: bytes | str) -> Event:
     """One event from its JSON text (as stored or logged)."""
-    return _decode_event(data)
+    event: Event = _decode_event(data)
+    return event

@@ -34,7 +34,11 @@ async def test_text_streams_in_pieces_and_becomes_the_message() -> None:
     recorder = Recorder()
     outcome = await agent.run(turn("hi"), recorder)
     assert [e.text for e in recorder.of(TextDelta)] == ["Hello ", "there, ", "friend."]
-    assert outcome.messages == (AssistantMessage(content="Hello there, friend.", source="bot", usage=outcome.messages[0].usage),)  # type: ignore[union-attr]
+    assert outcome.messages == (
+        AssistantMessage(
+            content="Hello there, friend.", source="bot", usage=outcome.messages[0].usage
+        ),
+    )  # type: ignore[union-attr]
     assert outcome.usage.total_tokens > 0
 
 
@@ -52,7 +56,13 @@ async def test_tool_calls_run_concurrently_and_results_keep_call_order() -> None
         return f"done {name}"
 
     model = ScriptedModel(
-        [[tool_call("slow", '{"name": "a"}', id="1"), tool_call("slow", '{"name": "b"}', id="2")], "Both done."]
+        [
+            [
+                tool_call("slow", '{"name": "a"}', id="1"),
+                tool_call("slow", '{"name": "b"}', id="2"),
+            ],
+            "Both done.",
+        ]
     )
     agent = AssistantAgent("bot", model, tools=[function_tool(slow)])
     recorder = Recorder()
@@ -110,7 +120,10 @@ async def test_without_reflection_the_turn_ends_with_a_tool_summary() -> None:
 
     model = ScriptedModel([tool_call("ping", id="c1")])
     agent = AssistantAgent(
-        "bot", model, tools=[function_tool(ping)], reflect_on_tool_use=False,
+        "bot",
+        model,
+        tools=[function_tool(ping)],
+        reflect_on_tool_use=False,
         tool_call_summary_format="{tool_name} -> {result}",
     )
     recorder = Recorder()

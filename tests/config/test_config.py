@@ -44,14 +44,17 @@ def test_a_good_config_builds_teams() -> None:
 
 
 def test_every_error_is_reported_with_its_path() -> None:
-    text = GOOD.replace("model: local, system", "model: gpt5, system").replace(
-        "max_messages: 8", "max_messages: 8"
-    ) + """
+    text = (
+        GOOD.replace("model: local, system", "model: gpt5, system").replace(
+            "max_messages: 8", "max_messages: 8"
+        )
+        + """
   second:
     agents:
       - {name: a, model: demo, tools: ["nowhere.tools:search"]}
       - {name: b, model: demo, temperature: 3}
 """
+    )
     found = issues(text)
     assert found == ["$.teams.second.agents[1]: Object contains unknown field `temperature`"]
     # Field errors come first; fix them and the references are checked, all of them at once.
@@ -92,7 +95,10 @@ teams:
 
 def test_bad_yaml_and_unknown_sections() -> None:
     assert issues("teams: [oops")[0].startswith("$: invalid YAML at line 1")
-    assert issues("temas: {}\nteams: {}")[0] == "$.temas: unknown section (expected one of models, server, teams)"
+    assert (
+        issues("temas: {}\nteams: {}")[0]
+        == "$.temas: unknown section (expected one of models, server, teams)"
+    )
 
 
 def test_bundled_examples_fall_back_to_the_demo_model(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,7 +116,9 @@ def test_bundled_examples_use_openai_with_a_key(monkeypatch: pytest.MonkeyPatch)
     assert model.provider == "openai" and model.model_name == "gpt-4o-mini"
 
 
-def test_troupe_check_prints_errors_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_troupe_check_prints_errors_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "teams.yaml"
     bad.write_text(GOOD.replace("model: local, system", "model: gpt5, system"))
     assert main(["check", str(bad)]) == 1
@@ -127,7 +135,9 @@ def test_serve_refuses_an_invalid_config(tmp_path: Path) -> None:
     bad.write_text("teams: {t: {agents: [{name: a, model: nope}]}}")
     proc = subprocess.run(
         [sys.executable, "-m", "troupe.cli", "serve", "--config", str(bad), "--port", "1"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 1
     assert "$.teams.t.agents[0].model: unknown model 'nope'" in proc.stderr

@@ -53,13 +53,15 @@ def start(
     return proc
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[bytes]) -> str:
+    """Stop a process; returns what it wrote to stderr."""
     proc.terminate()
     try:
-        proc.wait(timeout=15)
+        _, stderr = proc.communicate(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.wait()
+        _, stderr = proc.communicate()
+    return stderr.decode(errors="replace") if stderr else ""
 
 
 class Upstream:
@@ -138,6 +140,5 @@ def server(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iter
         env={"TROUPE_API_KEYS": "sk-e2e"},
     )
     yield Server(port)
-    stop(proc)
-    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    stderr = stop(proc)
     assert "Traceback" not in stderr, stderr

@@ -19,7 +19,10 @@ def make_client() -> Callable[[Litestar, str | None], openai.AsyncOpenAI]:
         transport = httpx2.ASGITransport(app=app)
         http = httpx2.AsyncClient(transport=transport, base_url="http://troupe.test")
         return openai.AsyncOpenAI(
-            base_url="http://troupe.test/v1", api_key=api_key or "none", http_client=http, max_retries=0
+            base_url="http://troupe.test/v1",
+            api_key=api_key or "none",
+            http_client=http,
+            max_retries=0,
         )
 
     return make
@@ -30,7 +33,9 @@ async def raw_client() -> AsyncIterator[Callable[[Litestar], httpx2.AsyncClient]
     clients: list[httpx2.AsyncClient] = []
 
     def make(app: Litestar) -> httpx2.AsyncClient:
-        client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://troupe.test")
+        client = httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://troupe.test"
+        )
         clients.append(client)
         return client
 

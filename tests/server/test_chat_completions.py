@@ -107,7 +107,10 @@ async def test_stream_equals_non_stream(make_client: Any) -> None:
             text.append(chunk.choices[0].delta.content)
         events.extend(decoder.feed(chunk))
     assert "".join(text) == whole.choices[0].message.content
-    assert whole.choices[0].message.content == "**writer:** A short poem about tea.\n\n**critic:** Lovely. APPROVE"
+    assert (
+        whole.choices[0].message.content
+        == "**writer:** A short poem about tea.\n\n**critic:** Lovely. APPROVE"
+    )
     # Every chunk but the usage one has exactly one choice; the usage chunk is last.
     assert all(len(c.choices) == 1 for c in chunks[:-1])
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
@@ -116,7 +119,7 @@ async def test_stream_equals_non_stream(make_client: Any) -> None:
     assert agents == ["writer", "critic"]
     streamed_text = "".join(e.text for e in events if type(e).__name__ == "TextDelta")  # type: ignore[union-attr]
     assert streamed_text == "A short poem about tea.Lovely. APPROVE"
-    run_end = [e for e in events if type(e).__name__ == "RunEnded"][0]
+    run_end = next(e for e in events if type(e).__name__ == "RunEnded")
     assert "APPROVE" in run_end.stop_reason  # type: ignore[union-attr]
 
 
@@ -218,7 +221,9 @@ async def test_busy_conversation_is_409(raw_client: Any) -> None:
     statuses: list[int] = []
 
     async def first() -> None:
-        statuses.append((await client.post("/v1/chat/completions", json=body, headers=headers)).status_code)
+        statuses.append(
+            (await client.post("/v1/chat/completions", json=body, headers=headers)).status_code
+        )
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(first)

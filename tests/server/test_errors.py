@@ -37,37 +37,80 @@ BAD_BODIES = [
     pytest.param(b'{"model": "echo"}', 400, None, id="missing-messages"),
     pytest.param(b'{"model": "echo", "messages": []}', 400, None, id="empty-messages"),
     pytest.param(b'{"model": "echo", "messages": "hi"}', 400, None, id="messages-wrong-type"),
-    pytest.param(b'{"model": 7, "messages": [{"role": "user", "content": "x"}]}', 400, None, id="model-wrong-type"),
-    pytest.param(b'{"model": "echo", "messages": [{"role": "wizard", "content": "x"}]}', 400, None, id="bad-role"),
-    pytest.param(b'{"model": "echo", "messages": [{"role": "user", "content": "x"}], "n": 2}', 400, "unsupported_value", id="n-2"),
-    pytest.param(b'{"model": "nope", "messages": [{"role": "user", "content": "x"}]}', 404, "model_not_found", id="unknown-model"),
-    pytest.param(b'{"model": "echo", "messages": [{"role": "assistant", "content": "x"}]}', 400, None, id="no-user-message"),
-    pytest.param(b'[1, 2]', 400, None, id="array-body"),
+    pytest.param(
+        b'{"model": 7, "messages": [{"role": "user", "content": "x"}]}',
+        400,
+        None,
+        id="model-wrong-type",
+    ),
+    pytest.param(
+        b'{"model": "echo", "messages": [{"role": "wizard", "content": "x"}]}',
+        400,
+        None,
+        id="bad-role",
+    ),
+    pytest.param(
+        b'{"model": "echo", "messages": [{"role": "user", "content": "x"}], "n": 2}',
+        400,
+        "unsupported_value",
+        id="n-2",
+    ),
+    pytest.param(
+        b'{"model": "nope", "messages": [{"role": "user", "content": "x"}]}',
+        404,
+        "model_not_found",
+        id="unknown-model",
+    ),
+    pytest.param(
+        b'{"model": "echo", "messages": [{"role": "assistant", "content": "x"}]}',
+        400,
+        None,
+        id="no-user-message",
+    ),
+    pytest.param(b"[1, 2]", 400, None, id="array-body"),
 ]
 
 
 @pytest.mark.parametrize(("body", "status", "code"), BAD_BODIES)
-async def test_bad_requests_get_openai_errors(raw_client: Any, body: bytes, status: int, code: str | None) -> None:
+async def test_bad_requests_get_openai_errors(
+    raw_client: Any, body: bytes, status: int, code: str | None
+) -> None:
     client = raw_client(app_for(echo_team()))
-    response = await client.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+    response = await client.post(
+        "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
+    )
     assert_error(response, status, code)
-    ok = await client.post("/v1/chat/completions", json={"model": "echo", "messages": [{"role": "user", "content": "x"}]})
+    ok = await client.post(
+        "/v1/chat/completions",
+        json={"model": "echo", "messages": [{"role": "user", "content": "x"}]},
+    )
     assert ok.status_code == 200
 
 
 async def test_error_names_the_field(raw_client: Any) -> None:
     client = raw_client(app_for(echo_team()))
-    response = await client.post("/v1/chat/completions", json={"model": "echo", "messages": [{"role": "user", "content": 5}]})
+    response = await client.post(
+        "/v1/chat/completions", json={"model": "echo", "messages": [{"role": "user", "content": 5}]}
+    )
     error = assert_error(response, 400)
     assert error["param"] == "messages[0].content"
 
 
 async def test_ten_megabyte_body_is_413(raw_client: Any) -> None:
     client = raw_client(app_for(echo_team()))
-    huge = b'{"model": "echo", "messages": [{"role": "user", "content": "' + b"x" * (10 * 1024 * 1024) + b'"}]}'
-    response = await client.post("/v1/chat/completions", content=huge, headers={"content-type": "application/json"})
+    huge = (
+        b'{"model": "echo", "messages": [{"role": "user", "content": "'
+        + b"x" * (10 * 1024 * 1024)
+        + b'"}]}'
+    )
+    response = await client.post(
+        "/v1/chat/completions", content=huge, headers={"content-type": "application/json"}
+    )
     assert_error(response, 413)
-    ok = await client.post("/v1/chat/completions", json={"model": "echo", "messages": [{"role": "user", "content": "x"}]})
+    ok = await client.post(
+        "/v1/chat/completions",
+        json={"model": "echo", "messages": [{"role": "user", "content": "x"}]},
+    )
     assert ok.status_code == 200
 
 
@@ -124,7 +167,9 @@ async def test_upstream_failure_mid_stream_then_next_request_works(make_client: 
             received.append(chunk)
     assert "agent 'bot'" in caught.value.message and "boom" in caught.value.message
     assert any(c.choices and c.choices[0].delta.content == "partial " for c in received)
-    again = await client.chat.completions.create(model="flaky", messages=[{"role": "user", "content": "x"}])
+    again = await client.chat.completions.create(
+        model="flaky", messages=[{"role": "user", "content": "x"}]
+    )
     assert again.choices[0].message.content == "recovered"
 
 
@@ -148,6 +193,8 @@ async def test_upstream_failure_non_stream_is_502(raw_client: Any) -> None:
     team = RoundRobinTeam("flaky", [AssistantAgent("bot", FailingModel())])
     client = raw_client(app_for(team))
     body = {"model": "flaky", "messages": [{"role": "user", "content": "x"}]}
-    error = assert_error(await client.post("/v1/chat/completions", json=body), 502, "upstream_error")
+    error = assert_error(
+        await client.post("/v1/chat/completions", json=body), 502, "upstream_error"
+    )
     assert "flaky-1" not in error["message"] or "fake" in error["message"]
     assert (await client.post("/v1/chat/completions", json=body)).status_code == 200

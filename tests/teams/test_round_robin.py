@@ -30,7 +30,8 @@ def agent(name: str, *replies: str) -> AssistantAgent:
 
 async def test_text_mention_stops_the_run() -> None:
     team = RoundRobinTeam(
-        "t", [agent("writer", "draft 1", "draft 2"), agent("critic", "more", "APPROVE")],
+        "t",
+        [agent("writer", "draft 1", "draft 2"), agent("critic", "more", "APPROVE")],
         termination=TextMention("APPROVE"),
     )
     result, events = await run(team, "write")
@@ -41,14 +42,17 @@ async def test_text_mention_stops_the_run() -> None:
 
 
 async def test_text_mention_ignores_the_users_own_words() -> None:
-    team = RoundRobinTeam("t", [agent("a", "fine")], termination=TextMention("DONE") | MaxMessages(2))
+    team = RoundRobinTeam(
+        "t", [agent("a", "fine")], termination=TextMention("DONE") | MaxMessages(2)
+    )
     result, _ = await run(team, "say DONE when done")
     assert result.turns == 1 and "maximum number of messages 2" in result.stop_reason
 
 
 async def test_text_mention_only_from_named_sources() -> None:
     team = RoundRobinTeam(
-        "t", [agent("a", "APPROVE"), agent("b", "APPROVE")],
+        "t",
+        [agent("a", "APPROVE"), agent("b", "APPROVE")],
         termination=TextMention("APPROVE", sources=["b"]),
     )
     result, _ = await run(team, "go")
@@ -56,7 +60,9 @@ async def test_text_mention_only_from_named_sources() -> None:
 
 
 async def test_max_turns_and_order_carries_over_between_runs() -> None:
-    team = RoundRobinTeam("t", [agent("a", "a1", "a2"), agent("b", "b1", "b2"), agent("c", "c1")], max_turns=2)
+    team = RoundRobinTeam(
+        "t", [agent("a", "a1", "a2"), agent("b", "b1", "b2"), agent("c", "c1")], max_turns=2
+    )
     first, _ = await run(team, "one")
     assert "maximum number of turns 2" in first.stop_reason
     second, _ = await run(team, "two", first.state)
@@ -67,7 +73,8 @@ async def test_max_turns_and_order_carries_over_between_runs() -> None:
 
 async def test_all_of_waits_for_every_condition() -> None:
     team = RoundRobinTeam(
-        "t", [agent("a", "yes", "no", "no"), agent("b", "x", "GO", "x")],
+        "t",
+        [agent("a", "yes", "no", "no"), agent("b", "x", "GO", "x")],
         termination=TextMention("yes") & TextMention("GO"),
     )
     result, _ = await run(team, "go")
@@ -81,7 +88,9 @@ async def test_without_termination_one_round() -> None:
 
 
 async def test_a_failing_agent_ends_the_run_with_an_error_and_keeps_the_old_state() -> None:
-    team = RoundRobinTeam("t", [agent("a", "fine"), agent("b")], max_turns=4)  # b has no replies left
+    team = RoundRobinTeam(
+        "t", [agent("a", "fine"), agent("b")], max_turns=4
+    )  # b has no replies left
     state = team.new_state("c1")
     result, events = await run(team, "go", state)
     assert result.error is not None

@@ -4,4 +4,12 @@ from troupe.agents._assistant import AssistantAgent
 from troupe.agents._base import Agent, AgentOutcome, AgentTurn, Emit, new_message_id
 from troupe.agents._view import model_view
 
-__all__ = ["Agent", "AgentOutcome", "AgentTurn", "AssistantAgent", "Emit", "model_view", "new_message_id"]
+__all__ = [
+    "Agent",
+    "AgentOutcome",
+    "AgentTurn",
+    "AssistantAgent",
+    "Emit",
+    "model_view",
+    "new_message_id",
+]

@@ -61,7 +61,9 @@ class AssistantAgent:
         names = [tool.name for tool in tools]
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate:
-            raise ConfigError(ConfigIssue("$.tools", f"agent {name!r} has two tools named {duplicate!r}"))
+            raise ConfigError(
+                ConfigIssue("$.tools", f"agent {name!r} has two tools named {duplicate!r}")
+            )
         self._name = name
         self._description = description or f"An assistant agent named {name}."
         self.model = model
@@ -93,7 +95,9 @@ class AssistantAgent:
         while True:
             reflecting = iterations >= self.max_tool_iterations
             request = ModelRequest(
-                messages=model_view(self._name, self.system_message, turn.transcript + tuple(produced)),
+                messages=model_view(
+                    self._name, self.system_message, turn.transcript + tuple(produced)
+                ),
                 tools=self._specs,
                 tool_choice="none" if reflecting and self._specs else "auto",
             )
@@ -147,13 +151,19 @@ class AssistantAgent:
     async def _run_tools(self, calls: Sequence[ToolCall], emit: Emit) -> list[ToolMessage]:
         outputs: list[ToolOutput | None] = [None] * len(calls)
         for call in calls:
-            await emit(ToolCalled(agent=self._name, call_id=call.id, name=call.name, arguments=call.arguments))
+            await emit(
+                ToolCalled(
+                    agent=self._name, call_id=call.id, name=call.name, arguments=call.arguments
+                )
+            )
 
         async def run_one(index: int, call: ToolCall) -> None:
             tool = self.tools.get(call.name)
             if tool is None:
                 known = ", ".join(sorted(self.tools)) or "none"
-                output = ToolOutput(content=f"Error: unknown tool {call.name!r} (tools: {known})", is_error=True)
+                output = ToolOutput(
+                    content=f"Error: unknown tool {call.name!r} (tools: {known})", is_error=True
+                )
             else:
                 output = await tool.call(call.arguments)
             outputs[index] = output

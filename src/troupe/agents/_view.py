@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from troupe.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 
 
-def model_view(agent: str, system_message: str | None, transcript: Iterable[Message]) -> tuple[Message, ...]:
+def model_view(
+    agent: str, system_message: str | None, transcript: Iterable[Message]
+) -> tuple[Message, ...]:
     view: list[Message] = []
     if system_message:
         view.append(SystemMessage(content=system_message, source=agent))

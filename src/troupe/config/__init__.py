@@ -6,7 +6,14 @@ from pathlib import Path
 
 from troupe.config.build import build_model, build_teams
 from troupe.config.load import decode_config, load_config, read_config
-from troupe.config.spec import AgentSpec, ConfigSpec, ModelSpec, ServerSpec, TeamSpec, TerminationSpec
+from troupe.config.spec import (
+    AgentSpec,
+    ConfigSpec,
+    ModelSpec,
+    ServerSpec,
+    TeamSpec,
+    TerminationSpec,
+)
 from troupe.teams import Team
 
 __all__ = [

@@ -119,7 +119,9 @@ class _Builder:
                 tool_call_summary_format=spec.tool_call_summary_format,
             )
         except ConfigError as err:
-            self.issues.extend(ConfigIssue(path + i.path.removeprefix("$"), i.message) for i in err.issues)
+            self.issues.extend(
+                ConfigIssue(path + i.path.removeprefix("$"), i.message) for i in err.issues
+            )
             return None
 
     def team(self, name: str, spec: TeamSpec) -> Team | None:
@@ -137,11 +139,15 @@ class _Builder:
                 answer_agents=spec.answer_agents,
             )
         except ConfigError as err:
-            self.issues.extend(ConfigIssue(path + i.path.removeprefix("$"), i.message) for i in err.issues)
+            self.issues.extend(
+                ConfigIssue(path + i.path.removeprefix("$"), i.message) for i in err.issues
+            )
             return None
 
 
-def build_teams(spec: ConfigSpec, *, base_dir: Path | None = None, source: str | None = None) -> dict[str, Team]:
+def build_teams(
+    spec: ConfigSpec, *, base_dir: Path | None = None, source: str | None = None
+) -> dict[str, Team]:
     """Build every team of ``spec``; raises ``ConfigError`` listing every problem."""
     builder = _Builder(spec, base_dir)
     teams = {name: builder.team(name, team) for name, team in spec.teams.items()}

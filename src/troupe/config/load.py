@@ -58,22 +58,35 @@ def _convert(raw: Any, type_: type[T], path: str, issues: list[ConfigIssue]) -> 
         return None
 
 
-def decode_config(raw: Any, *, env: Mapping[str, str] | None = None, source: str | None = None) -> ConfigSpec:
+def decode_config(
+    raw: Any, *, env: Mapping[str, str] | None = None, source: str | None = None
+) -> ConfigSpec:
     """Validate an already-parsed config (a dict), reporting every problem found."""
     issues: list[ConfigIssue] = []
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(ConfigIssue("$", f"expected a mapping, got {type(raw).__name__}"), source=source)
+        raise ConfigError(
+            ConfigIssue("$", f"expected a mapping, got {type(raw).__name__}"), source=source
+        )
     raw = interpolate(raw, "$", issues, os.environ if env is None else env)
     for key in raw:
         if key not in _TOP_LEVEL:
-            issues.append(ConfigIssue(_join("$", key), f"unknown section (expected one of {', '.join(sorted(_TOP_LEVEL))})"))
+            issues.append(
+                ConfigIssue(
+                    _join("$", key),
+                    f"unknown section (expected one of {', '.join(sorted(_TOP_LEVEL))})",
+                )
+            )
     sections: dict[str, Any] = {}
     for section, spec_type in (("models", ModelSpec), ("teams", TeamSpec)):
         entries = raw.get(section) or {}
         if not isinstance(entries, dict):
-            issues.append(ConfigIssue(f"$.{section}", f"expected a mapping of names, got {type(entries).__name__}"))
+            issues.append(
+                ConfigIssue(
+                    f"$.{section}", f"expected a mapping of names, got {type(entries).__name__}"
+                )
+            )
             continue
         converted = {}
         for name, entry in entries.items():
@@ -90,7 +103,9 @@ def decode_config(raw: Any, *, env: Mapping[str, str] | None = None, source: str
     raise ConfigError(issues, source=source)
 
 
-def read_config(text: str, *, env: Mapping[str, str] | None = None, source: str | None = None) -> ConfigSpec:
+def read_config(
+    text: str, *, env: Mapping[str, str] | None = None, source: str | None = None
+) -> ConfigSpec:
     """Parse and validate YAML text."""
     try:
         raw = yaml.safe_load(text)
@@ -98,15 +113,21 @@ def read_config(text: str, *, env: Mapping[str, str] | None = None, source: str 
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError(ConfigIssue("$", f"invalid YAML{where}: {problem}"), source=source) from None
+        raise ConfigError(
+            ConfigIssue("$", f"invalid YAML{where}: {problem}"), source=source
+        ) from None
     return decode_config(raw, env=env, source=source)
 
 
-def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> ConfigSpec:
+def load_config(
+    path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None
+) -> ConfigSpec:
     """Read and validate a config file."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as err:
-        raise ConfigError(ConfigIssue("$", f"cannot read {file}: {err.strerror}"), source=str(file)) from None
+        raise ConfigError(
+            ConfigIssue("$", f"cannot read {file}: {err.strerror}"), source=str(file)
+        ) from None
     return read_config(text, env=env, source=str(file))

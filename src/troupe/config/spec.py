@@ -7,7 +7,15 @@ config is built, so every error can be reported with its path at once.
 
 from __future__ import annotations
 
-__all__ = ["AgentSpec", "ConfigSpec", "ModelSpec", "ServerSpec", "TeamSpec", "TerminationSpec", "TextMentionSpec"]
+__all__ = [
+    "AgentSpec",
+    "ConfigSpec",
+    "ModelSpec",
+    "ServerSpec",
+    "TeamSpec",
+    "TerminationSpec",
+    "TextMentionSpec",
+]
 
 from typing import Annotated, Any, Literal
 
@@ -22,7 +30,7 @@ class _Spec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tru
     pass
 
 
-class ModelSpec(_Spec, kw_only=True):
+class ModelSpec(_Spec, kw_only=True, frozen=True):
     """A model an agent can use. ``provider: demo`` is the offline demo model."""
 
     provider: Literal["openai", "demo"]
@@ -43,7 +51,7 @@ class ModelSpec(_Spec, kw_only=True):
     extra_body: dict[str, Any] = {}
 
 
-class AgentSpec(_Spec, kw_only=True):
+class AgentSpec(_Spec, kw_only=True, frozen=True):
     name: Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
     kind: Literal["assistant"] = "assistant"
     model: str
@@ -55,19 +63,19 @@ class AgentSpec(_Spec, kw_only=True):
     tool_call_summary_format: str = "{result}"
 
 
-class TextMentionSpec(_Spec, kw_only=True):
+class TextMentionSpec(_Spec, kw_only=True, frozen=True):
     text: Annotated[str, Meta(min_length=1)]
     sources: list[str] | None = None
 
 
-class TerminationSpec(_Spec, kw_only=True):
+class TerminationSpec(_Spec, kw_only=True, frozen=True):
     """Conditions listed together stop the run when any of them fires."""
 
     max_messages: PositiveInt | None = None
     text_mention: Annotated[str, Meta(min_length=1)] | TextMentionSpec | None = None
 
 
-class TeamSpec(_Spec, kw_only=True):
+class TeamSpec(_Spec, kw_only=True, frozen=True):
     kind: Literal["round_robin"] = "round_robin"
     description: str = ""
     agents: Annotated[list[AgentSpec], Meta(min_length=1)]
@@ -77,7 +85,7 @@ class TeamSpec(_Spec, kw_only=True):
     answer_agents: list[str] | None = None
 
 
-class ServerSpec(_Spec, kw_only=True):
+class ServerSpec(_Spec, kw_only=True, frozen=True):
     # Bearer keys accepted by the API; empty means no authentication.
     api_keys: list[str] = []
     max_body_bytes: PositiveInt = 8 * 1024 * 1024
@@ -85,7 +93,7 @@ class ServerSpec(_Spec, kw_only=True):
     cors_origins: list[str] = []
 
 
-class ConfigSpec(_Spec, kw_only=True):
+class ConfigSpec(_Spec, kw_only=True, frozen=True):
     models: dict[str, ModelSpec] = {}
     teams: dict[Annotated[str, Meta(pattern=NAME_PATTERN)], TeamSpec] = {}
     server: ServerSpec = ServerSpec()

@@ -17,7 +17,11 @@ from troupe.models._base import (
     ToolSpec,
     complete,
 )
-from troupe.models._guard import ModelRequestsBlockedError, block_model_requests, check_model_request
+from troupe.models._guard import (
+    ModelRequestsBlockedError,
+    block_model_requests,
+    check_model_request,
+)
 from troupe.models.demo import DemoModel
 from troupe.models.testing import FunctionModel, ScriptedModel, tool_call
 

@@ -52,7 +52,9 @@ def _reply(request: ModelRequest) -> Reply:
     if "current_time" in tools and re.search(r"\b(time|date|today|now)\b", question, re.IGNORECASE):
         return tool_call("current_time", "{}")
     if any(isinstance(m, AssistantMessage) for m in request.messages):
-        return f"Here is another thought on “{question[:80]}”: keep it simple, and check the result."
+        return (
+            f"Here is another thought on “{question[:80]}”: keep it simple, and check the result."
+        )
     topic = question[:80] or "your question"
     return (
         f"This is the offline demo model answering “{topic}”. "

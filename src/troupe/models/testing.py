@@ -109,7 +109,9 @@ class ScriptedModel:
             )
         reply = self._replies[self._next]
         self._next += 1
-        async for item in _stream_response(_as_response(reply), request, self.model_name, self.delay):
+        async for item in _stream_response(
+            _as_response(reply), request, self.model_name, self.delay
+        ):
             yield item
 
 
@@ -123,11 +125,13 @@ class FunctionModel:
 
     def __init__(self, fn: ModelFunction, *, name: str | None = None, delay: float = 0.0):
         self._fn = fn
-        self.model_name = name or getattr(fn, "__name__", "function")
+        self.model_name: str = name or getattr(fn, "__name__", None) or "function"
         self.delay = delay
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
         result = self._fn(request)
         reply = await result if inspect.isawaitable(result) else result
-        async for item in _stream_response(_as_response(reply), request, self.model_name, self.delay):
+        async for item in _stream_response(
+            _as_response(reply), request, self.model_name, self.delay
+        ):
             yield item

@@ -49,7 +49,9 @@ class TroupePlugin(InitPluginProtocol):
         store: ConversationStore | None = None,
         server: ServerSpec | None = None,
     ) -> None:
-        team_map = dict(teams) if isinstance(teams, Mapping) else {team.name: team for team in teams}
+        team_map = (
+            dict(teams) if isinstance(teams, Mapping) else {team.name: team for team in teams}
+        )
         self.server = server or ServerSpec()
         self.path = path
         self.api_keys = ApiKeys([*api_keys, *self.server.api_keys, *_env_keys()])
@@ -76,7 +78,9 @@ class TroupePlugin(InitPluginProtocol):
             dependencies={
                 "service": Provide(lambda: self.service, use_cache=True, sync_to_thread=False),
                 "api_keys": Provide(lambda: self.api_keys, use_cache=True, sync_to_thread=False),
-                "keepalive": Provide(lambda: self.server.keepalive_seconds, use_cache=True, sync_to_thread=False),
+                "keepalive": Provide(
+                    lambda: self.server.keepalive_seconds, use_cache=True, sync_to_thread=False
+                ),
             },
             exception_handlers=exception_handlers,
             request_max_body_size=self.server.max_body_bytes,
@@ -115,7 +119,11 @@ def create_app(
         service = plugin.service
         return {"status": "ok", "teams": len(service.teams), "active_runs": service.active_runs}
 
-    cors = CORSConfig(allow_origins=list(plugin.server.cors_origins)) if plugin.server.cors_origins else None
+    cors = (
+        CORSConfig(allow_origins=list(plugin.server.cors_origins))
+        if plugin.server.cors_origins
+        else None
+    )
     return Litestar(
         route_handlers=[health],
         plugins=[plugin],

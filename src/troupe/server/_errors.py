@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["error_response_body", "exception_handlers", "http_exception_handler", "troupe_error_handler"]
+__all__ = [
+    "error_response_body",
+    "exception_handlers",
+    "http_exception_handler",
+    "troupe_error_handler",
+]
 
 import logging
 from typing import Any
@@ -10,13 +15,19 @@ from typing import Any
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
+from litestar.types import ExceptionHandlersMap
 
 from troupe.errors import TroupeError
 from troupe.wire import error_body
 
 logger = logging.getLogger("troupe.server")
 
-_TYPES = {401: "authentication_error", 403: "permission_error", 404: "invalid_request_error", 429: "rate_limit_error"}
+_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    429: "rate_limit_error",
+}
 _CODES = {
     400: "invalid_request",
     401: "invalid_api_key",
@@ -29,7 +40,9 @@ _CODES = {
 }
 
 
-def error_response_body(message: str, type: str, code: str | None, param: str | None = None) -> bytes:
+def error_response_body(
+    message: str, type: str, code: str | None, param: str | None = None
+) -> bytes:
     return msgspec.json.encode({"error": error_body(message, type=type, code=code, param=param)})
 
 
@@ -38,9 +51,13 @@ def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -
 
 
 def troupe_error_handler(_: Request[Any, Any, Any], exc: TroupeError) -> Response[bytes]:
-    error_type = _TYPES.get(exc.status_code, exc.error_type) if exc.status_code < 500 else exc.error_type
+    error_type = (
+        _TYPES.get(exc.status_code, exc.error_type) if exc.status_code < 500 else exc.error_type
+    )
     headers = {"www-authenticate": "Bearer"} if exc.status_code == 401 else None
-    return _response(exc.status_code, error_response_body(exc.message, error_type, exc.code, exc.param), headers)
+    return _response(
+        exc.status_code, error_response_body(exc.message, error_type, exc.code, exc.param), headers
+    )
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
@@ -55,7 +72,9 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
         elif status == 413:
             message = "The request body is too large."
     error_type = _TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
-    return _response(status, error_response_body(message, error_type, _CODES.get(status, "server_error")))
+    return _response(
+        status, error_response_body(message, error_type, _CODES.get(status, "server_error"))
+    )
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
@@ -64,7 +83,7 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return _response(500, error_response_body(message, "server_error", "internal_error"))
 
 
-exception_handlers: dict[type[Exception], Any] = {
+exception_handlers: ExceptionHandlersMap = {
     TroupeError: troupe_error_handler,
     HTTPException: http_exception_handler,
     Exception: internal_error_handler,

@@ -21,9 +21,9 @@ from litestar.types import HTTPResponseBodyEvent, Receive, Scope, Send
 
 from troupe.errors import TroupeError
 from troupe.events import Event, RunEnded
+from troupe.server._errors import error_response_body
 from troupe.server._service import ChatService, PreparedRun
 from troupe.teams import RunResult
-from troupe.server._errors import error_response_body
 from troupe.wire import KEEPALIVE, ChunkEncoder, CompletionBuilder, Renderer
 
 _HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -54,7 +54,9 @@ class _TeamResponse(ASGIResponse):
         self.service = service
         self.run = run
 
-    async def _execute(self, emit: Callable[[Event], Awaitable[None]], renderer: Renderer) -> RunResult:
+    async def _execute(
+        self, emit: Callable[[Event], Awaitable[None]], renderer: Renderer
+    ) -> RunResult:
         run = self.run
         self.service.active_runs += 1
         try:
@@ -166,4 +168,3 @@ class TeamCompletionResponse(_TeamResponse):
         self.headers["content-length"] = str(len(self.body))
         await self.start_response(send)
         await send({"type": "http.response.body", "body": self.body, "more_body": False})
-

@@ -11,7 +11,15 @@ import msgspec
 from msgspec import Meta
 
 from troupe.errors import RequestError
-from troupe.messages import AssistantMessage, ContentPart, ImagePart, Message, SystemMessage, TextPart, UserMessage
+from troupe.messages import (
+    AssistantMessage,
+    ContentPart,
+    ImagePart,
+    Message,
+    SystemMessage,
+    TextPart,
+    UserMessage,
+)
 
 
 class InMessage(msgspec.Struct, kw_only=True):
@@ -59,7 +67,9 @@ def decode_request(body: bytes) -> ChatCompletionRequest:
     except msgspec.DecodeError as err:
         raise RequestError(f"the request body is not valid JSON: {err}") from None
     if request.n is not None and request.n != 1:
-        raise RequestError("n must be 1: a team gives one answer per request", param="n", code="unsupported_value")
+        raise RequestError(
+            "n must be 1: a team gives one answer per request", param="n", code="unsupported_value"
+        )
     choice = request.tool_choice
     if choice not in (None, "auto", "none"):
         raise RequestError(
@@ -83,10 +93,12 @@ def _parts(content: list[dict[str, Any]], index: int) -> tuple[ContentPart, ...]
             url = image.get("url") if isinstance(image, dict) else image
             if not isinstance(url, str) or not url:
                 raise RequestError("an image_url part needs image_url.url", param=param)
-            detail = image.get("detail", "auto") if isinstance(image, dict) else "auto"
-            parts.append(ImagePart(url, detail if detail in ("auto", "low", "high") else "auto"))
+            detail = image.get("detail") if isinstance(image, dict) else None
+            parts.append(ImagePart(url, detail if detail in ("low", "high") else "auto"))
         else:
-            raise RequestError(f"unsupported content part type {kind!r}", param=param, code="unsupported_value")
+            raise RequestError(
+                f"unsupported content part type {kind!r}", param=param, code="unsupported_value"
+            )
     return tuple(parts)
 
 

@@ -35,7 +35,8 @@ def _item(message: InMessage) -> HistoryItem | None:
         text = content or ""
     else:
         text = " ".join(
-            str(part.get("text") or (part.get("image_url") or {}).get("url") or "") for part in content
+            str(part.get("text") or (part.get("image_url") or {}).get("url") or "")
+            for part in content
         )
     return role, " ".join(text.split())
 
@@ -71,7 +72,9 @@ class ChatService:
         team = self.teams.get(name)
         if team is None:
             known = ", ".join(sorted(self.teams)) or "none"
-            raise ModelNotFoundError(f"The model '{name}' does not exist (teams: {known})", param="model")
+            raise ModelNotFoundError(
+                f"The model '{name}' does not exist (teams: {known})", param="model"
+            )
         return team
 
     async def prepare(
@@ -79,7 +82,9 @@ class ChatService:
     ) -> PreparedRun:
         team = self.team(request.model)
         messages = request.messages
-        last_assistant = max((i for i, m in enumerate(messages) if m.role == "assistant"), default=-1)
+        last_assistant = max(
+            (i for i, m in enumerate(messages) if m.role == "assistant"), default=-1
+        )
         trailing = messages[last_assistant + 1 :]
         if not any(m.role == "user" for m in trailing):
             raise RequestError("the last message must be from the user", param="messages")
@@ -91,7 +96,9 @@ class ChatService:
                 param="conversation_id",
             )
         if conversation_id is None and last_assistant >= 0:
-            earlier = tuple(item for item in map(_item, messages[: last_assistant + 1]) if item is not None)
+            earlier = tuple(
+                item for item in map(_item, messages[: last_assistant + 1]) if item is not None
+            )
             conversation_id = await self.store.find(fingerprint(scope, team.name, earlier))
         conversation_id = conversation_id or f"conv_{uuid.uuid4().hex}"
         lease = await self.store.acquire(conversation_id)
@@ -125,4 +132,6 @@ class ChatService:
     async def commit(self, run: PreparedRun, result: RunResult, answer: str) -> None:
         """Save a run that ended well, keyed also by the history the client will resend."""
         history = (*run.history, ("assistant", " ".join(answer.split())))
-        await self.store.save(result.state, fingerprint=fingerprint(run.scope, run.team.name, history))
+        await self.store.save(
+            result.state, fingerprint=fingerprint(run.scope, run.team.name, history)
+        )

@@ -52,15 +52,23 @@ class Team:
         names = [agent.name for agent in agents]
         for agent_name in names:
             if names.count(agent_name) > 1:
-                raise ConfigError(ConfigIssue("$.agents", f"team {name!r} has two agents named {agent_name!r}"))
+                raise ConfigError(
+                    ConfigIssue("$.agents", f"team {name!r} has two agents named {agent_name!r}")
+                )
         unknown = sorted(set(answer_agents or ()) - set(names))
         if unknown:
-            raise ConfigError(ConfigIssue("$.answer_agents", f"unknown agent {unknown[0]!r} (agents: {', '.join(names)})"))
+            raise ConfigError(
+                ConfigIssue(
+                    "$.answer_agents", f"unknown agent {unknown[0]!r} (agents: {', '.join(names)})"
+                )
+            )
         self.name = name
         self.agents = tuple(agents)
         self.description = description or f"A {self.kind} team of {', '.join(names)}."
         self.termination = termination
-        self.max_turns = max_turns or (len(self.agents) if termination is None else DEFAULT_MAX_TURNS)
+        self.max_turns = max_turns or (
+            len(self.agents) if termination is None else DEFAULT_MAX_TURNS
+        )
         self.answer_agents = frozenset(answer_agents) if answer_agents else None
 
     @property
@@ -91,9 +99,12 @@ class Team:
                     break
                 agent, state = self._select(state)
                 outcome = await agent.run(
-                    AgentTurn(transcript=state.transcript, conversation_id=state.conversation_id), emit
+                    AgentTurn(transcript=state.transcript, conversation_id=state.conversation_id),
+                    emit,
                 )
-                state = msgspec.structs.replace(state, transcript=state.transcript + outcome.messages)
+                state = msgspec.structs.replace(
+                    state, transcript=state.transcript + outcome.messages
+                )
                 usage += outcome.usage
                 turns += 1
                 final = _final_message(outcome.messages)
@@ -111,8 +122,10 @@ class Team:
             return await self._fail(before, err, usage, turns, started, emit)
         except Exception as exc:  # a bug in an agent or a model: report it, keep serving
             logger.exception("team %r failed", self.name)
-            err = RunError(f"team '{self.name}' failed: {type(exc).__name__}: {exc}", code="internal_error")
-            return await self._fail(before, err, usage, turns, started, emit)
+            failure = RunError(
+                f"team '{self.name}' failed: {type(exc).__name__}: {exc}", code="internal_error"
+            )
+            return await self._fail(before, failure, usage, turns, started, emit)
         duration_ms = int((time.monotonic() - started) * 1000)
         state = msgspec.structs.replace(
             state, usage=state.usage + usage, turns=state.turns + turns, runs=state.runs + 1
@@ -127,10 +140,18 @@ class Team:
                 duration_ms=duration_ms,
             )
         )
-        return RunResult(state=state, stop_reason=stop_reason, usage=usage, turns=turns, duration_ms=duration_ms)
+        return RunResult(
+            state=state, stop_reason=stop_reason, usage=usage, turns=turns, duration_ms=duration_ms
+        )
 
     async def _fail(
-        self, before: RunState, err: TroupeError, usage: Usage, turns: int, started: float, emit: Emit
+        self,
+        before: RunState,
+        err: TroupeError,
+        usage: Usage,
+        turns: int,
+        started: float,
+        emit: Emit,
     ) -> RunResult:
         await emit(RunFailed(agent=self.name, code=err.code or "error", message=err.message))
         return RunResult(
