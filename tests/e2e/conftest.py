@@ -36,14 +36,20 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) ->
 
 
 def start(
-    args: list[str], health: str, env: dict[str, str] | None = None
+    args: list[str],
+    health: str,
+    env: dict[str, str] | None = None,
+    *,
+    cwd: Path = ROOT,
+    replace_env: bool = False,
 ) -> subprocess.Popen[bytes]:
+    full_env = dict(env or {}) if replace_env else {**os.environ, **(env or {})}
+    # The tests' own modules (the fake upstream) import from the repository root.
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), full_env.get("PYTHONPATH")) if p
+    )
     proc = subprocess.Popen(
-        args,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        args, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
         wait_http(health, proc)
