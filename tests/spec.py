@@ -35,7 +35,9 @@ def _nullable(node: Any) -> Any:
 @cache
 def _registry() -> Registry:  # type: ignore[type-arg]
     spec = _nullable(json.loads(SPEC_PATH.read_text()))
-    return Registry().with_resource(_URI, Resource.from_contents(spec, default_specification=DRAFT202012))
+    return Registry().with_resource(
+        _URI, Resource.from_contents(spec, default_specification=DRAFT202012)
+    )
 
 
 @cache

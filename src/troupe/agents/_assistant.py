@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = ["AssistantAgent"]
 
+import contextlib
 from collections.abc import Sequence
 
 import anyio
@@ -131,13 +132,15 @@ class AssistantAgent:
     async def _call_model(self, request: ModelRequest, stream: _TextStream) -> ModelResponse:
         stream.new_part()
         try:
-            async for item in self.model.stream(request):
-                if isinstance(item, TextChunk):
-                    await stream.write(item.text)
-                elif isinstance(item, ReasoningChunk):
-                    await stream.think(item.text)
-                elif isinstance(item, ModelResponse):
-                    return item
+            # aclosing: a turn cancelled mid-stream closes the upstream request now, not at GC.
+            async with contextlib.aclosing(self.model.stream(request)) as items:
+                async for item in items:
+                    if isinstance(item, TextChunk):
+                        await stream.write(item.text)
+                    elif isinstance(item, ReasoningChunk):
+                        await stream.think(item.text)
+                    elif isinstance(item, ModelResponse):
+                        return item
         except UpstreamError as err:
             raise err.for_agent(self._name) from err.__cause__
         raise UpstreamError(

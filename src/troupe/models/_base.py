@@ -23,7 +23,7 @@ __all__ = [
     "complete",
 ]
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
@@ -97,8 +97,12 @@ class ChatModel(Protocol):
         """The model's own name, e.g. ``"gpt-4o-mini"``."""
         ...
 
-    def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
-        """Stream deltas, then exactly one final ``ModelResponse``."""
+    def stream(self, request: ModelRequest) -> AsyncGenerator[ModelStreamItem, None]:
+        """Stream deltas, then exactly one final ``ModelResponse``.
+
+        An async generator, so a caller that stops early can close it (and the
+        upstream request under it) at once with ``aclose()``.
+        """
         ...
 
 

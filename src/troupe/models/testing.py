@@ -12,7 +12,7 @@ __all__ = ["FunctionModel", "ScriptedModel", "block_model_requests", "tool_call"
 import inspect
 import itertools
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 
 import anyio
 
@@ -57,7 +57,7 @@ def _estimate_usage(request: ModelRequest, response: ModelResponse) -> Usage:
 
 async def _stream_response(
     response: ModelResponse, request: ModelRequest, model: str, delay: float
-) -> AsyncIterator[ModelStreamItem]:
+) -> AsyncGenerator[ModelStreamItem, None]:
     for piece in _WORD.findall(response.content):
         if delay:
             await anyio.sleep(delay)
@@ -101,7 +101,7 @@ class ScriptedModel:
     def remaining(self) -> int:
         return len(self._replies) - self._next
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelStreamItem, None]:
         self.requests.append(request)
         if self._next >= len(self._replies):
             raise RuntimeError(
@@ -128,7 +128,7 @@ class FunctionModel:
         self.model_name: str = name or getattr(fn, "__name__", None) or "function"
         self.delay = delay
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelStreamItem, None]:
         result = self._fn(request)
         reply = await result if inspect.isawaitable(result) else result
         async for item in _stream_response(
