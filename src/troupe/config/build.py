@@ -78,6 +78,12 @@ class _Builder:
             # Tools are named by import path; let them live next to the config file.
             sys.path.insert(0, str(base_dir))
 
+    def nested(self, path: str, err: ConfigError) -> None:
+        """Record the issues of a constructor's ConfigError under ``path``."""
+        self.issues.extend(
+            ConfigIssue(path + i.path.removeprefix("$"), i.message) for i in err.issues
+        )
+
     def model(self, name: str, path: str) -> ChatModel | None:
         if name not in self.spec.models:
             close = difflib.get_close_matches(name, list(self.spec.models), n=1)
@@ -119,9 +125,7 @@ class _Builder:
                 tool_call_summary_format=spec.tool_call_summary_format,
             )
         except ConfigError as err:
-            self.issues.extend(
-                ConfigIssue(path + i.path.removeprefix("$"), i.message) for i in err.issues
-            )
+            self.nested(path, err)
             return None
 
     def team(self, name: str, spec: TeamSpec) -> Team | None:
@@ -139,9 +143,7 @@ class _Builder:
                 answer_agents=spec.answer_agents,
             )
         except ConfigError as err:
-            self.issues.extend(
-                ConfigIssue(path + i.path.removeprefix("$"), i.message) for i in err.issues
-            )
+            self.nested(path, err)
             return None
 
 
