@@ -120,7 +120,11 @@ def create_app(
         return {"status": "ok", "teams": len(service.teams), "active_runs": service.active_runs}
 
     cors = (
-        CORSConfig(allow_origins=list(plugin.server.cors_origins))
+        CORSConfig(
+            allow_origins=list(plugin.server.cors_origins),
+            # Browser clients need it to continue a conversation by id.
+            expose_headers=["X-Conversation-Id"],
+        )
         if plugin.server.cors_origins
         else None
     )
