@@ -17,14 +17,15 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 from litestar.response.base import ASGIResponse
-from litestar.types import HTTPResponseBodyEvent, Receive, Scope, Send
+from litestar.types import Receive, Scope, Send
 
 from troupe.errors import TroupeError
 from troupe.events import Event, RunEnded
 from troupe.server._errors import error_response_body
+from troupe.server._outbox import Outbox
 from troupe.server._service import ChatService, PreparedRun
 from troupe.teams import RunResult
-from troupe.wire import KEEPALIVE, ChunkEncoder, CompletionBuilder, Renderer
+from troupe.wire import ChunkEncoder, CompletionBuilder, Renderer
 
 _HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
@@ -81,53 +82,32 @@ class TeamStreamResponse(_TeamResponse):
         self.keepalive = keepalive
 
     async def send_body(self, send: Send, receive: Receive) -> None:
+        completion_id, created, renderer = _ids(self.run)
+        encoder = ChunkEncoder(completion_id, created, self.run.team.name, renderer)
+        outbox = Outbox(send, keepalive=self.keepalive)
+        run_end: list[RunEnded] = []
+
+        async def emit(event: Event) -> None:
+            if type(event) is RunEnded:
+                run_end.append(event)  # sent with the finish reason
+                return
+            outbox.put(encoder.encode(event))
+            if outbox.full:
+                await outbox.wait_drained()
+
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_watch_disconnect, receive, tg.cancel_scope)
-                await self._stream(send)
+                tg.start_soon(outbox.run)
+                outbox.put(encoder.start())
+                result = await self._execute(emit, renderer)
+                usage = result.usage if self.run.include_usage else None
+                outbox.put(encoder.finish(run_end[0] if run_end else None, usage))
+                outbox.close()
+                await outbox.wait_sent()
                 tg.cancel_scope.cancel()
         finally:
             await self._release()
-
-    async def _stream(self, send: Send) -> None:
-        completion_id, created, renderer = _ids(self.run)
-        encoder = ChunkEncoder(completion_id, created, self.run.team.name, renderer)
-        sender, receiver = anyio.create_memory_object_stream[Event](0)
-        outcome: list[RunResult] = []
-
-        async def produce() -> None:
-            async with sender:
-                outcome.append(await self._execute(sender.send, renderer))
-
-        def body(data: bytes) -> HTTPResponseBodyEvent:
-            return {"type": "http.response.body", "body": data, "more_body": True}
-
-        run_end: RunEnded | None = None
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(produce)
-            await send(body(encoder.start()))
-            async with receiver:
-                while True:
-                    try:
-                        event = receiver.receive_nowait()
-                    except anyio.WouldBlock:
-                        with anyio.move_on_after(self.keepalive) as waited:
-                            try:
-                                event = await receiver.receive()
-                            except anyio.EndOfStream:
-                                break
-                        if waited.cancelled_caught:
-                            await send(body(KEEPALIVE))
-                            continue
-                    except anyio.EndOfStream:
-                        break
-                    if isinstance(event, RunEnded):
-                        run_end = event  # sent with the finish reason
-                        continue
-                    await send(body(encoder.encode(event)))
-        usage = outcome[0].usage if outcome and self.run.include_usage else None
-        closing = encoder.finish(run_end, usage)
-        await send({"type": "http.response.body", "body": closing, "more_body": False})
 
 
 class TeamCompletionResponse(_TeamResponse):
