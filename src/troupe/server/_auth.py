@@ -37,7 +37,8 @@ class ApiKeys:
         key = self.presented(connection)
         return hashlib.sha256(key.encode()).hexdigest()[:16] if key and self.enabled else ""
 
-    def __call__(self, connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+    # async on purpose: Litestar runs a sync guard in a worker thread, per request.
+    async def __call__(self, connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
         if not self._digests:
             return
         key = self.presented(connection)
