@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from troupe.config.build import build_model, build_teams
+from troupe.config.build import build_teams
 from troupe.config.load import decode_config, load_config, read_config
+from troupe.config.models import build_model
 from troupe.config.spec import (
     AgentSpec,
     ConfigSpec,

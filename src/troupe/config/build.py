@@ -2,52 +2,19 @@
 
 from __future__ import annotations
 
-__all__ = ["build_model", "build_teams"]
+__all__ = ["build_teams"]
 
 import difflib
-import logging
 import sys
 from pathlib import Path
 
 from troupe.agents import AssistantAgent
-from troupe.config.spec import AgentSpec, ConfigSpec, ModelSpec, TeamSpec, TerminationSpec
+from troupe.config.models import build_model
+from troupe.config.spec import AgentSpec, ConfigSpec, TeamSpec, TerminationSpec
 from troupe.errors import ConfigError, ConfigIssue
-from troupe.models import ChatModel, DemoModel
+from troupe.models import ChatModel
 from troupe.teams import MaxMessages, RoundRobinTeam, Team, TerminationCondition, TextMention
 from troupe.tools import Tool, import_tool
-
-logger = logging.getLogger("troupe.config")
-
-
-def build_model(name: str, spec: ModelSpec) -> ChatModel:
-    """The ``ChatModel`` for one entry of ``models:``."""
-    if spec.provider == "demo":
-        return DemoModel(name=spec.model or "demo")
-    if spec.demo_when_no_key and not spec.api_key:
-        logger.warning("model %r has no API key: using the offline demo model", name)
-        return DemoModel(name=f"demo ({spec.model or name})")
-    from troupe.models.openai import OpenAIModel
-
-    settings = {
-        key: value
-        for key, value in (
-            ("temperature", spec.temperature),
-            ("max_tokens", spec.max_tokens),
-            ("top_p", spec.top_p),
-            ("seed", spec.seed),
-            ("stop", spec.stop),
-        )
-        if value is not None
-    }
-    return OpenAIModel(
-        spec.model,
-        api_key=spec.api_key,
-        base_url=spec.base_url or None,
-        settings={**settings, **spec.extra_body},
-        timeout=spec.timeout,
-        max_retries=spec.max_retries,
-        default_headers=spec.headers or None,
-    )
 
 
 def _termination(spec: TerminationSpec | None) -> TerminationCondition | None:

@@ -17,10 +17,12 @@ __all__ = [
     "TextMentionSpec",
 ]
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
+
+from troupe.config.models import ModelSpec
 
 PositiveInt = Annotated[int, Meta(ge=1)]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
@@ -28,27 +30,6 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 
 class _Spec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     pass
-
-
-class ModelSpec(_Spec, kw_only=True, frozen=True):
-    """A model an agent can use. ``provider: demo`` is the offline demo model."""
-
-    provider: Literal["openai", "demo"]
-    model: str = ""
-    base_url: str | None = None
-    api_key: str | None = None
-    # Use the offline demo model when api_key is empty (examples run without keys).
-    demo_when_no_key: bool = False
-    temperature: Annotated[float, Meta(ge=0, le=2)] | None = None
-    max_tokens: PositiveInt | None = None
-    top_p: Annotated[float, Meta(ge=0, le=1)] | None = None
-    seed: int | None = None
-    stop: str | list[str] | None = None
-    timeout: Annotated[float, Meta(gt=0)] = 60.0
-    max_retries: Annotated[int, Meta(ge=0, le=10)] = 2
-    headers: dict[str, str] = {}
-    # Extra request-body fields passed to the provider as they are.
-    extra_body: dict[str, Any] = {}
 
 
 class AgentSpec(_Spec, kw_only=True, frozen=True):

@@ -1,0 +1,247 @@
+"""The shared adapter base: a troupe server's stream, turned into hook calls.
+
+Adapters (Chainlit, Streamlit, Slack) are clients of troupe's HTTP API. They
+talk to the server with the ``openai`` SDK and decode its stream with
+``troupe.wire``; they never import server or team code. Each adapter
+subclasses ``TeamStreamHandler`` and fills in the hooks it renders::
+
+    class Printer(TeamStreamHandler):
+        async def on_text_delta(self, event):
+            print(event.text, end="")
+
+    client = TeamClient("http://127.0.0.1:8000", api_key="...")
+    outcome = await Printer().run(client, "writers", "A haiku about tea", conversation_id=None)
+    outcome.conversation_id   # pass it back to continue the conversation
+
+Every hook is async and does nothing by default. ``run`` never raises for a
+server that is down, a refused key, an unknown team or a failed run: it calls
+``on_error`` with a message a person can act on, and returns.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TeamClient", "TeamInfo", "TeamStreamHandler", "TurnOutcome", "describe_error"]
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import openai
+
+from troupe.events import (
+    AgentFinished,
+    AgentStarted,
+    Event,
+    HandoffOccurred,
+    InputRequested,
+    ReasoningDelta,
+    RunEnded,
+    RunFailed,
+    TextDelta,
+    ToolCalled,
+    ToolResultReturned,
+    UsageReported,
+)
+from troupe.messages import Usage
+from troupe.wire import StreamDecoder
+
+
+class TeamInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A team as ``/v1/models`` lists it."""
+
+    id: str
+    description: str = ""
+    kind: str = ""
+    agents: tuple[str, ...] = ()
+
+
+class TurnOutcome(msgspec.Struct, kw_only=True):
+    """How one turn (one request) ended."""
+
+    conversation_id: str | None = None
+    stop_reason: str = ""
+    usage: Usage | None = None
+    input_requested: InputRequested | None = None
+    error: str | None = None
+    text: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class TeamClient:
+    """A troupe server seen through the ``openai`` SDK."""
+
+    def __init__(
+        self,
+        server_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 600.0,
+        http_client: Any = None,
+    ) -> None:
+        self.server_url = server_url.rstrip("/")
+        base_url = self.server_url if self.server_url.endswith("/v1") else f"{self.server_url}/v1"
+        kwargs: dict[str, Any] = {"http_client": http_client} if http_client is not None else {}
+        self.openai = openai.AsyncOpenAI(
+            base_url=base_url, api_key=api_key or "none", timeout=timeout, max_retries=0, **kwargs
+        )
+
+    async def teams(self) -> list[TeamInfo]:
+        """The server's teams (``/v1/models``)."""
+        page = await self.openai.models.list()
+        teams = []
+        for model in page.data:
+            extra = model.model_extra or {}
+            agents = tuple(
+                a.get("name", "") for a in extra.get("agents") or [] if isinstance(a, dict)
+            )
+            teams.append(
+                TeamInfo(
+                    id=model.id,
+                    description=str(extra.get("description") or ""),
+                    kind=str(extra.get("kind") or ""),
+                    agents=agents,
+                )
+            )
+        return teams
+
+    async def stream(
+        self, team: str, text: str, *, conversation_id: str | None = None
+    ) -> AsyncIterator[tuple[str | None, list[Event]]]:
+        """Send ``text`` to ``team``; yield (conversation id, events) per chunk received.
+
+        Closing the iterator early closes the request, and the server then
+        stops the run.
+        """
+        headers = {"X-Conversation-Id": conversation_id} if conversation_id else {}
+        stream = await self.openai.chat.completions.create(
+            model=team,
+            messages=[{"role": "user", "content": text}],
+            stream=True,
+            stream_options={"include_usage": True},
+            extra_headers=headers,
+        )
+        decoder = StreamDecoder()
+        async with stream:
+            conversation = stream.response.headers.get("x-conversation-id") or conversation_id
+            async for chunk in stream:
+                yield conversation, decoder.feed(chunk)
+
+    async def aclose(self) -> None:
+        await self.openai.close()
+
+
+def describe_error(err: BaseException, server_url: str = "") -> str:
+    """A message for a person: what went wrong and what to do about it."""
+    where = f" at {server_url}" if server_url else ""
+    if isinstance(err, openai.APIConnectionError) and not isinstance(err, openai.APITimeoutError):
+        return f"Cannot reach the troupe server{where}. Is it running? Check the server URL."
+    if isinstance(err, openai.APITimeoutError):
+        return f"The troupe server{where} did not answer in time. Try again."
+    if isinstance(err, openai.AuthenticationError):
+        return "The troupe server refused the API key. Check the key you configured."
+    if isinstance(err, openai.NotFoundError):
+        return f"The server has no such team: {_message(err)}"
+    if isinstance(err, openai.RateLimitError):
+        return f"The team's model is rate limited; wait a moment and try again. ({_message(err)})"
+    if isinstance(err, openai.APIStatusError):
+        return f"The troupe server answered {err.status_code}: {_message(err)}"
+    if isinstance(err, openai.APIError):
+        return f"The run failed: {_message(err)}"
+    return f"Unexpected error: {type(err).__name__}: {err}"
+
+
+def _message(err: openai.APIError) -> str:
+    body = err.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+    return err.message
+
+
+class TeamStreamHandler:
+    """Hooks called for each event of a team's stream. Override the ones you render."""
+
+    async def on_agent_start(self, event: AgentStarted) -> None: ...
+
+    async def on_text_delta(self, event: TextDelta) -> None: ...
+
+    async def on_reasoning_delta(self, event: ReasoningDelta) -> None: ...
+
+    async def on_agent_end(self, event: AgentFinished) -> None: ...
+
+    async def on_tool_call(self, event: ToolCalled) -> None: ...
+
+    async def on_tool_result(self, event: ToolResultReturned) -> None: ...
+
+    async def on_handoff(self, event: HandoffOccurred) -> None: ...
+
+    async def on_input_requested(self, event: InputRequested) -> None: ...
+
+    async def on_usage(self, event: UsageReported) -> None: ...
+
+    async def on_run_end(self, event: RunEnded) -> None: ...
+
+    async def on_error(self, message: str, code: str | None = None) -> None:
+        """The turn failed: the server is down, refused the key, or the run failed."""
+
+    async def on_event(self, event: Event) -> None:
+        """Every event, before its own hook; also the place for types added later."""
+
+    async def dispatch(self, event: Event) -> None:
+        await self.on_event(event)
+        if isinstance(event, TextDelta):
+            await self.on_text_delta(event)
+        elif isinstance(event, AgentStarted):
+            await self.on_agent_start(event)
+        elif isinstance(event, AgentFinished):
+            await self.on_agent_end(event)
+        elif isinstance(event, ReasoningDelta):
+            await self.on_reasoning_delta(event)
+        elif isinstance(event, ToolCalled):
+            await self.on_tool_call(event)
+        elif isinstance(event, ToolResultReturned):
+            await self.on_tool_result(event)
+        elif isinstance(event, HandoffOccurred):
+            await self.on_handoff(event)
+        elif isinstance(event, InputRequested):
+            await self.on_input_requested(event)
+        elif isinstance(event, UsageReported):
+            await self.on_usage(event)
+        elif isinstance(event, RunEnded):
+            await self.on_run_end(event)
+        elif isinstance(event, RunFailed):
+            await self.on_error(event.message, event.code)
+
+    async def run(
+        self, client: TeamClient, team: str, text: str, *, conversation_id: str | None = None
+    ) -> TurnOutcome:
+        """Send one user message and feed the hooks until the turn ends."""
+        outcome = TurnOutcome(conversation_id=conversation_id)
+        texts: list[str] = []
+        try:
+            async for conversation, events in client.stream(
+                team, text, conversation_id=conversation_id
+            ):
+                outcome.conversation_id = conversation
+                for event in events:
+                    if isinstance(event, TextDelta):
+                        texts.append(event.text)
+                    elif isinstance(event, RunEnded):
+                        outcome.stop_reason = event.stop_reason
+                        outcome.usage = event.usage
+                        outcome.conversation_id = event.conversation_id or outcome.conversation_id
+                    elif isinstance(event, InputRequested):
+                        outcome.input_requested = event
+                    elif isinstance(event, RunFailed):
+                        outcome.error = event.message
+                    await self.dispatch(event)
+        except openai.APIError as err:
+            outcome.error = describe_error(err, client.server_url)
+            code = getattr(err, "code", None)
+            await self.on_error(outcome.error, code if isinstance(code, str) else None)
+        outcome.text = "".join(texts)
+        return outcome
