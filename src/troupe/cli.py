@@ -5,10 +5,12 @@ from __future__ import annotations
 __all__ = ["main"]
 
 import argparse
+import importlib
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from troupe.errors import ConfigError
 
@@ -78,6 +80,25 @@ def _chat(args: argparse.Namespace) -> int:
     return run_chat(args.server, args.team, api_key=args.api_key, show_work=not args.quiet)
 
 
+ADAPTERS = ("chainlit", "streamlit", "slack")
+
+
+def _register_adapters(commands: Any) -> None:
+    """Each adapter adds its subcommand from ``troupe.adapters.<name>._cli.register``.
+
+    The ``_cli`` modules import nothing heavy, so ``troupe --help`` lists every
+    adapter even when its extra is not installed; running it says what to install.
+    """
+    for name in ADAPTERS:
+        try:
+            module = importlib.import_module(f"troupe.adapters.{name}._cli")
+        except ModuleNotFoundError as err:
+            if err.name != f"troupe.adapters.{name}._cli" and err.name != f"troupe.adapters.{name}":
+                raise
+            continue
+        module.register(commands)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="troupe", description="Multi-agent teams behind an OpenAI-compatible API."
@@ -111,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     chat.set_defaults(func=_chat)
 
+    _register_adapters(commands)
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code
