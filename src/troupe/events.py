@@ -21,6 +21,7 @@ __all__ = [
     "ReasoningDelta",
     "RunEnded",
     "RunFailed",
+    "SpeakerSelected",
     "TextDelta",
     "ToolCalled",
     "ToolResultReturned",
@@ -84,6 +85,13 @@ class HandoffOccurred(_Event, tag="handoff", frozen=True):
     message: str = ""
 
 
+class SpeakerSelected(_Event, tag="speaker_selected", frozen=True):
+    """The team chose ``agent`` to speak next (a selector team's choice)."""
+
+    team: str = ""
+    reason: str = ""
+
+
 class InputRequested(_Event, tag="input_requested", frozen=True):
     """The team waits for the human; the next user message answers ``prompt``."""
 
@@ -121,6 +129,7 @@ Event = (
     | ToolCalled
     | ToolResultReturned
     | HandoffOccurred
+    | SpeakerSelected
     | InputRequested
     | UsageReported
     | RunEnded

@@ -91,6 +91,8 @@ class AssistantMessage(
     # Thinking text the provider returned, kept for providers that want it back.
     reasoning: str = ""
     usage: Usage | None = None
+    # Set when the agent asked to end the run (its ``stop`` tool): the reason.
+    stop: str = ""
 
 
 class ToolMessage(msgspec.Struct, frozen=True, kw_only=True, tag="tool", tag_field="role"):

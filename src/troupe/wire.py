@@ -35,6 +35,7 @@ from troupe.events import (
     ReasoningDelta,
     RunEnded,
     RunFailed,
+    SpeakerSelected,
     TextDelta,
     ToolCalled,
     ToolResultReturned,
@@ -132,7 +133,13 @@ class Renderer:
         if isinstance(event, HandoffOccurred):
             readable = f"\n\n`{event.agent}` hands off to `{event.target}`\n"
             return Rendered(None, readable, event, f"{event.agent} hands off to {event.target}")
+        if isinstance(event, SpeakerSelected):
+            readable = f"\n\n`{event.team or 'team'}` chooses `{event.agent}`\n"
+            return Rendered(None, readable, event, f"{event.agent} speaks next")
         if isinstance(event, InputRequested):
+            if self.answer.rstrip().endswith(event.prompt.strip()):
+                # A handoff to the user: the question is the agent's own last words.
+                return Rendered(None, None, event, "waiting for your answer")
             text = ("\n\n" if self.wrote_content else "") + event.prompt
             self.wrote_content = True
             return Rendered(text, None, event, "waiting for your answer")

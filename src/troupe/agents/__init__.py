@@ -2,6 +2,8 @@
 
 from troupe.agents._assistant import AssistantAgent
 from troupe.agents._base import Agent, AgentOutcome, AgentTurn, Emit, new_message_id
+from troupe.agents._handoff import Handoff
+from troupe.agents._user_proxy import UserProxyAgent
 from troupe.agents._view import model_view
 
 __all__ = [
@@ -10,6 +12,8 @@ __all__ = [
     "AgentTurn",
     "AssistantAgent",
     "Emit",
+    "Handoff",
+    "UserProxyAgent",
     "model_view",
     "new_message_id",
 ]

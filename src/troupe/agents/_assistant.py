@@ -14,9 +14,9 @@ __all__ = ["AssistantAgent"]
 import contextlib
 from collections.abc import Sequence
 
-import anyio
-
 from troupe.agents._base import AgentOutcome, AgentTurn, Emit, new_message_id
+from troupe.agents._handoff import STOP_TOOL, Handoff
+from troupe.agents._tool_calls import run_tool_calls
 from troupe.agents._view import model_view
 from troupe.errors import ConfigError, ConfigIssue, UpstreamError
 from troupe.events import (
@@ -24,8 +24,6 @@ from troupe.events import (
     AgentStarted,
     ReasoningDelta,
     TextDelta,
-    ToolCalled,
-    ToolResultReturned,
     UsageReported,
 )
 from troupe.messages import AssistantMessage, Message, ToolCall, ToolMessage, Usage
@@ -37,7 +35,7 @@ from troupe.models._base import (
     TextChunk,
     ToolSpec,
 )
-from troupe.tools import Tool, ToolOutput
+from troupe.tools import Tool
 
 
 class AssistantAgent:
@@ -54,12 +52,22 @@ class AssistantAgent:
         max_tool_iterations: int = 1,
         reflect_on_tool_use: bool = True,
         tool_call_summary_format: str = "{result}",
+        handoffs: Sequence[Handoff | str] = (),
+        stop_tool: bool = False,
     ) -> None:
         if not name.isidentifier():
             raise ConfigError(ConfigIssue("$.name", f"agent name {name!r} must be an identifier"))
         if max_tool_iterations < 1:
             raise ConfigError(ConfigIssue("$.max_tool_iterations", "must be at least 1"))
-        names = [tool.name for tool in tools]
+        self.handoffs = {
+            h.tool_name: h
+            for h in (Handoff(target=h) if isinstance(h, str) else h for h in handoffs)
+        }
+        names = (
+            [tool.name for tool in tools]
+            + list(self.handoffs)
+            + (["stop_run"] if stop_tool else [])
+        )
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate:
             raise ConfigError(
@@ -70,7 +78,12 @@ class AssistantAgent:
         self.model = model
         self.system_message = system_message
         self.tools: dict[str, Tool] = {tool.name: tool for tool in tools}
-        self._specs: tuple[ToolSpec, ...] = tuple(tool.spec for tool in tools)
+        self.stop_tool = stop_tool
+        self._specs: tuple[ToolSpec, ...] = (
+            *(tool.spec for tool in tools),
+            *(handoff.spec for handoff in self.handoffs.values()),
+            *((STOP_TOOL,) if stop_tool else ()),
+        )
         self.max_tool_iterations = max_tool_iterations
         self.reflect_on_tool_use = reflect_on_tool_use
         self.tool_call_summary_format = tool_call_summary_format
@@ -117,8 +130,25 @@ class AssistantAgent:
             )
             if not calls:
                 break
-            results = await self._run_tools(calls, emit)
+            results, control = await run_tool_calls(
+                self._name,
+                calls,
+                emit,
+                tools=self.tools,
+                handoffs=self.handoffs,
+                stop_tool=self.stop_tool,
+            )
             produced.extend(results)
+            if control is not None:
+                produced.append(control.message)
+                await emit(AgentFinished(agent=self._name, message_id=message_id))
+                return AgentOutcome(
+                    messages=tuple(produced),
+                    usage=usage,
+                    handoff=control.handoff,
+                    handoff_message=control.message.content,
+                    stop=control.message.stop or None,
+                )
             iterations += 1
             if iterations >= self.max_tool_iterations and not self.reflect_on_tool_use:
                 summary = self._summary(calls, results)
@@ -150,50 +180,6 @@ class AssistantAgent:
             model=self.model.model_name,
             agent=self._name,
         )
-
-    async def _run_tools(self, calls: Sequence[ToolCall], emit: Emit) -> list[ToolMessage]:
-        outputs: list[ToolOutput | None] = [None] * len(calls)
-        for call in calls:
-            await emit(
-                ToolCalled(
-                    agent=self._name, call_id=call.id, name=call.name, arguments=call.arguments
-                )
-            )
-
-        async def run_one(index: int, call: ToolCall) -> None:
-            tool = self.tools.get(call.name)
-            if tool is None:
-                known = ", ".join(sorted(self.tools)) or "none"
-                output = ToolOutput(
-                    content=f"Error: unknown tool {call.name!r} (tools: {known})", is_error=True
-                )
-            else:
-                output = await tool.call(call.arguments)
-            outputs[index] = output
-            await emit(
-                ToolResultReturned(
-                    agent=self._name,
-                    call_id=call.id,
-                    name=call.name,
-                    content=output.content,
-                    is_error=output.is_error,
-                )
-            )
-
-        async with anyio.create_task_group() as tg:
-            for index, call in enumerate(calls):
-                tg.start_soon(run_one, index, call)
-        return [
-            ToolMessage(
-                call_id=call.id,
-                name=call.name,
-                content=output.content,
-                is_error=output.is_error,
-                source=self._name,
-            )
-            for call, output in zip(calls, outputs, strict=True)
-            if output is not None
-        ]
 
     def _summary(self, calls: Sequence[ToolCall], results: Sequence[ToolMessage]) -> str:
         return "\n".join(

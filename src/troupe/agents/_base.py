@@ -6,7 +6,7 @@ __all__ = ["Agent", "AgentOutcome", "AgentTurn", "Emit", "new_message_id"]
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -25,14 +25,26 @@ class AgentTurn(msgspec.Struct, frozen=True, kw_only=True):
 
     transcript: tuple[Message, ...]
     conversation_id: str = ""
+    # What this agent kept from its previous turn (``AgentOutcome.state``).
+    state: Any = None
 
 
 class AgentOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    """What a turn produced: messages to append to the transcript, and their cost."""
+    """What a turn produced: messages to append to the transcript, and their cost.
+
+    ``handoff``: the agent passes control to that agent (or ``"user"``).
+    ``input_request``: the agent waits for the human; the prompt to show.
+    ``stop``: the agent asked to end the run, for this reason.
+    ``state``: the agent's own state to keep for its next turn (nested teams).
+    """
 
     messages: tuple[Message, ...]
     usage: Usage = Usage()
     handoff: str | None = None
+    handoff_message: str = ""
+    input_request: str | None = None
+    stop: str | None = None
+    state: Any = None
 
 
 @runtime_checkable

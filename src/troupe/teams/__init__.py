@@ -1,19 +1,55 @@
 """Teams: how agents take turns, and when a run stops."""
 
-from troupe.teams._base import Team
-from troupe.teams._state import RunProgress, RunResult, RunState
+from troupe.teams._base import RunContext, Team
+from troupe.teams._nested import TeamAgent, TeamTool
+from troupe.teams._state import GraphProgress, PendingInput, RunProgress, RunResult, RunState
+from troupe.teams.graph import Edge, GraphTeam
 from troupe.teams.round_robin import RoundRobinTeam
-from troupe.teams.termination import AllOf, AnyOf, MaxMessages, TerminationCondition, TextMention
+from troupe.teams.selector import DEFAULT_SELECTOR_PROMPT, SelectorTeam
+from troupe.teams.swarm import SwarmTeam
+from troupe.teams.termination import (
+    AllOf,
+    AnyOf,
+    External,
+    FunctionCall,
+    Handoff,
+    MaxMessages,
+    SourceMatch,
+    StopMessage,
+    TerminationCondition,
+    TextMention,
+    TextMessage,
+    Timeout,
+    TokenUsage,
+)
 
 __all__ = [
+    "DEFAULT_SELECTOR_PROMPT",
     "AllOf",
     "AnyOf",
+    "Edge",
+    "External",
+    "FunctionCall",
+    "GraphProgress",
+    "GraphTeam",
+    "Handoff",
     "MaxMessages",
+    "PendingInput",
     "RoundRobinTeam",
+    "RunContext",
     "RunProgress",
     "RunResult",
     "RunState",
+    "SelectorTeam",
+    "SourceMatch",
+    "StopMessage",
+    "SwarmTeam",
     "Team",
+    "TeamAgent",
+    "TeamTool",
     "TerminationCondition",
     "TextMention",
+    "TextMessage",
+    "Timeout",
+    "TokenUsage",
 ]

@@ -1,28 +1,34 @@
 """The team run loop, shared by every kind of team.
 
-``Team.run`` reads top to bottom: append the user's new messages, then turn
-after turn pick a speaker, let it take its turn, check the termination
-condition. A team is an immutable definition; the conversation lives in the
-``RunState`` it is given and returns. Errors never escape as exceptions: they
-become a ``RunFailed`` event and a ``RunResult`` whose state is the one from
-before the run, so a failed run leaves the conversation as it was.
+``Team.run`` reads top to bottom: take the user's new messages (answering a
+pending question if there is one), then step after step ask the team's
+speaker policy who speaks next (``_next``), let them take their turns, and
+look at what came back: a pause for the human, a handoff, or a termination
+condition that fired. Kinds of team differ only in their policy (``_next``,
+``_after_turn``); none copies the loop.
+
+A team is an immutable definition; the conversation lives in the
+``RunState`` it is given and returns. Errors never escape as exceptions:
+they become a ``RunFailed`` event and a ``RunResult`` whose state is the one
+from before the run, so a failed run leaves the conversation as it was.
 """
 
 from __future__ import annotations
 
-__all__ = ["Team"]
+__all__ = ["RunContext", "Team"]
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
+import anyio
 import msgspec
 
-from troupe.agents import Agent, AgentTurn, Emit
+from troupe.agents import Agent, AgentOutcome, AgentTurn, Emit
 from troupe.errors import ConfigError, ConfigIssue, RunError, TroupeError
-from troupe.events import RunEnded, RunFailed
-from troupe.messages import AssistantMessage, Message, Usage
-from troupe.teams._state import RunProgress, RunResult, RunState
+from troupe.events import InputRequested, RunEnded, RunFailed, UsageReported
+from troupe.messages import AssistantMessage, Message, Usage, UserMessage, text_of
+from troupe.teams._state import PendingInput, RunProgress, RunResult, RunState
 from troupe.teams.termination import TerminationCondition
 
 logger = logging.getLogger("troupe.teams")
@@ -31,9 +37,30 @@ logger = logging.getLogger("troupe.teams")
 # many turns is the safety net against a condition that never fires.
 DEFAULT_MAX_TURNS = 50
 
+StopCheck = Callable[[], Awaitable[bool]]
+
+
+class RunContext:
+    """What a speaker policy may use during a run: the events, and the run's usage."""
+
+    def __init__(self, team: str, emit: Emit) -> None:
+        self.team = team
+        self.emit = emit
+        self.usage = Usage()
+        self.messages: list[Message] = []
+        # The outcomes of the last step, in speaker order (empty before the first step).
+        self.last: list[tuple[Agent, AgentOutcome]] = []
+        # The run continues a paused one (the user answered a pending question).
+        self.resumed = False
+
+    async def add_usage(self, agent: str, usage: Usage) -> None:
+        """Count a model call the team itself made (a speaker selector's)."""
+        self.usage += usage
+        await self.emit(UsageReported(agent=agent, usage=usage))
+
 
 class Team:
-    """Base of all teams. Subclasses choose the next speaker (``_select``)."""
+    """Base of all teams. Subclasses choose who speaks next (``_next``)."""
 
     kind = "team"
 
@@ -64,6 +91,7 @@ class Team:
             )
         self.name = name
         self.agents = tuple(agents)
+        self.by_name = {agent.name: agent for agent in self.agents}
         self.description = description or f"A {self.kind} team of {', '.join(names)}."
         self.termination = termination
         self.max_turns = max_turns or (
@@ -80,92 +108,201 @@ class Team:
     def new_state(self, conversation_id: str) -> RunState:
         return RunState(conversation_id=conversation_id, team=self.name)
 
-    def _select(self, state: RunState) -> tuple[Agent, RunState]:
+    # --- the speaker policy -----------------------------------------------------------
+
+    async def _next(
+        self, state: RunState, run: RunContext
+    ) -> tuple[Sequence[Agent], RunState] | None:
+        """Who speaks next (several agents run concurrently), or None when the team is done."""
         raise NotImplementedError
 
-    async def run(self, state: RunState, new_messages: Sequence[Message], emit: Emit) -> RunResult:
+    def _after_turn(self, state: RunState, agent: Agent, outcome: AgentOutcome) -> RunState:
+        """The policy's bookkeeping after an agent's turn."""
+        return state
+
+    def _resume(
+        self, state: RunState, pending: PendingInput, answer: Sequence[Message]
+    ) -> RunState:
+        """The policy's bookkeeping when the human answers ``pending`` with ``answer``."""
+        if pending.kind == "handoff":
+            return msgspec.structs.replace(state, current_speaker=pending.agent)
+        return state
+
+    # --- the loop ---------------------------------------------------------------------
+
+    async def run(
+        self,
+        state: RunState,
+        new_messages: Sequence[Message],
+        emit: Emit,
+        *,
+        should_stop: StopCheck | None = None,
+    ) -> RunResult:
         """Run the team on ``new_messages``; events go to ``emit``."""
         started = time.monotonic()
         before = state
-        run_messages: list[Message] = list(new_messages)
-        state = msgspec.structs.replace(state, transcript=state.transcript + tuple(new_messages))
-        usage = Usage()
-        turns = 0
-        stop_reason: str | None = None
+        run = RunContext(self.name, emit)
         try:
+            run.resumed = state.pending_input is not None
+            state, incoming = self._answer_pending(state, new_messages)
+            run.messages.extend(incoming)
+            items: list[Message] = list(incoming)
+            handoffs: list[tuple[str, str]] = []
+            turns = 0
+            stop_reason: str | None = None
             while stop_reason is None:
                 if turns >= self.max_turns:
                     stop_reason = f"maximum number of turns {self.max_turns} reached"
                     break
-                agent, state = self._select(state)
-                outcome = await agent.run(
-                    AgentTurn(transcript=state.transcript, conversation_id=state.conversation_id),
-                    emit,
-                )
-                state = msgspec.structs.replace(
-                    state, transcript=state.transcript + outcome.messages
-                )
-                usage += outcome.usage
-                turns += 1
-                final = _final_message(outcome.messages)
-                if final is not None:
-                    run_messages.append(final)
+                step = await self._next(state, run)
+                if step is None:
+                    stop_reason = f"{self.kind} team finished"
+                    break
+                speakers, state = step
+                outcomes = await self._take_turns(speakers, state, emit)
+                pause: tuple[Agent, AgentOutcome] | None = None
+                run.last = list(zip(speakers, outcomes, strict=True))
+                for agent, outcome in run.last:
+                    state = self._record(state, agent, outcome)
+                    state = self._after_turn(state, agent, outcome)
+                    items.extend(outcome.messages)
+                    run.usage += outcome.usage
+                    turns += 1
+                    final = _final_message(outcome)
+                    if final is not None:
+                        run.messages.append(final)
+                    if outcome.handoff:
+                        handoffs.append((agent.name, outcome.handoff))
+                    if pause is None and (
+                        outcome.input_request is not None or outcome.handoff == "user"
+                    ):
+                        pause = (agent, outcome)
+                if pause is not None:
+                    state, stop_reason = await self._pause(state, *pause, emit)
+                    break
                 if self.termination is not None:
                     progress = RunProgress(
-                        messages=tuple(run_messages),
-                        usage=usage,
+                        messages=tuple(run.messages),
+                        items=tuple(items),
+                        handoffs=tuple(handoffs),
+                        usage=run.usage,
                         turns=turns,
                         elapsed=time.monotonic() - started,
+                        stop_requested=bool(should_stop and await should_stop()),
                     )
                     stop_reason = self.termination.check(progress)
         except TroupeError as err:
-            return await self._fail(before, err, usage, turns, started, emit)
+            return await self._fail(before, err, run.usage, started, emit)
         except Exception as exc:  # a bug in an agent or a model: report it, keep serving
             logger.exception("team %r failed", self.name)
             failure = RunError(
                 f"team '{self.name}' failed: {type(exc).__name__}: {exc}", code="internal_error"
             )
-            return await self._fail(before, failure, usage, turns, started, emit)
+            return await self._fail(before, failure, run.usage, started, emit)
         duration_ms = int((time.monotonic() - started) * 1000)
         state = msgspec.structs.replace(
-            state, usage=state.usage + usage, turns=state.turns + turns, runs=state.runs + 1
+            state, usage=state.usage + run.usage, turns=state.turns + turns, runs=state.runs + 1
         )
         await emit(
             RunEnded(
                 agent=self.name,
                 stop_reason=stop_reason,
                 conversation_id=state.conversation_id,
-                usage=usage,
+                usage=run.usage,
                 turns=turns,
                 duration_ms=duration_ms,
             )
         )
         return RunResult(
-            state=state, stop_reason=stop_reason, usage=usage, turns=turns, duration_ms=duration_ms
+            state=state,
+            stop_reason=stop_reason,
+            usage=run.usage,
+            turns=turns,
+            duration_ms=duration_ms,
         )
 
+    def _answer_pending(
+        self, state: RunState, new_messages: Sequence[Message]
+    ) -> tuple[RunState, list[Message]]:
+        """Append the user's messages; if the run was waiting for them, they answer it."""
+        incoming = list(new_messages)
+        pending = state.pending_input
+        if pending is not None:
+            if pending.kind == "proxy":
+                # The human speaks as the proxy agent that asked.
+                incoming = [
+                    UserMessage(content=m.content, source=pending.agent)
+                    if isinstance(m, UserMessage)
+                    else m
+                    for m in incoming
+                ]
+            state = self._resume(
+                msgspec.structs.replace(state, pending_input=None), pending, incoming
+            )
+        return msgspec.structs.replace(
+            state, transcript=state.transcript + tuple(incoming)
+        ), incoming
+
+    async def _take_turns(
+        self, speakers: Sequence[Agent], state: RunState, emit: Emit
+    ) -> list[AgentOutcome]:
+        if len(speakers) == 1:
+            return [await speakers[0].run(self._turn(state, speakers[0]), emit)]
+        outcomes: list[AgentOutcome | None] = [None] * len(speakers)
+
+        async def take(index: int, agent: Agent) -> None:
+            outcomes[index] = await agent.run(self._turn(state, agent), emit)
+
+        async with anyio.create_task_group() as tg:
+            for index, agent in enumerate(speakers):
+                tg.start_soon(take, index, agent)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _turn(self, state: RunState, agent: Agent) -> AgentTurn:
+        return AgentTurn(
+            transcript=state.transcript,
+            conversation_id=state.conversation_id,
+            state=state.inner.get(agent.name),
+        )
+
+    def _record(self, state: RunState, agent: Agent, outcome: AgentOutcome) -> RunState:
+        inner = state.inner
+        if outcome.state is not None:
+            inner = {**inner, agent.name: outcome.state}
+        return msgspec.structs.replace(
+            state, transcript=state.transcript + outcome.messages, inner=inner
+        )
+
+    async def _pause(
+        self, state: RunState, agent: Agent, outcome: AgentOutcome, emit: Emit
+    ) -> tuple[RunState, str]:
+        if outcome.input_request is not None:
+            pending = PendingInput(agent=agent.name, prompt=outcome.input_request, kind="proxy")
+        else:
+            final = _final_message(outcome)
+            prompt = (text_of(final) if final is not None else "") or outcome.handoff_message
+            pending = PendingInput(agent=agent.name, prompt=prompt, kind="handoff")
+        await emit(InputRequested(agent=pending.agent, prompt=pending.prompt))
+        return msgspec.structs.replace(
+            state, pending_input=pending
+        ), f"input requested by {agent.name}"
+
     async def _fail(
-        self,
-        before: RunState,
-        err: TroupeError,
-        usage: Usage,
-        turns: int,
-        started: float,
-        emit: Emit,
+        self, before: RunState, err: TroupeError, usage: Usage, started: float, emit: Emit
     ) -> RunResult:
         await emit(RunFailed(agent=self.name, code=err.code or "error", message=err.message))
         return RunResult(
             state=before,
             stop_reason=f"error: {err.message}",
             usage=usage,
-            turns=turns,
+            turns=0,
             duration_ms=int((time.monotonic() - started) * 1000),
             error=err,
         )
 
 
-def _final_message(messages: Sequence[Message]) -> Message | None:
-    for message in reversed(messages):
+def _final_message(outcome: AgentOutcome) -> Message | None:
+    for message in reversed(outcome.messages):
         if isinstance(message, AssistantMessage) and not message.tool_calls:
             return message
-    return messages[-1] if messages else None
+    return outcome.messages[-1] if outcome.messages else None

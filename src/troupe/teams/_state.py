@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
-__all__ = ["RunProgress", "RunResult", "RunState"]
+__all__ = ["GraphProgress", "PendingInput", "RunProgress", "RunResult", "RunState"]
+
+from typing import Literal
 
 import msgspec
 
 from troupe.errors import TroupeError
 from troupe.messages import Message, Usage
+
+
+class PendingInput(msgspec.Struct, frozen=True, kw_only=True):
+    """The run waits for the human: ``agent`` asked ``prompt``.
+
+    ``proxy``: a user proxy agent asked; the answer is that agent's message.
+    ``handoff``: an agent handed off to the user; the answer goes back to it.
+    """
+
+    agent: str
+    prompt: str
+    kind: Literal["proxy", "handoff", "approval"] = "proxy"
+
+
+class GraphProgress(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a graph run is: the nodes to run next, and what each join has heard."""
+
+    ready: tuple[str, ...] = ()
+    # join node -> the parents whose edge into it has fired since it last ran
+    arrived: dict[str, tuple[str, ...]] = {}
+    visits: dict[str, int] = {}
 
 
 class RunState(msgspec.Struct, frozen=True, kw_only=True):
@@ -18,6 +41,12 @@ class RunState(msgspec.Struct, frozen=True, kw_only=True):
     transcript: tuple[Message, ...] = ()
     # Round-robin position: the index of the agent that speaks next.
     next_speaker: int = 0
+    # Swarm: who has the floor; selector: who spoke last.
+    current_speaker: str | None = None
+    pending_input: PendingInput | None = None
+    graph: GraphProgress | None = None
+    # Nested teams keep their own state here, by participant name.
+    inner: dict[str, RunState] = {}
     usage: Usage = Usage()
     turns: int = 0
     runs: int = 0
@@ -28,9 +57,15 @@ class RunProgress(msgspec.Struct, frozen=True, kw_only=True):
 
     messages: tuple[Message, ...]
     """The run's chat messages: the new user messages, then each turn's final message."""
-    usage: Usage
-    turns: int
-    elapsed: float
+    items: tuple[Message, ...] = ()
+    """Everything the run added, tool calls and results included."""
+    handoffs: tuple[tuple[str, str], ...] = ()
+    """(from, to) for each handoff in the run."""
+    usage: Usage = Usage()
+    turns: int = 0
+    elapsed: float = 0.0
+    stop_requested: bool = False
+    """Set from outside (the API's stop request)."""
 
 
 class RunResult(msgspec.Struct, frozen=True, kw_only=True):

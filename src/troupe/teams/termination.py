@@ -3,18 +3,33 @@
 A condition is an immutable rule over the run so far (``RunProgress``); it
 returns the stop reason, or None to go on. Conditions compose with ``|`` (any
 fires) and ``&`` (all have fired). Because a condition reads the whole run
-rather than keeping counters, it needs no reset and a latched ``&`` falls out
-of the data: a mention seen once stays in the run's messages.
+rather than keeping counters, it needs no reset, two conversations never
+share one, and a latched ``&`` falls out of the data: a mention seen once
+stays in the run's messages.
 """
 
 from __future__ import annotations
 
-__all__ = ["AllOf", "AnyOf", "MaxMessages", "TerminationCondition", "TextMention"]
+__all__ = [
+    "AllOf",
+    "AnyOf",
+    "External",
+    "FunctionCall",
+    "Handoff",
+    "MaxMessages",
+    "SourceMatch",
+    "StopMessage",
+    "TerminationCondition",
+    "TextMention",
+    "TextMessage",
+    "Timeout",
+    "TokenUsage",
+]
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
-from troupe.messages import AssistantMessage, text_of
+from troupe.messages import AssistantMessage, ToolMessage, text_of
 from troupe.teams._state import RunProgress
 
 
@@ -45,7 +60,7 @@ class AnyOf(TerminationCondition):
 
 
 class AllOf(TerminationCondition):
-    """Stops once every condition has fired."""
+    """Stops once every condition has fired (each stays fired: it reads the whole run)."""
 
     def __init__(self, conditions: Iterable[TerminationCondition]) -> None:
         self.conditions = tuple(conditions)
@@ -53,7 +68,7 @@ class AllOf(TerminationCondition):
     def check(self, run: RunProgress) -> str | None:
         reasons = [c.check(run) for c in self.conditions]
         if all(reasons):
-            return ", ".join(r for r in reasons if r)
+            return " and ".join(r for r in reasons if r)
         return None
 
     def __repr__(self) -> str:
@@ -77,6 +92,12 @@ class MaxMessages(TerminationCondition):
         return f"MaxMessages({self.max_messages})"
 
 
+def _agent_messages(run: RunProgress, sources: frozenset[str] | None) -> Iterable[AssistantMessage]:
+    for message in run.messages:
+        if isinstance(message, AssistantMessage) and (sources is None or message.source in sources):
+            yield message
+
+
 class TextMention(TerminationCondition):
     """Stops when an agent's message (from ``sources``, if given) contains ``text``.
 
@@ -91,14 +112,149 @@ class TextMention(TerminationCondition):
         self.sources = frozenset(sources) if sources is not None else None
 
     def check(self, run: RunProgress) -> str | None:
-        for message in run.messages:
-            if not isinstance(message, AssistantMessage):
-                continue
-            if self.sources is not None and message.source not in self.sources:
-                continue
+        for message in _agent_messages(run, self.sources):
             if self.text in text_of(message):
                 return f"text '{self.text}' mentioned by {message.source}"
         return None
 
     def __repr__(self) -> str:
         return f"TextMention({self.text!r})"
+
+
+class StopMessage(TerminationCondition):
+    """Stops when an agent asks to stop (an agent's ``stop`` tool)."""
+
+    def check(self, run: RunProgress) -> str | None:
+        for message in _agent_messages(run, None):
+            if message.stop:
+                return f"stop requested by {message.source}: {message.stop}"
+        return None
+
+    def __repr__(self) -> str:
+        return "StopMessage()"
+
+
+class TokenUsage(TerminationCondition):
+    """Stops when the run's tokens (all agents and the speaker selector) reach a limit."""
+
+    def __init__(
+        self,
+        max_total_tokens: int | None = None,
+        max_prompt_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+    ) -> None:
+        if max_total_tokens is None and max_prompt_tokens is None and max_completion_tokens is None:
+            raise ValueError("token_usage needs at least one of total, prompt, completion")
+        self.limits = (
+            ("total", max_total_tokens),
+            ("prompt", max_prompt_tokens),
+            ("completion", max_completion_tokens),
+        )
+
+    def check(self, run: RunProgress) -> str | None:
+        used = {
+            "total": run.usage.total_tokens,
+            "prompt": run.usage.prompt_tokens,
+            "completion": run.usage.completion_tokens,
+        }
+        for kind, limit in self.limits:
+            if limit is not None and used[kind] >= limit:
+                return f"{kind} token usage {used[kind]} reached the limit {limit}"
+        return None
+
+    def __repr__(self) -> str:
+        return f"TokenUsage({', '.join(f'{k}={v}' for k, v in self.limits if v is not None)})"
+
+
+class Handoff(TerminationCondition):
+    """Stops when an agent hands off to ``target``."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def check(self, run: RunProgress) -> str | None:
+        for source, target in run.handoffs:
+            if target == self.target:
+                return f"{source} handed off to {target}"
+        return None
+
+    def __repr__(self) -> str:
+        return f"Handoff({self.target!r})"
+
+
+class Timeout(TerminationCondition):
+    """Stops at the first check after ``seconds`` of run time (checked between turns)."""
+
+    def __init__(self, seconds: float) -> None:
+        if seconds <= 0:
+            raise ValueError("timeout must be positive")
+        self.seconds = seconds
+
+    def check(self, run: RunProgress) -> str | None:
+        if run.elapsed >= self.seconds:
+            return f"timeout of {self.seconds:g} s reached"
+        return None
+
+    def __repr__(self) -> str:
+        return f"Timeout({self.seconds})"
+
+
+class External(TerminationCondition):
+    """Stops when someone asks from outside (``POST /v1/conversations/{id}/stop``)."""
+
+    def check(self, run: RunProgress) -> str | None:
+        return "stopped on request" if run.stop_requested else None
+
+    def __repr__(self) -> str:
+        return "External()"
+
+
+class SourceMatch(TerminationCondition):
+    """Stops when any of ``sources`` has spoken."""
+
+    def __init__(self, sources: Iterable[str]) -> None:
+        self.sources = frozenset(sources)
+        if not self.sources:
+            raise ValueError("source_match needs at least one agent name")
+
+    def check(self, run: RunProgress) -> str | None:
+        for message in run.messages:
+            if message.source in self.sources and message.source != "user":
+                return f"{message.source} spoke"
+        return None
+
+    def __repr__(self) -> str:
+        return f"SourceMatch({sorted(self.sources)})"
+
+
+class TextMessage(TerminationCondition):
+    """Stops on the first plain text message of an agent (``source``, if given)."""
+
+    def __init__(self, source: str | None = None) -> None:
+        self.source = source
+
+    def check(self, run: RunProgress) -> str | None:
+        sources = frozenset({self.source}) if self.source else None
+        for message in _agent_messages(run, sources):
+            if message.content and not message.tool_calls:
+                return f"text message from {message.source}"
+        return None
+
+    def __repr__(self) -> str:
+        return f"TextMessage({self.source!r})"
+
+
+class FunctionCall(TerminationCondition):
+    """Stops when a tool named ``function_name`` has been executed."""
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+
+    def check(self, run: RunProgress) -> str | None:
+        for item in run.items:
+            if isinstance(item, ToolMessage) and item.name == self.function_name:
+                return f"function {self.function_name} was called by {item.source}"
+        return None
+
+    def __repr__(self) -> str:
+        return f"FunctionCall({self.function_name!r})"
