@@ -10,6 +10,7 @@ in one place, using the class attributes below::
     │   ├── AuthenticationError (401)
     │   ├── ModelNotFoundError (404)
     │   ├── ConversationBusyError (409)
+    │   ├── ConversationNotRunningError (409)
     │   └── RequestTooLargeError (413)
     ├── RunError (500)              a team run failed for a reason of its own
     └── UpstreamError (502)         a model provider failed
@@ -27,6 +28,7 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "ConversationBusyError",
+    "ConversationNotRunningError",
     "ModelNotFoundError",
     "RequestError",
     "RequestTooLargeError",
@@ -102,6 +104,11 @@ class ModelNotFoundError(RequestError):
 class ConversationBusyError(RequestError):
     status_code = 409
     code = "conversation_busy"
+
+
+class ConversationNotRunningError(RequestError):
+    status_code = 409
+    code = "conversation_not_running"
 
 
 class RequestTooLargeError(RequestError):

@@ -11,6 +11,7 @@ def test_exported_members() -> None:
         "Tool",
         "ToolOutput",
         "function_tool",
+        "import_object",
         "import_tool",
     ]
     for name in troupe.tools.__all__:

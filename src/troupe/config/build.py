@@ -1,4 +1,10 @@
-"""From a validated ``ConfigSpec`` to running objects: models, tools, agents, teams."""
+"""From a validated ``ConfigSpec`` to running objects: models, tools, agents, teams.
+
+Every problem is collected with its path, and reported together as one
+``ConfigError``. Teams may use other teams of the config (as a participant,
+``kind: team``, or as a tool, ``team_tools``), so teams are built in
+dependency order and a cycle is an error.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +12,28 @@ __all__ = ["build_teams"]
 
 import difflib
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from troupe.agents import AssistantAgent
+from troupe.agents import Agent, AssistantAgent, Handoff, UserProxyAgent
+from troupe.config._termination import build_termination
 from troupe.config.models import build_model
-from troupe.config.spec import AgentSpec, ConfigSpec, TeamSpec, TerminationSpec
+from troupe.config.spec import AgentSpec, ConfigSpec, TeamSpec
 from troupe.errors import ConfigError, ConfigIssue
 from troupe.models import ChatModel
-from troupe.teams import MaxMessages, RoundRobinTeam, Team, TerminationCondition, TextMention
-from troupe.tools import Tool, import_tool
-
-
-def _termination(spec: TerminationSpec | None) -> TerminationCondition | None:
-    if spec is None:
-        return None
-    conditions: list[TerminationCondition] = []
-    if spec.max_messages is not None:
-        conditions.append(MaxMessages(spec.max_messages))
-    if isinstance(spec.text_mention, str):
-        conditions.append(TextMention(spec.text_mention))
-    elif spec.text_mention is not None:
-        conditions.append(TextMention(spec.text_mention.text, spec.text_mention.sources))
-    if not conditions:
-        return None
-    condition = conditions[0]
-    for other in conditions[1:]:
-        condition = condition | other
-    return condition
+from troupe.teams import (
+    DEFAULT_SELECTOR_PROMPT,
+    Edge,
+    GraphTeam,
+    RoundRobinTeam,
+    SelectorTeam,
+    SwarmTeam,
+    Team,
+    TeamAgent,
+    TeamTool,
+)
+from troupe.tools import Tool, import_object, import_tool
 
 
 class _Builder:
@@ -41,6 +42,8 @@ class _Builder:
         self.issues: list[ConfigIssue] = []
         self.models: dict[str, ChatModel] = {}
         self.tools: dict[str, Tool] = {}
+        self.teams: dict[str, Team | None] = {}
+        self.building: list[str] = []
         if base_dir is not None and str(base_dir) not in sys.path:
             # Tools are named by import path; let them live next to the config file.
             sys.path.insert(0, str(base_dir))
@@ -51,7 +54,10 @@ class _Builder:
             ConfigIssue(path + i.path.removeprefix("$"), i.message) for i in err.issues
         )
 
-    def model(self, name: str, path: str) -> ChatModel | None:
+    def model(self, name: str | None, path: str) -> ChatModel | None:
+        if name is None:
+            self.issues.append(ConfigIssue(path, "a model is required"))
+            return None
         if name not in self.spec.models:
             close = difflib.get_close_matches(name, list(self.spec.models), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -61,6 +67,9 @@ class _Builder:
         if name not in self.models:
             try:
                 self.models[name] = build_model(name, self.spec.models[name])
+            except ConfigError as err:
+                self.nested(f"$.models.{name}", err)
+                return None
             except Exception as err:  # a provider that cannot be set up: report, go on
                 self.issues.append(ConfigIssue(f"$.models.{name}", str(err)))
                 return None
@@ -75,43 +84,143 @@ class _Builder:
                 return None
         return self.tools[ref]
 
-    def agent(self, spec: AgentSpec, path: str) -> AssistantAgent | None:
-        model = self.model(spec.model, f"{path}.model")
-        tools = [self.tool(ref, f"{path}.tools[{i}]") for i, ref in enumerate(spec.tools)]
-        if model is None or any(tool is None for tool in tools):
+    def function(self, ref: str | None, path: str) -> Callable[..., Any] | None:
+        if ref is None:
             return None
         try:
-            return AssistantAgent(
-                spec.name,
-                model,
-                system_message=spec.system_message,
-                description=spec.description,
-                tools=[tool for tool in tools if tool is not None],
-                max_tool_iterations=spec.max_tool_iterations,
-                reflect_on_tool_use=spec.reflect_on_tool_use,
-                tool_call_summary_format=spec.tool_call_summary_format,
-            )
+            obj = import_object(ref, what="function")
+        except ValueError as err:
+            self.issues.append(ConfigIssue(path, str(err)))
+            return None
+        if not callable(obj):
+            self.issues.append(ConfigIssue(path, f"{ref!r} is not callable"))
+            return None
+        return obj  # type: ignore[no-any-return]
+
+    def team(self, name: str, path: str) -> Team | None:
+        """The team ``name`` of the config, built once (other teams may use it)."""
+        if name in self.teams:
+            return self.teams[name]
+        if name not in self.spec.teams:
+            known = ", ".join(sorted(self.spec.teams))
+            self.issues.append(ConfigIssue(path, f"unknown team {name!r}; teams: {known}"))
+            return None
+        if name in self.building:
+            cycle = " → ".join([*self.building[self.building.index(name) :], name])
+            self.issues.append(ConfigIssue(path, f"teams use each other in a cycle: {cycle}"))
+            return None
+        self.building.append(name)
+        team = self._team(name, self.spec.teams[name])
+        self.building.pop()
+        self.teams[name] = team
+        return team
+
+    def agent(self, spec: AgentSpec, path: str) -> Agent | None:
+        try:
+            if spec.kind == "user_proxy":
+                prompt = {"prompt": spec.prompt} if spec.prompt else {}
+                return UserProxyAgent(
+                    spec.name, description=spec.description or "A human user.", **prompt
+                )
+            if spec.kind == "team":
+                if spec.team is None:
+                    self.issues.append(
+                        ConfigIssue(f"{path}.team", "a team agent names the team it stands for")
+                    )
+                    return None
+                inner = self.team(spec.team, f"{path}.team")
+                return (
+                    TeamAgent(inner, name=spec.name, description=spec.description or None)
+                    if inner
+                    else None
+                )
+            return self._assistant(spec, path)
         except ConfigError as err:
             self.nested(path, err)
             return None
 
-    def team(self, name: str, spec: TeamSpec) -> Team | None:
+    def _assistant(self, spec: AgentSpec, path: str) -> AssistantAgent | None:
+        model = self.model(spec.model, f"{path}.model")
+        tools: list[Tool | None] = [
+            self.tool(ref, f"{path}.tools[{i}]") for i, ref in enumerate(spec.tools)
+        ]
+        for i, team_name in enumerate(spec.team_tools):
+            inner = self.team(team_name, f"{path}.team_tools[{i}]")
+            tools.append(TeamTool(inner) if inner else None)
+        if model is None or any(tool is None for tool in tools):
+            return None
+        handoffs = [
+            Handoff(target=h)
+            if isinstance(h, str)
+            else Handoff(target=h.target, description=h.description, message=h.message)
+            for h in spec.handoffs
+        ]
+        return AssistantAgent(
+            spec.name,
+            model,
+            system_message=spec.system_message,
+            description=spec.description,
+            tools=[tool for tool in tools if tool is not None],
+            max_tool_iterations=spec.max_tool_iterations,
+            reflect_on_tool_use=spec.reflect_on_tool_use,
+            tool_call_summary_format=spec.tool_call_summary_format,
+            handoffs=handoffs,
+            stop_tool=spec.stop_tool,
+        )
+
+    def _team(self, name: str, spec: TeamSpec) -> Team | None:
         path = f"$.teams.{name}"
         agents = [self.agent(a, f"{path}.agents[{i}]") for i, a in enumerate(spec.agents)]
-        if any(agent is None for agent in agents):
+        common: dict[str, Any] = {
+            "description": spec.description,
+            "termination": build_termination(spec.termination),
+            "max_turns": spec.max_turns,
+            "answer_agents": spec.answer_agents,
+        }
+        kind_args = self._kind_args(name, spec, path)
+        if any(agent is None for agent in agents) or kind_args is None:
             return None
+        members: Sequence[Agent] = [agent for agent in agents if agent is not None]
         try:
-            return RoundRobinTeam(
-                name,
-                [agent for agent in agents if agent is not None],
-                description=spec.description,
-                termination=_termination(spec.termination),
-                max_turns=spec.max_turns,
-                answer_agents=spec.answer_agents,
-            )
+            if spec.kind == "selector":
+                return SelectorTeam(name, members, **kind_args, **common)
+            if spec.kind == "swarm":
+                return SwarmTeam(name, members, **common)
+            if spec.kind == "graph":
+                return GraphTeam(name, members, **kind_args, **common)
+            return RoundRobinTeam(name, members, **common)
         except ConfigError as err:
             self.nested(path, err)
             return None
+
+    def _kind_args(self, name: str, spec: TeamSpec, path: str) -> dict[str, Any] | None:
+        if spec.kind == "selector":
+            selector = spec.selector
+            if selector is None:
+                self.issues.append(
+                    ConfigIssue(f"{path}.selector", "a selector team needs selector: {model: ...}")
+                )
+                return None
+            model = self.model(selector.model, f"{path}.selector.model") if selector.model else None
+            return {
+                "model": model,
+                "selector_prompt": selector.prompt or DEFAULT_SELECTOR_PROMPT,
+                "allow_repeated_speaker": selector.allow_repeated_speaker,
+                "max_selector_attempts": selector.max_attempts,
+                "selector_func": self.function(
+                    selector.selector_func, f"{path}.selector.selector_func"
+                ),
+                "candidate_func": self.function(
+                    selector.candidate_func, f"{path}.selector.candidate_func"
+                ),
+            }
+        if spec.kind == "graph":
+            edges = []
+            for i, edge in enumerate(spec.edges):
+                predicate = self.function(edge.when_func, f"{path}.edges[{i}].when_func")
+                edges.append(Edge(edge.source, edge.target, predicate or edge.when))
+            return {"edges": edges, "entry": spec.entry, "activation": spec.activation}
+        return {}
 
 
 def build_teams(
@@ -119,7 +228,7 @@ def build_teams(
 ) -> dict[str, Team]:
     """Build every team of ``spec``; raises ``ConfigError`` listing every problem."""
     builder = _Builder(spec, base_dir)
-    teams = {name: builder.team(name, team) for name, team in spec.teams.items()}
+    teams = {name: builder.team(name, f"$.teams.{name}") for name in spec.teams}
     if not spec.teams:
         builder.issues.append(ConfigIssue("$.teams", "no teams defined"))
     if builder.issues:

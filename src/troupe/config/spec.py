@@ -10,11 +10,15 @@ from __future__ import annotations
 __all__ = [
     "AgentSpec",
     "ConfigSpec",
+    "EdgeSpec",
+    "HandoffSpec",
     "ModelSpec",
+    "SelectorSpec",
     "ServerSpec",
     "TeamSpec",
     "TerminationSpec",
     "TextMentionSpec",
+    "TokenUsageSpec",
 ]
 
 from typing import Annotated, Literal
@@ -32,16 +36,34 @@ class _Spec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tru
     pass
 
 
-class AgentSpec(_Spec, kw_only=True, frozen=True):
-    name: Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
-    kind: Literal["assistant"] = "assistant"
-    model: str
+class HandoffSpec(_Spec, kw_only=True, frozen=True):
+    target: str
     description: str = ""
+    message: str = ""
+
+
+class AgentSpec(_Spec, kw_only=True, frozen=True):
+    """An agent. ``kind`` decides which of the other fields apply."""
+
+    name: Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+    kind: Literal["assistant", "user_proxy", "team"] = "assistant"
+    description: str = ""
+    # assistant
+    model: str | None = None
     system_message: str | None = "You are a helpful assistant."
     tools: list[str] = []
+    # Other teams of this config the agent may call as tools (with a ``task``).
+    team_tools: list[str] = []
+    handoffs: list[str | HandoffSpec] = []
+    # Give the agent a ``stop_run`` tool (see the ``stop_message`` condition).
+    stop_tool: bool = False
     max_tool_iterations: PositiveInt = 1
     reflect_on_tool_use: bool = True
     tool_call_summary_format: str = "{result}"
+    # user_proxy: what the human is asked
+    prompt: str | None = None
+    # team: another team of this config, taking part as one participant
+    team: str | None = None
 
 
 class TextMentionSpec(_Spec, kw_only=True, frozen=True):
@@ -49,21 +71,69 @@ class TextMentionSpec(_Spec, kw_only=True, frozen=True):
     sources: list[str] | None = None
 
 
-class TerminationSpec(_Spec, kw_only=True, frozen=True):
-    """Conditions listed together stop the run when any of them fires."""
+class TokenUsageSpec(_Spec, kw_only=True, frozen=True):
+    total: PositiveInt | None = None
+    prompt: PositiveInt | None = None
+    completion: PositiveInt | None = None
 
+
+class TerminationSpec(_Spec, kw_only=True, frozen=True):
+    """Conditions listed together stop the run when any of them fires.
+
+    ``any:`` and ``all:`` nest lists of such mappings.
+    """
+
+    any: list[TerminationSpec] | None = None
+    all: list[TerminationSpec] | None = None
     max_messages: PositiveInt | None = None
     text_mention: Annotated[str, Meta(min_length=1)] | TextMentionSpec | None = None
+    stop_message: bool = False
+    token_usage: TokenUsageSpec | None = None
+    # The target of a handoff that ends the run, e.g. ``user``.
+    handoff: str | None = None
+    # Seconds of run time.
+    timeout: Annotated[float, Meta(gt=0)] | None = None
+    # Stop on ``POST /v1/conversations/{id}/stop``.
+    external: bool = False
+    source_match: list[str] | None = None
+    # ``true`` for any agent's text message, or an agent's name.
+    text_message: bool | str | None = None
+    function_call: str | None = None
+
+
+class SelectorSpec(_Spec, kw_only=True, frozen=True):
+    model: str | None = None
+    prompt: str | None = None
+    allow_repeated_speaker: bool = False
+    max_attempts: PositiveInt = 3
+    # Import paths ``package.module:function``.
+    selector_func: str | None = None
+    candidate_func: str | None = None
+
+
+class EdgeSpec(_Spec, kw_only=True, frozen=True, rename={"source": "from", "target": "to"}):
+    source: str
+    target: str
+    # Taken only when the source's message contains this text.
+    when: str | None = None
+    # Or when this predicate ``package.module:function`` (message -> bool) is true.
+    when_func: str | None = None
 
 
 class TeamSpec(_Spec, kw_only=True, frozen=True):
-    kind: Literal["round_robin"] = "round_robin"
+    kind: Literal["round_robin", "selector", "swarm", "graph"] = "round_robin"
     description: str = ""
     agents: Annotated[list[AgentSpec], Meta(min_length=1)]
     termination: TerminationSpec | None = None
     max_turns: PositiveInt | None = None
     # The agents whose messages are the answer (``content``); default: all.
     answer_agents: list[str] | None = None
+    # selector
+    selector: SelectorSpec | None = None
+    # graph
+    edges: list[EdgeSpec] = []
+    entry: list[str] | None = None
+    activation: dict[str, Literal["all", "any"]] = {}
 
 
 class ServerSpec(_Spec, kw_only=True, frozen=True):

@@ -61,7 +61,12 @@ class _TeamResponse(ASGIResponse):
         run = self.run
         self.service.active_runs += 1
         try:
-            result = await run.team.run(run.state, run.new_messages, emit)
+            store, conversation_id = self.service.store, run.conversation_id
+
+            async def should_stop() -> bool:
+                return await store.stop_requested(conversation_id)
+
+            result = await run.team.run(run.state, run.new_messages, emit, should_stop=should_stop)
             if result.error is None:
                 with anyio.CancelScope(shield=True):
                     await self.service.commit(run, result, renderer.answer)

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
 
+from troupe.errors import ConversationNotRunningError
 from troupe.server._auth import ApiKeys
 from troupe.server._responses import TeamCompletionResponse, TeamStreamResponse
 from troupe.server._schemas import decode_request
@@ -61,4 +62,17 @@ async def chat_completions(
     return TeamCompletionResponse(service, run)
 
 
-route_handlers = [list_models, get_model, chat_completions]
+@post("/conversations/{conversation_id:str}/stop", status_code=200)
+async def stop_conversation(
+    service: NamedDependency[ChatService], conversation_id: FromPath[str]
+) -> dict[str, Any]:
+    """Ask the conversation's run in progress to stop (the ``external`` termination condition)."""
+    running = await service.store.request_stop(conversation_id)
+    if not running:
+        raise ConversationNotRunningError(
+            f"conversation {conversation_id!r} has no run in progress", param="conversation_id"
+        )
+    return {"id": conversation_id, "object": "conversation.stop", "stopping": True}
+
+
+route_handlers = [list_models, get_model, chat_completions, stop_conversation]

@@ -40,7 +40,15 @@ class ConversationStore(Protocol):
         """Take the conversation for one run; raises ``ConversationBusyError`` if taken."""
         ...
 
-    async def release(self, lease: Lease) -> None: ...
+    async def release(self, lease: Lease) -> None:
+        """End the run's hold on the conversation; a stop request for it is cleared."""
+        ...
+
+    async def request_stop(self, conversation_id: str) -> bool:
+        """Ask the run in progress to stop at its next check; False if none is running."""
+        ...
+
+    async def stop_requested(self, conversation_id: str) -> bool: ...
 
     async def delete(self, conversation_id: str) -> bool: ...
 
@@ -60,6 +68,7 @@ class InMemoryConversationStore:
         self._states: OrderedDict[str, RunState] = OrderedDict()
         self._fingerprints: OrderedDict[str, str] = OrderedDict()
         self._leases: dict[str, tuple[str, float]] = {}
+        self._stops: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._states)
@@ -102,6 +111,17 @@ class InMemoryConversationStore:
         held = self._leases.get(lease.conversation_id)
         if held is not None and held[0] == lease.token:
             del self._leases[lease.conversation_id]
+            self._stops.discard(lease.conversation_id)
+
+    async def request_stop(self, conversation_id: str) -> bool:
+        held = self._leases.get(conversation_id)
+        if held is None or held[1] <= time.monotonic():
+            return False
+        self._stops.add(conversation_id)
+        return True
+
+    async def stop_requested(self, conversation_id: str) -> bool:
+        return conversation_id in self._stops
 
     async def delete(self, conversation_id: str) -> bool:
         return self._states.pop(conversation_id, None) is not None
@@ -110,3 +130,4 @@ class InMemoryConversationStore:
         self._states.clear()
         self._fingerprints.clear()
         self._leases.clear()
+        self._stops.clear()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["import_tool"]
+__all__ = ["import_object", "import_tool"]
 
 import importlib
 import re
@@ -14,17 +14,14 @@ from troupe.tools._tool import Tool
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 
-def import_tool(path: str) -> Tool:
-    """Import ``"package.module:function"`` and return it as a ``Tool``.
+def import_object(path: str, *, what: str = "object") -> Any:
+    """Import ``"package.module:name"`` (the name may be dotted).
 
-    A function (or other callable) becomes a ``FunctionTool``; an object that
-    already is a ``Tool`` is returned as is. The part after the colon may be
-    dotted (``"pkg.mod:toolkit.search"``). Every failure is a ``ValueError``
-    whose message fits a config error.
+    Every failure is a ``ValueError`` whose message fits a config error.
     """
     module_name, colon, attribute = path.partition(":")
     if not colon or not _DOTTED.fullmatch(module_name) or not _DOTTED.fullmatch(attribute):
-        raise ValueError(f"invalid tool path {path!r}: expected 'package.module:function'")
+        raise ValueError(f"invalid {what} path {path!r}: expected 'package.module:function'")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -40,6 +37,18 @@ def import_tool(path: str) -> Tool:
             owner = f"'{module_name}:{'.'.join(found)}'" if found else f"module {module_name!r}"
             raise ValueError(f"{owner} has no attribute {part!r}") from None
         found.append(part)
+    return obj
+
+
+def import_tool(path: str) -> Tool:
+    """Import ``"package.module:function"`` and return it as a ``Tool``.
+
+    A function (or other callable) becomes a ``FunctionTool``; an object that
+    already is a ``Tool`` is returned as is. The part after the colon may be
+    dotted (``"pkg.mod:toolkit.search"``). Every failure is a ``ValueError``
+    whose message fits a config error.
+    """
+    obj = import_object(path, what="tool")
     if isinstance(obj, type):
         raise ValueError(f"{path!r} is a class; expected a function or a tool object")
     if isinstance(obj, Tool):
