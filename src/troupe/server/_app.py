@@ -55,7 +55,7 @@ class TroupePlugin(InitPluginProtocol):
         self.server = server or ServerSpec()
         self.path = path
         self.api_keys = ApiKeys([*api_keys, *self.server.api_keys, *_env_keys()])
-        self.store: ConversationStore = store or InMemoryConversationStore()
+        self.store: ConversationStore = store if store is not None else InMemoryConversationStore()
         self.service = ChatService(team_map, self.store)
 
     @classmethod

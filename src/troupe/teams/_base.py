@@ -150,6 +150,11 @@ class Team:
             handoffs: list[tuple[str, str]] = []
             turns = 0
             stop_reason: str | None = None
+            if run.resumed and self.termination is not None:
+                # The human's answer may itself end the run ("APPROVE").
+                stop_reason = self.termination.check(
+                    self._progress(run, items, handoffs, 0, started, False)
+                )
             while stop_reason is None:
                 if turns >= self.max_turns:
                     stop_reason = f"maximum number of turns {self.max_turns} reached"
@@ -181,15 +186,8 @@ class Team:
                     state, stop_reason = await self._pause(state, *pause, emit)
                     break
                 if self.termination is not None:
-                    progress = RunProgress(
-                        messages=tuple(run.messages),
-                        items=tuple(items),
-                        handoffs=tuple(handoffs),
-                        usage=run.usage,
-                        turns=turns,
-                        elapsed=time.monotonic() - started,
-                        stop_requested=bool(should_stop and await should_stop()),
-                    )
+                    stop_requested = bool(should_stop and await should_stop())
+                    progress = self._progress(run, items, handoffs, turns, started, stop_requested)
                     stop_reason = self.termination.check(progress)
         except TroupeError as err:
             return await self._fail(before, err, run.usage, started, emit)
@@ -219,6 +217,25 @@ class Team:
             usage=run.usage,
             turns=turns,
             duration_ms=duration_ms,
+        )
+
+    def _progress(
+        self,
+        run: RunContext,
+        items: list[Message],
+        handoffs: list[tuple[str, str]],
+        turns: int,
+        started: float,
+        stop_requested: bool,
+    ) -> RunProgress:
+        return RunProgress(
+            messages=tuple(run.messages),
+            items=tuple(items),
+            handoffs=tuple(handoffs),
+            usage=run.usage,
+            turns=turns,
+            elapsed=time.monotonic() - started,
+            stop_requested=stop_requested,
         )
 
     def _answer_pending(

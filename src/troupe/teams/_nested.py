@@ -90,7 +90,8 @@ class TeamAgent:
             messages=said,
             usage=result.usage,
             input_request=pending.prompt if pending is not None else None,
-            state=_NestedState(inner=result.state, seen=len(turn.transcript)),
+            # What it said joins the outer transcript too: the inner team has seen that.
+            state=_NestedState(inner=result.state, seen=len(turn.transcript) + len(said)),
         )
 
 

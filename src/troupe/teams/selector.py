@@ -155,7 +155,7 @@ class SelectorTeam(Team):
                 UserMessage(content=response.content or "(empty)", source=self.name),
                 UserMessage(content=feedback),
             ]
-        fallback = state.current_speaker if state.current_speaker in self.by_name else candidates[0]
+        fallback = state.current_speaker if state.current_speaker in candidates else candidates[0]
         return fallback, f"fallback after {self.max_selector_attempts} attempts"
 
 

@@ -29,7 +29,7 @@ __all__ = [
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
-from troupe.messages import AssistantMessage, ToolMessage, text_of
+from troupe.messages import AssistantMessage, Message, ToolMessage, text_of
 from troupe.teams._state import RunProgress
 
 
@@ -92,9 +92,10 @@ class MaxMessages(TerminationCondition):
         return f"MaxMessages({self.max_messages})"
 
 
-def _agent_messages(run: RunProgress, sources: frozenset[str] | None) -> Iterable[AssistantMessage]:
+def _agent_messages(run: RunProgress, sources: frozenset[str] | None) -> Iterable[Message]:
+    """Messages of the team's participants (a user proxy's included), not the end user's."""
     for message in run.messages:
-        if isinstance(message, AssistantMessage) and (sources is None or message.source in sources):
+        if message.source != "user" and (sources is None or message.source in sources):
             yield message
 
 
@@ -126,7 +127,7 @@ class StopMessage(TerminationCondition):
 
     def check(self, run: RunProgress) -> str | None:
         for message in _agent_messages(run, None):
-            if message.stop:
+            if isinstance(message, AssistantMessage) and message.stop:
                 return f"stop requested by {message.source}: {message.stop}"
         return None
 
@@ -236,7 +237,9 @@ class TextMessage(TerminationCondition):
     def check(self, run: RunProgress) -> str | None:
         sources = frozenset({self.source}) if self.source else None
         for message in _agent_messages(run, sources):
-            if message.content and not message.tool_calls:
+            if text_of(message) and not (
+                isinstance(message, AssistantMessage) and message.tool_calls
+            ):
                 return f"text message from {message.source}"
         return None
 
