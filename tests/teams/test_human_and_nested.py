@@ -140,7 +140,7 @@ async def test_a_team_as_a_tool() -> None:
         ScriptedModel([tool_call("critics", '{"task": "review my draft"}'), "Shortened it."]),
         tools=[TeamTool(inner)],
     )
-    result, recorder = await run_team(RoundRobinTeam("t", [caller]), "write")
+    _result, recorder = await run_team(RoundRobinTeam("t", [caller]), "write")
     assert names(recorder.events, AgentStarted) == ["writer", "critic"]
     inner_text = "".join(
         e.text for e in recorder.events if isinstance(e, TextDelta) and e.agent == "critic"

@@ -54,7 +54,7 @@ async def test_invalid_answers_are_retried_then_fall_back() -> None:
     team = SelectorTeam(
         "dev", agents(), model=selector, termination=MaxMessages(3), max_selector_attempts=2
     )
-    result, recorder = await run_team(team, "go")
+    _result, recorder = await run_team(team, "go")
     chosen = [(e.agent, e.reason) for e in recorder.events if isinstance(e, SpeakerSelected)]
     assert chosen[0] == ("coder", "selected by the model")
     # Second pick: two bad answers, then the fallback is the previous speaker... which may not repeat,
