@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = ["DemoModel"]
 
+import os
 import re
 
 import msgspec
@@ -19,6 +20,7 @@ from troupe.models._base import ModelRequest
 from troupe.models.testing import FunctionModel, Reply, tool_call
 
 _MATH = re.compile(r"[-+*/()\d\s.%^]{3,}")
+_CANDIDATES = re.compile(r"select the next role from (\[[^\]]*\])")
 _REVIEW = re.compile(r"\byou are (a|an|the) (critic|reviewer)\b", re.IGNORECASE)
 
 
@@ -43,6 +45,12 @@ def _reply(request: ModelRequest) -> Reply:
         return " ".join(f"The {m.name} tool says: {m.content}." for m in results[-3:])
     system = next((m.content for m in request.messages if isinstance(m, SystemMessage)), "")
     question = _last_user_text(request)
+    choice = _select_speaker(system)
+    if choice is not None:
+        return choice
+    handoff = _handoff(request, tools, question)
+    if handoff is not None:
+        return tool_call(handoff)
     if _REVIEW.search(system):
         drafts = [m for m in request.messages if isinstance(m, UserMessage) and m.source != "user"]
         return "Clear and to the point. APPROVE" if drafts else "Nothing to review yet."
@@ -63,10 +71,38 @@ def _reply(request: ModelRequest) -> Reply:
     )
 
 
+def _select_speaker(system: str) -> str | None:
+    """As a selector team's model: the first candidate who has not spoken yet."""
+    match = _CANDIDATES.search(system)
+    if match is None:
+        return None
+    candidates = re.findall(r"'([^']+)'", match.group(1))
+    history = system.split("Read the following conversation.", 1)[-1]
+    spoken = set(re.findall(r"^(\w+): ", history, re.MULTILINE))
+    return next((c for c in candidates if c not in spoken), candidates[0] if candidates else "")
+
+
+def _handoff(request: ModelRequest, tools: set[str], question: str) -> str | None:
+    """In a swarm: hand off to the agent the question is about, once."""
+    if any(isinstance(m, AssistantMessage) for m in request.messages):
+        return None
+    for tool in sorted(tools):
+        target = tool.removeprefix("transfer_to_")
+        if target == tool or target == "user":
+            continue
+        stem = target.rstrip("s")[:5].lower()
+        if stem and stem in question.lower():
+            return tool
+    return None
+
+
 class DemoModel(FunctionModel):
     """A deterministic, offline ``ChatModel`` for demos (streams word by word)."""
 
     provider = "demo"
 
-    def __init__(self, *, name: str = "demo", delay: float = 0.02) -> None:
+    def __init__(self, *, name: str = "demo", delay: float | None = None) -> None:
+        if delay is None:
+            # A pause between words, so the demo streams like a model; tests set it to 0.
+            delay = float(os.environ.get("TROUPE_DEMO_DELAY", "0.02"))
         super().__init__(_reply, name=name, delay=delay)

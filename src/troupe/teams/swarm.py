@@ -3,8 +3,8 @@
 The current speaker is run state, so it persists across requests: the next
 user message goes to whoever had the floor. A handoff to ``user`` pauses the
 run (``input_requested``); the answer goes back to the agent that asked.
-Without a termination condition, a run ends when the speaker answers in text
-without handing off.
+A run also ends when the speaker answers without handing off: in a chat,
+an answer is the user's turn (AutoGen would let the same agent speak again).
 """
 
 from __future__ import annotations
@@ -74,10 +74,10 @@ class SwarmTeam(Team):
     async def _next(
         self, state: RunState, run: RunContext
     ) -> tuple[Sequence[Agent], RunState] | None:
-        if self.termination is None and run.last:
+        if run.last:
             _, outcome = run.last[-1]
             if outcome.handoff is None:
-                return None  # the speaker answered
+                return None  # the speaker answered: the user's turn
         speaker = self.by_name.get(state.current_speaker or "", self.agents[0])
         return [speaker], msgspec.structs.replace(state, current_speaker=speaker.name)
 
