@@ -134,6 +134,9 @@ def create_app(
         exception_handlers=exception_handlers,
         cors_config=cors,
         openapi_config=None,
+        # Logging is the host's (troupe serve configures it); Litestar's default adds a
+        # queue handler and an INFO root logger that logs every upstream request.
+        logging_config=None,
         debug=debug,
         request_max_body_size=plugin.server.max_body_bytes,
     )
