@@ -1,0 +1,92 @@
+"""`troupe streamlit` served for real and used in headless Chromium, with a screenshot."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.adapters.streamlit.conftest import TroupeServer
+from tests.e2e.conftest import free_port, start, stop
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[3]
+SCREENSHOT = ROOT / "test-artifacts" / "streamlit.png"
+DOCS_SCREENSHOT = ROOT / "docs" / "adapters" / "streamlit.png"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail(
+            "Chromium is missing, and this test drives the app in a real browser: "
+            "install it with `apt-get install -y chromium`."
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def app_url(troupe_server: TroupeServer) -> Iterator[str]:
+    port = free_port()
+    proc = start(
+        [
+            *(sys.executable, "-m", "troupe.cli", "streamlit", "--server", troupe_server.url),
+            *("--api-key", troupe_server.api_key, "--port", str(port)),
+        ],
+        f"http://127.0.0.1:{port}/_stcore/health",
+    )
+    yield f"http://127.0.0.1:{port}"
+    stderr = stop(proc)
+    assert "Traceback" not in stderr, stderr
+
+
+def test_ask_a_team_in_the_browser_and_reload(app_url: str) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(app_url)
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.locator("label").filter(has_text="checked").first.click()
+        # The chat input of the team just picked (each team has its own).
+        question = page.get_by_placeholder("Message checked")
+        question.fill("What is 12*(3+4)?")
+        question.press("Enter")
+        messages = page.get_by_test_id("stChatMessage")
+        expect(messages.filter(has_text="APPROVE")).to_be_visible(timeout=20_000)
+        expect(messages.nth(1)).to_contain_text("The calculator tool says: 84.")
+        tool = messages.nth(1).get_by_test_id("stExpander")
+        expect(tool).to_contain_text("calculator")
+        expect(tool).to_contain_text("84")
+        tool.locator("summary").click()  # open it: the arguments and the result
+        codes = tool.get_by_test_id("stCode")
+        arguments, result = codes.nth(0), codes.nth(1)
+        expect(arguments).to_contain_text('"expression": "12*(3+4)"')
+        expect(result).to_have_text("84")
+        expect(result).to_be_in_viewport(ratio=1)  # the box has finished opening
+        expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+        if os.environ.get("TROUPE_UPDATE_DOCS_SCREENSHOTS"):
+            shutil.copyfile(SCREENSHOT, DOCS_SCREENSHOT)
+
+        # The URL names the team and its conversation: a reload comes back to both.
+        assert "team=checked" in page.url and "chat-checked=conv_" in page.url
+        page.reload()
+        expect(messages.filter(has_text="APPROVE")).to_be_visible()
+        expect(messages.first).to_contain_text("What is 12*(3+4)?")
+        browser.close()
