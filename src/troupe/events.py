@@ -15,6 +15,8 @@ from __future__ import annotations
 __all__ = [
     "AgentFinished",
     "AgentStarted",
+    "CodeExecuted",
+    "CodeExecutionStarted",
     "Event",
     "HandoffOccurred",
     "InputRequested",
@@ -85,6 +87,24 @@ class HandoffOccurred(_Event, tag="handoff", frozen=True):
     message: str = ""
 
 
+class CodeExecutionStarted(_Event, tag="code_execution", frozen=True):
+    """``agent`` runs code: its language and text (before it runs)."""
+
+    execution_id: str
+    language: str
+    code: str
+
+
+class CodeExecuted(_Event, tag="code_result", frozen=True):
+    """The result of a code execution; ``output`` is truncated to the configured size."""
+
+    execution_id: str
+    exit_code: int
+    output: str = ""
+    truncated: bool = False
+    timed_out: bool = False
+
+
 class SpeakerSelected(_Event, tag="speaker_selected", frozen=True):
     """The team chose ``agent`` to speak next (a selector team's choice)."""
 
@@ -130,6 +150,8 @@ Event = (
     | ToolResultReturned
     | HandoffOccurred
     | SpeakerSelected
+    | CodeExecutionStarted
+    | CodeExecuted
     | InputRequested
     | UsageReported
     | RunEnded

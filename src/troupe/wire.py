@@ -29,6 +29,8 @@ import msgspec
 from troupe.events import (
     AgentFinished,
     AgentStarted,
+    CodeExecuted,
+    CodeExecutionStarted,
     Event,
     HandoffOccurred,
     InputRequested,
@@ -133,6 +135,13 @@ class Renderer:
         if isinstance(event, HandoffOccurred):
             readable = f"\n\n`{event.agent}` hands off to `{event.target}`\n"
             return Rendered(None, readable, event, f"{event.agent} hands off to {event.target}")
+        if isinstance(event, CodeExecutionStarted):
+            readable = f"\n\n`{event.agent}` runs {event.language}:\n```{event.language}\n{event.code}\n```\n"
+            return Rendered(None, readable, event, f"{event.agent} runs {event.language} code")
+        if isinstance(event, CodeExecuted):
+            status = "timed out" if event.timed_out else f"exit code {event.exit_code}"
+            readable = f"{status}:\n```\n{event.output[:_RESULT_PREVIEW]}\n```\n"
+            return Rendered(None, readable, event, None)
         if isinstance(event, SpeakerSelected):
             readable = f"\n\n`{event.team or 'team'}` chooses `{event.agent}`\n"
             return Rendered(None, readable, event, f"{event.agent} speaks next")

@@ -43,6 +43,8 @@ class AgentOutcome(msgspec.Struct, frozen=True, kw_only=True):
     handoff: str | None = None
     handoff_message: str = ""
     input_request: str | None = None
+    # The request is for approval: the human's answer goes back to this agent.
+    approval: bool = False
     stop: str | None = None
     state: Any = None
 

@@ -20,6 +20,7 @@ __all__ = ["RunContext", "Team"]
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal
 
 import anyio
 import msgspec
@@ -126,6 +127,8 @@ class Team:
         """The policy's bookkeeping when the human answers ``pending`` with ``answer``."""
         if pending.kind == "handoff":
             return msgspec.structs.replace(state, current_speaker=pending.agent)
+        if pending.kind == "approval":
+            return msgspec.structs.replace(state, resume_with=pending.agent)
         return state
 
     # --- the loop ---------------------------------------------------------------------
@@ -159,7 +162,14 @@ class Team:
                 if turns >= self.max_turns:
                     stop_reason = f"maximum number of turns {self.max_turns} reached"
                     break
-                step = await self._next(state, run)
+                if state.resume_with in self.by_name:
+                    # An agent waiting on the human's approval decides before the policy goes on.
+                    step: tuple[Sequence[Agent], RunState] | None = (
+                        [self.by_name[state.resume_with or ""]],
+                        msgspec.structs.replace(state, resume_with=None),
+                    )
+                else:
+                    step = await self._next(state, run)
                 if step is None:
                     stop_reason = f"{self.kind} team finished"
                     break
@@ -294,7 +304,8 @@ class Team:
         self, state: RunState, agent: Agent, outcome: AgentOutcome, emit: Emit
     ) -> tuple[RunState, str]:
         if outcome.input_request is not None:
-            pending = PendingInput(agent=agent.name, prompt=outcome.input_request, kind="proxy")
+            kind: Literal["proxy", "approval"] = "approval" if outcome.approval else "proxy"
+            pending = PendingInput(agent=agent.name, prompt=outcome.input_request, kind=kind)
         else:
             final = _final_message(outcome)
             prompt = (text_of(final) if final is not None else "") or outcome.handoff_message

@@ -44,6 +44,8 @@ class RunState(msgspec.Struct, frozen=True, kw_only=True):
     # Swarm: who has the floor; selector: who spoke last.
     current_speaker: str | None = None
     pending_input: PendingInput | None = None
+    # The agent that asked for approval speaks first when the human answers.
+    resume_with: str | None = None
     graph: GraphProgress | None = None
     # Nested teams keep their own state here, by participant name.
     inner: dict[str, RunState] = {}
