@@ -12,9 +12,11 @@ from __future__ import annotations
 __all__ = [
     "ChatModel",
     "FinishReason",
+    "ModelCapabilities",
     "ModelRequest",
     "ModelResponse",
     "ModelStreamItem",
+    "OutputSchema",
     "ReasoningChunk",
     "ResponseBuilder",
     "TextChunk",
@@ -44,12 +46,40 @@ class ToolSpec(msgspec.Struct, frozen=True, kw_only=True):
     strict: bool = False
 
 
+class OutputSchema(msgspec.Struct, frozen=True, kw_only=True):
+    """Structured output: the JSON schema the model's answer must match.
+
+    ``name`` names the format for providers that want one (OpenAI's
+    ``json_schema.name``: letters, digits, ``_`` and ``-``). ``strict`` asks
+    for exact adherence where the provider offers it; OpenAI then requires
+    every property listed in ``required`` and ``additionalProperties: false``.
+    """
+
+    schema: dict[str, Any]
+    name: str = "output"
+    description: str = ""
+    strict: bool = True
+
+
 class ModelRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """One call of a model: the messages it sees and the tools it may call."""
+    """One call of a model: the messages it sees, the tools it may call, the answer's shape."""
 
     messages: tuple[Message, ...]
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: Literal["auto", "none", "required"] = "auto"
+    output_schema: OutputSchema | None = None
+
+
+class ModelCapabilities(msgspec.Struct, frozen=True, kw_only=True):
+    """What a model can do. The defaults are permissive: unknown means "allowed".
+
+    ``context_window`` is in tokens; ``None`` when unknown.
+    """
+
+    tools: bool = True
+    vision: bool = True
+    structured_output: bool = True
+    context_window: int | None = None
 
 
 class TextChunk(msgspec.Struct, frozen=True):
@@ -75,6 +105,9 @@ class ModelResponse(msgspec.Struct, frozen=True, kw_only=True):
     content: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     reasoning: str = ""
+    # The provider's proof of its thinking (Anthropic's signature), which it wants back
+    # with that thinking when the conversation continues after a tool call.
+    reasoning_signature: str = ""
     usage: Usage = Usage()
     finish_reason: FinishReason = "stop"
     model: str = ""
@@ -95,6 +128,11 @@ class ChatModel(Protocol):
     @property
     def model_name(self) -> str:
         """The model's own name, e.g. ``"gpt-4o-mini"``."""
+        ...
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        """What the model can do: tools, images, structured output, context window."""
         ...
 
     def stream(self, request: ModelRequest) -> AsyncGenerator[ModelStreamItem, None]:
@@ -128,6 +166,11 @@ class ResponseBuilder:
         self._calls: dict[int, _PendingCall] = {}
         self.usage = Usage()
         self.finish_reason: FinishReason | None = None
+
+    @property
+    def call_count(self) -> int:
+        """How many tool calls have begun."""
+        return len(self._calls)
 
     def add(self, item: TextChunk | ReasoningChunk | ToolCallChunk) -> None:
         if isinstance(item, TextChunk):

@@ -16,7 +16,7 @@ import re
 import msgspec
 
 from troupe.messages import AssistantMessage, SystemMessage, ToolMessage, UserMessage, text_of
-from troupe.models._base import ModelRequest
+from troupe.models._base import ModelCapabilities, ModelRequest
 from troupe.models.testing import FunctionModel, Reply, tool_call
 
 _MATH = re.compile(r"[-+*/()\d\s.%^]{3,}")
@@ -101,8 +101,14 @@ class DemoModel(FunctionModel):
 
     provider = "demo"
 
-    def __init__(self, *, name: str = "demo", delay: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        name: str = "demo",
+        delay: float | None = None,
+        capabilities: ModelCapabilities | None = None,
+    ) -> None:
         if delay is None:
             # A pause between words, so the demo streams like a model; tests set it to 0.
             delay = float(os.environ.get("TROUPE_DEMO_DELAY", "0.02"))
-        super().__init__(_reply, name=name, delay=delay)
+        super().__init__(_reply, name=name, delay=delay, capabilities=capabilities)

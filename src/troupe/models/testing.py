@@ -18,6 +18,7 @@ import anyio
 
 from troupe.messages import ToolCall, Usage, text_of
 from troupe.models._base import (
+    ModelCapabilities,
     ModelRequest,
     ModelResponse,
     ModelStreamItem,
@@ -86,12 +87,21 @@ class ScriptedModel:
     Each reply is a string, a ``ToolCall`` or list of them, or a full
     ``ModelResponse``. ``requests`` records what the model was asked. When the
     script runs out the model raises, so a test notices an unexpected call.
+    ``capabilities`` defaults to "can do everything"; pass less to test checks.
     """
 
     provider = "scripted"
 
-    def __init__(self, replies: Iterable[Reply], *, name: str = "scripted", delay: float = 0.0):
+    def __init__(
+        self,
+        replies: Iterable[Reply],
+        *,
+        name: str = "scripted",
+        delay: float = 0.0,
+        capabilities: ModelCapabilities | None = None,
+    ):
         self._replies = list(replies)
+        self.capabilities = capabilities or ModelCapabilities()
         self._next = 0
         self.model_name = name
         self.delay = delay
@@ -123,8 +133,16 @@ class FunctionModel:
 
     provider = "function"
 
-    def __init__(self, fn: ModelFunction, *, name: str | None = None, delay: float = 0.0):
+    def __init__(
+        self,
+        fn: ModelFunction,
+        *,
+        name: str | None = None,
+        delay: float = 0.0,
+        capabilities: ModelCapabilities | None = None,
+    ):
         self._fn = fn
+        self.capabilities = capabilities or ModelCapabilities()
         self.model_name: str = name or getattr(fn, "__name__", None) or "function"
         self.delay = delay
 
