@@ -2,6 +2,8 @@
 
 from troupe.agents._assistant import AssistantAgent
 from troupe.agents._base import Agent, AgentOutcome, AgentTurn, Emit, new_message_id
+from troupe.agents._code_executor import CodeAssistantAgent, CodeExecutorAgent
+from troupe.agents._context import ContextPolicy, apply_context_policy
 from troupe.agents._handoff import Handoff
 from troupe.agents._user_proxy import UserProxyAgent
 from troupe.agents._view import model_view
@@ -11,9 +13,13 @@ __all__ = [
     "AgentOutcome",
     "AgentTurn",
     "AssistantAgent",
+    "CodeAssistantAgent",
+    "CodeExecutorAgent",
+    "ContextPolicy",
     "Emit",
     "Handoff",
     "UserProxyAgent",
+    "apply_context_policy",
     "model_view",
     "new_message_id",
 ]

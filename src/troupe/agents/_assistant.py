@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import Sequence
 
 from troupe.agents._base import AgentOutcome, AgentTurn, Emit, new_message_id
+from troupe.agents._context import ContextPolicy, apply_context_policy
 from troupe.agents._handoff import STOP_TOOL, Handoff
 from troupe.agents._tool_calls import run_tool_calls
 from troupe.agents._view import model_view
@@ -54,6 +55,7 @@ class AssistantAgent:
         tool_call_summary_format: str = "{result}",
         handoffs: Sequence[Handoff | str] = (),
         stop_tool: bool = False,
+        context: ContextPolicy | None = None,
     ) -> None:
         if not name.isidentifier():
             raise ConfigError(ConfigIssue("$.name", f"agent name {name!r} must be an identifier"))
@@ -79,6 +81,7 @@ class AssistantAgent:
         self.system_message = system_message
         self.tools: dict[str, Tool] = {tool.name: tool for tool in tools}
         self.stop_tool = stop_tool
+        self.context = context or ContextPolicy()
         self._specs: tuple[ToolSpec, ...] = (
             *(tool.spec for tool in tools),
             *(handoff.spec for handoff in self.handoffs.values()),
@@ -109,8 +112,9 @@ class AssistantAgent:
         while True:
             reflecting = iterations >= self.max_tool_iterations
             request = ModelRequest(
-                messages=model_view(
-                    self._name, self.system_message, turn.transcript + tuple(produced)
+                messages=apply_context_policy(
+                    model_view(self._name, self.system_message, turn.transcript + tuple(produced)),
+                    self.context,
                 ),
                 tools=self._specs,
                 tool_choice="none" if reflecting and self._specs else "auto",
