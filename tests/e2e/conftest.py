@@ -144,6 +144,7 @@ def server(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iter
         ],
         f"http://127.0.0.1:{port}/health",
         env={"TROUPE_API_KEYS": "sk-e2e"},
+        cwd=config.parent,  # its own working directory: no state left from earlier runs
     )
     yield Server(port)
     stderr = stop(proc)
