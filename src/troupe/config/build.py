@@ -16,12 +16,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from troupe.agents import Agent, AssistantAgent, Handoff, UserProxyAgent
+from troupe.agents import (
+    Agent,
+    AssistantAgent,
+    CodeAssistantAgent,
+    CodeExecutorAgent,
+    Handoff,
+    UserProxyAgent,
+)
 from troupe.config._termination import build_termination
+from troupe.config.executors import build_executor
 from troupe.config.models import build_model
 from troupe.config.spec import AgentSpec, ConfigSpec, TeamSpec
 from troupe.errors import ConfigError, ConfigIssue
-from troupe.models import ChatModel
+from troupe.execution import Executor
+from troupe.models import ChatModel, capability_problem
 from troupe.teams import (
     DEFAULT_SELECTOR_PROMPT,
     Edge,
@@ -42,6 +51,7 @@ class _Builder:
         self.issues: list[ConfigIssue] = []
         self.models: dict[str, ChatModel] = {}
         self.tools: dict[str, Tool] = {}
+        self.executors: dict[str, Executor] = {}
         self.teams: dict[str, Team | None] = {}
         self.building: list[str] = []
         if base_dir is not None and str(base_dir) not in sys.path:
@@ -66,7 +76,9 @@ class _Builder:
             return None
         if name not in self.models:
             try:
-                self.models[name] = build_model(name, self.spec.models[name])
+                self.models[name] = build_model(
+                    name, self.spec.models[name], models=self.spec.models
+                )
             except ConfigError as err:
                 self.nested(f"$.models.{name}", err)
                 return None
@@ -74,6 +86,26 @@ class _Builder:
                 self.issues.append(ConfigIssue(f"$.models.{name}", str(err)))
                 return None
         return self.models[name]
+
+    def executor(self, name: str | None, path: str) -> Executor | None:
+        if name is None:
+            self.issues.append(ConfigIssue(path, "an executor is required"))
+            return None
+        if name not in self.spec.executors:
+            close = difflib.get_close_matches(name, list(self.spec.executors), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            known = ", ".join(sorted(self.spec.executors)) or "none defined"
+            self.issues.append(
+                ConfigIssue(path, f"unknown executor '{name}'{hint}; executors: {known}")
+            )
+            return None
+        if name not in self.executors:
+            try:
+                self.executors[name] = build_executor(name, self.spec.executors[name])
+            except ConfigError as err:
+                self.nested(f"$.executors.{name}", err)
+                return None
+        return self.executors[name]
 
     def tool(self, ref: str, path: str) -> Tool | None:
         if ref not in self.tools:
@@ -134,13 +166,40 @@ class _Builder:
                     if inner
                     else None
                 )
+            if spec.kind == "code_executor":
+                return self._code_executor(spec, path)
             return self._assistant(spec, path)
         except ConfigError as err:
             self.nested(path, err)
             return None
 
+    def _code_executor(self, spec: AgentSpec, path: str) -> CodeExecutorAgent | None:
+        executor = self.executor(spec.executor, f"{path}.executor")
+        model = self.model(spec.model, f"{path}.model") if spec.model is not None else None
+        if executor is None or (spec.model is not None and model is None):
+            return None
+        # The assistant's default system message does not fit a coder: keep the agent's own.
+        system = (
+            {}
+            if spec.system_message == AgentSpec(name="default").system_message
+            else {"system_message": spec.system_message}
+        )
+        return CodeExecutorAgent(
+            spec.name,
+            executor,
+            model=model,
+            description=spec.description,
+            max_retries=spec.max_retries,
+            **system,
+        )
+
     def _assistant(self, spec: AgentSpec, path: str) -> AssistantAgent | None:
         model = self.model(spec.model, f"{path}.model")
+        executor = (
+            self.executor(spec.code_executor, f"{path}.code_executor")
+            if spec.code_executor is not None
+            else None
+        )
         tools: list[Tool | None] = [
             self.tool(ref, f"{path}.tools[{i}]") for i, ref in enumerate(spec.tools)
         ]
@@ -149,15 +208,29 @@ class _Builder:
             tools.append(TeamTool(inner) if inner else None)
         if model is None or any(tool is None for tool in tools):
             return None
+        if spec.code_executor is not None and executor is None:
+            return None
+        needs_tools = bool(tools or spec.handoffs or spec.stop_tool or executor is not None)
+        problem = capability_problem(model, tools=needs_tools)
+        if problem:
+            self.issues.append(
+                ConfigIssue(f"{path}.model", f"agent {spec.name!r} uses tools, but {problem}")
+            )
+            return None
         handoffs = [
             Handoff(target=h)
             if isinstance(h, str)
             else Handoff(target=h.target, description=h.description, message=h.message)
             for h in spec.handoffs
         ]
-        return AssistantAgent(
+        kind_args: dict[str, Any] = {}
+        agent_type: type[AssistantAgent] = AssistantAgent
+        if executor is not None:
+            agent_type, kind_args = CodeAssistantAgent, {"executor": executor}
+        return agent_type(
             spec.name,
             model,
+            **kind_args,
             system_message=spec.system_message,
             description=spec.description,
             tools=[tool for tool in tools if tool is not None],
@@ -166,6 +239,7 @@ class _Builder:
             tool_call_summary_format=spec.tool_call_summary_format,
             handoffs=handoffs,
             stop_tool=spec.stop_tool,
+            context=spec.context,
         )
 
     def _team(self, name: str, spec: TeamSpec) -> Team | None:

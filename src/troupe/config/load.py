@@ -13,13 +13,13 @@ from typing import Any, TypeVar
 import msgspec
 import yaml
 
-from troupe.config.spec import ConfigSpec, ModelSpec, ServerSpec, TeamSpec
+from troupe.config.spec import ConfigSpec, ExecutorSpec, ModelSpec, ServerSpec, TeamSpec
 from troupe.errors import ConfigError, ConfigIssue
 
 T = TypeVar("T")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_TOP_LEVEL = {"models", "teams", "server"}
+_TOP_LEVEL = {"models", "executors", "teams", "server"}
 
 
 def interpolate(value: Any, path: str, issues: list[ConfigIssue], env: Mapping[str, str]) -> Any:
@@ -79,7 +79,12 @@ def decode_config(
                 )
             )
     sections: dict[str, Any] = {}
-    for section, spec_type in (("models", ModelSpec), ("teams", TeamSpec)):
+    section_types: tuple[tuple[str, Any], ...] = (
+        ("models", ModelSpec),
+        ("executors", ExecutorSpec),
+        ("teams", TeamSpec),
+    )
+    for section, spec_type in section_types:
         entries = raw.get(section) or {}
         if not isinstance(entries, dict):
             issues.append(
@@ -90,6 +95,9 @@ def decode_config(
             continue
         converted = {}
         for name, entry in entries.items():
+            if section == "executors" and isinstance(entry, dict):
+                # Docker is the default executor: generated code runs contained.
+                entry = {"kind": "docker", **entry}
             value = _convert(entry, spec_type, _join(f"$.{section}", name), issues)
             if value is not None:
                 converted[str(name)] = value

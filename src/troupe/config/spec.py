@@ -11,6 +11,7 @@ __all__ = [
     "AgentSpec",
     "ConfigSpec",
     "EdgeSpec",
+    "ExecutorSpec",
     "HandoffSpec",
     "ModelSpec",
     "SelectorSpec",
@@ -26,6 +27,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from troupe.agents._context import ContextPolicy
+from troupe.config.executors import ExecutorSpec
 from troupe.config.models import ModelSpec
 
 PositiveInt = Annotated[int, Meta(ge=1)]
@@ -46,7 +49,7 @@ class AgentSpec(_Spec, kw_only=True, frozen=True):
     """An agent. ``kind`` decides which of the other fields apply."""
 
     name: Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
-    kind: Literal["assistant", "user_proxy", "team"] = "assistant"
+    kind: Literal["assistant", "user_proxy", "team", "code_executor"] = "assistant"
     description: str = ""
     # assistant
     model: str | None = None
@@ -59,11 +62,19 @@ class AgentSpec(_Spec, kw_only=True, frozen=True):
     stop_tool: bool = False
     max_tool_iterations: PositiveInt = 1
     reflect_on_tool_use: bool = True
+    # What the model sees: {last_messages: N} and/or {token_budget: N}; default all.
+    context: ContextPolicy = ContextPolicy()
     tool_call_summary_format: str = "{result}"
     # user_proxy: what the human is asked
     prompt: str | None = None
     # team: another team of this config, taking part as one participant
     team: str | None = None
+    # assistant: a ``run_code`` tool in this executor (a name under ``executors:``)
+    code_executor: str | None = None
+    # code_executor: the executor it runs code in; with ``model``, it writes the code too
+    # and retries failed runs up to ``max_retries`` times
+    executor: str | None = None
+    max_retries: Annotated[int, Meta(ge=0)] = 3
 
 
 class TextMentionSpec(_Spec, kw_only=True, frozen=True):
@@ -142,9 +153,26 @@ class ServerSpec(_Spec, kw_only=True, frozen=True):
     max_body_bytes: PositiveInt = 8 * 1024 * 1024
     keepalive_seconds: Annotated[float, Meta(gt=0)] = 15.0
     cors_origins: list[str] = []
+    # Where conversations are kept: ``sqlite:///path.db`` (relative to the working
+    # directory), ``postgresql://user:password@host:5432/db`` (several replicas), or
+    # ``memory``. Unset: ``sqlite:///.troupe/troupe.db`` for a config file, memory for
+    # teams built in Python. ``TROUPE_DATABASE_URL`` overrides it.
+    database_url: str | None = None
+    # A request for a conversation that another request is advancing: ``reject`` it
+    # (409 ``conversation_busy``) or ``enqueue`` it (wait up to ``busy_wait_seconds``).
+    busy_policy: Literal["reject", "enqueue"] = "reject"
+    busy_wait_seconds: Annotated[float, Meta(gt=0)] = 30.0
+    # Conversations unused this long are deleted; unset: kept until deleted.
+    conversation_ttl_seconds: Annotated[float, Meta(gt=0)] | None = None
+    # A conversation whose stored transcript is this large takes no more messages (413).
+    max_transcript_bytes: PositiveInt | None = 16 * 1024 * 1024
+    # How long a conversation stays busy after the process advancing it died (leases
+    # of live processes are renewed every third of this).
+    lease_seconds: Annotated[float, Meta(ge=1)] = 30.0
 
 
 class ConfigSpec(_Spec, kw_only=True, frozen=True):
     models: dict[str, ModelSpec] = {}
+    executors: dict[Annotated[str, Meta(pattern=NAME_PATTERN)], ExecutorSpec] = {}
     teams: dict[Annotated[str, Meta(pattern=NAME_PATTERN)], TeamSpec] = {}
     server: ServerSpec = ServerSpec()

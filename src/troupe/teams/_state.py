@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["GraphProgress", "PendingInput", "RunProgress", "RunResult", "RunState"]
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -47,8 +47,9 @@ class RunState(msgspec.Struct, frozen=True, kw_only=True):
     # The agent that asked for approval speaks first when the human answers.
     resume_with: str | None = None
     graph: GraphProgress | None = None
-    # Nested teams keep their own state here, by participant name.
-    inner: dict[str, RunState] = {}
+    # Agents that keep state between turns (nested teams, code executors waiting for
+    # approval) keep it here, by agent name, as plain data each agent decodes itself.
+    inner: dict[str, Any] = {}
     usage: Usage = Usage()
     turns: int = 0
     runs: int = 0
