@@ -95,7 +95,9 @@ teams:
 
 def test_bad_yaml_and_unknown_sections() -> None:
     assert issues("teams: [oops")[0].startswith("$: invalid YAML at line 1")
-    assert issues("temas: {}\nteams: {}")[0].startswith("$.temas: unknown section (expected one of ")
+    assert issues("temas: {}\nteams: {}")[0].startswith(
+        "$.temas: unknown section (expected one of "
+    )
 
 
 def test_bundled_examples_fall_back_to_the_demo_model(monkeypatch: pytest.MonkeyPatch) -> None:
