@@ -90,6 +90,8 @@ class AssistantMessage(
     tool_calls: tuple[ToolCall, ...] = ()
     # Thinking text the provider returned, kept for providers that want it back.
     reasoning: str = ""
+    # The provider's signature of ``reasoning`` (Anthropic wants thinking blocks back signed).
+    reasoning_signature: str = ""
     usage: Usage | None = None
     # Set when the agent asked to end the run (its ``stop`` tool): the reason.
     stop: str = ""

@@ -13,10 +13,12 @@ __all__ = ["AssistantAgent"]
 
 import contextlib
 from collections.abc import Sequence
+from typing import Any
 
 from troupe.agents._base import AgentOutcome, AgentTurn, Emit, new_message_id
 from troupe.agents._context import ContextPolicy, apply_context_policy
 from troupe.agents._handoff import STOP_TOOL, Handoff
+from troupe.agents._structured import MAX_INVALID_ANSWERS, StructuredOutput
 from troupe.agents._tool_calls import run_tool_calls
 from troupe.agents._view import model_view
 from troupe.errors import ConfigError, ConfigIssue, UpstreamError
@@ -27,11 +29,12 @@ from troupe.events import (
     TextDelta,
     UsageReported,
 )
-from troupe.messages import AssistantMessage, Message, ToolCall, ToolMessage, Usage
+from troupe.messages import AssistantMessage, Message, ToolCall, ToolMessage, Usage, UserMessage
 from troupe.models._base import (
     ChatModel,
     ModelRequest,
     ModelResponse,
+    OutputSchema,
     ReasoningChunk,
     TextChunk,
     ToolSpec,
@@ -56,6 +59,7 @@ class AssistantAgent:
         handoffs: Sequence[Handoff | str] = (),
         stop_tool: bool = False,
         context: ContextPolicy | None = None,
+        output_type: type[Any] | OutputSchema | None = None,
     ) -> None:
         if not name.isidentifier():
             raise ConfigError(ConfigIssue("$.name", f"agent name {name!r} must be an identifier"))
@@ -82,6 +86,7 @@ class AssistantAgent:
         self.tools: dict[str, Tool] = {tool.name: tool for tool in tools}
         self.stop_tool = stop_tool
         self.context = context or ContextPolicy()
+        self.output = StructuredOutput.of(output_type) if output_type is not None else None
         self._specs: tuple[ToolSpec, ...] = (
             *(tool.spec for tool in tools),
             *(handoff.spec for handoff in self.handoffs.values()),
@@ -109,6 +114,7 @@ class AssistantAgent:
         produced: list[Message] = []
         usage = Usage()
         iterations = 0
+        invalid_answers = 0
         while True:
             reflecting = iterations >= self.max_tool_iterations
             request = ModelRequest(
@@ -118,6 +124,7 @@ class AssistantAgent:
                 ),
                 tools=self._specs,
                 tool_choice="none" if reflecting and self._specs else "auto",
+                output_schema=self.output.schema if self.output else None,
             )
             response = await self._call_model(request, stream)
             usage += response.usage
@@ -129,11 +136,19 @@ class AssistantAgent:
                     source=self._name,
                     tool_calls=calls,
                     reasoning=response.reasoning,
+                    reasoning_signature=response.reasoning_signature,
                     usage=response.usage,
                 )
             )
             if not calls:
-                break
+                problem = self.output.problem(response.content) if self.output else None
+                if problem is None or invalid_answers >= MAX_INVALID_ANSWERS:
+                    break
+                # The answer does not match the requested structure: say why, once or twice.
+                invalid_answers += 1
+                produced.append(UserMessage(content=problem, source=self._name))
+                stream.new_part()
+                continue
             results, control = await run_tool_calls(
                 self._name,
                 calls,

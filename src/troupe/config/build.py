@@ -30,7 +30,7 @@ from troupe.config.models import build_model
 from troupe.config.spec import AgentSpec, ConfigSpec, TeamSpec
 from troupe.errors import ConfigError, ConfigIssue
 from troupe.execution import Executor
-from troupe.models import ChatModel, capability_problem
+from troupe.models import ChatModel, OutputSchema, capability_problem
 from troupe.teams import (
     DEFAULT_SELECTOR_PROMPT,
     Edge,
@@ -211,10 +211,12 @@ class _Builder:
         if spec.code_executor is not None and executor is None:
             return None
         needs_tools = bool(tools or spec.handoffs or spec.stop_tool or executor is not None)
-        problem = capability_problem(model, tools=needs_tools)
+        problem = capability_problem(
+            model, tools=needs_tools, structured_output=spec.output_schema is not None
+        )
         if problem:
             self.issues.append(
-                ConfigIssue(f"{path}.model", f"agent {spec.name!r} uses tools, but {problem}")
+                ConfigIssue(f"{path}.model", f"agent {spec.name!r} needs it, but {problem}")
             )
             return None
         handoffs = [
@@ -240,6 +242,11 @@ class _Builder:
             handoffs=handoffs,
             stop_tool=spec.stop_tool,
             context=spec.context,
+            output_type=(
+                OutputSchema(schema=spec.output_schema, name=f"{spec.name}_output", strict=False)
+                if spec.output_schema is not None
+                else None
+            ),
         )
 
     def _team(self, name: str, spec: TeamSpec) -> Team | None:

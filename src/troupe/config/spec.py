@@ -22,7 +22,7 @@ __all__ = [
     "TokenUsageSpec",
 ]
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -64,6 +64,8 @@ class AgentSpec(_Spec, kw_only=True, frozen=True):
     reflect_on_tool_use: bool = True
     # What the model sees: {last_messages: N} and/or {token_budget: N}; default all.
     context: ContextPolicy = ContextPolicy()
+    # Structured output: the JSON schema the agent's answer must match.
+    output_schema: dict[str, Any] | None = None
     tool_call_summary_format: str = "{result}"
     # user_proxy: what the human is asked
     prompt: str | None = None
