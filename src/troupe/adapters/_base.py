@@ -31,12 +31,15 @@ import openai
 from troupe.events import (
     AgentFinished,
     AgentStarted,
+    CodeExecuted,
+    CodeExecutionStarted,
     Event,
     HandoffOccurred,
     InputRequested,
     ReasoningDelta,
     RunEnded,
     RunFailed,
+    SpeakerSelected,
     TextDelta,
     ToolCalled,
     ToolResultReturned,
@@ -183,6 +186,12 @@ class TeamStreamHandler:
 
     async def on_usage(self, event: UsageReported) -> None: ...
 
+    async def on_speaker_selected(self, event: SpeakerSelected) -> None: ...
+
+    async def on_code_execution(self, event: CodeExecutionStarted) -> None: ...
+
+    async def on_code_result(self, event: CodeExecuted) -> None: ...
+
     async def on_run_end(self, event: RunEnded) -> None: ...
 
     async def on_error(self, message: str, code: str | None = None) -> None:
@@ -211,6 +220,12 @@ class TeamStreamHandler:
             await self.on_input_requested(event)
         elif isinstance(event, UsageReported):
             await self.on_usage(event)
+        elif isinstance(event, SpeakerSelected):
+            await self.on_speaker_selected(event)
+        elif isinstance(event, CodeExecutionStarted):
+            await self.on_code_execution(event)
+        elif isinstance(event, CodeExecuted):
+            await self.on_code_result(event)
         elif isinstance(event, RunEnded):
             await self.on_run_end(event)
         elif isinstance(event, RunFailed):
