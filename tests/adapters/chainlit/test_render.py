@@ -384,3 +384,29 @@ async def test_a_custom_renderer_changes_what_is_shown() -> None:
     troupe = in_process(calc_team(tool_call("double", '{"x": 1}'), "Two."), renderer=Quiet)
     await ask(troupe, "double 1")
     assert page.shown() == [("assistant_message", "bot", "Two.")]
+
+
+async def test_code_execution_is_a_step_with_the_code_and_its_output() -> None:
+    from troupe.events import CodeExecuted, CodeExecutionStarted
+
+    page = open_page()
+    server = Recorded(
+        sse(
+            [
+                CodeExecutionStarted(
+                    agent="coder", execution_id="x1", language="python", code="print(1/0)"
+                ),
+                CodeExecuted(
+                    agent="coder", execution_id="x1", exit_code=1, output="ZeroDivisionError"
+                ),
+                *message("coder", "That failed."),
+                ended(),
+            ]
+        )
+    )
+    await ask(server.troupe(), "run it")
+    shown = page.shown()
+    assert shown[0][:2] == ("tool", "python code")
+    assert "ZeroDivisionError" in str(shown[0][2]) or any(
+        "ZeroDivisionError" in str(s) for s in shown
+    )

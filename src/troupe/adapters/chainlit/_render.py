@@ -25,6 +25,8 @@ from troupe.adapters._base import TeamStreamHandler
 from troupe.events import (
     AgentFinished,
     AgentStarted,
+    CodeExecuted,
+    CodeExecutionStarted,
     HandoffOccurred,
     InputRequested,
     ReasoningDelta,
@@ -116,6 +118,25 @@ class ChainlitRenderer(TeamStreamHandler):
         step.output = event.content
         step.language = "json" if _is_json(event.content) else "text"
         step.is_error = event.is_error
+        step.end = utc_now()
+        await step.update()
+
+    async def on_code_execution(self, event: CodeExecutionStarted) -> None:
+        for message_id, agent in self._agents.items():
+            if agent == event.agent:
+                await self._close_message(message_id)
+        step = await self._new_step(f"{event.language} code", "tool", input=event.code)
+        step.language = event.language
+        self._tools[event.execution_id] = step
+
+    async def on_code_result(self, event: CodeExecuted) -> None:
+        step = self._tools.pop(event.execution_id, None)
+        if step is None:
+            step = await self._new_step("code", "tool")
+        status = "timed out" if event.timed_out else f"exit code {event.exit_code}"
+        step.output = f"{event.output}\n({status})" if event.output else f"({status})"
+        step.language = "text"
+        step.is_error = event.exit_code != 0 or event.timed_out
         step.end = utc_now()
         await step.update()
 
