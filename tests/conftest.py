@@ -20,5 +20,8 @@ def _block_real_model_requests() -> Iterator[None]:
     """Any provider call to a non-loopback endpoint fails, in this process and its children."""
     block_model_requests(True)
     os.environ["TROUPE_BLOCK_REMOTE_MODELS"] = "1"
+    # Apps built from config files would keep conversations in ./.troupe/troupe.db;
+    # tests that test the stores say which database they use.
+    os.environ.setdefault("TROUPE_DATABASE_URL", "memory")
     yield
     block_model_requests(False)

@@ -74,6 +74,33 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db(args: argparse.Namespace) -> int:
+    import anyio
+
+    from troupe.config import load_config
+    from troupe.server._store import database_url
+    from troupe.store import DEFAULT_DATABASE_URL, StoreError, parse_database_url, upgrade_database
+
+    config = Path(args.config) if args.config else _default_config()
+    try:
+        spec = load_config(config)
+    except ConfigError as err:
+        _print_config_error(err)
+        return 1
+    url = args.database_url or database_url(spec.server, default=DEFAULT_DATABASE_URL)[0]
+    try:
+        where = parse_database_url(url).display
+        revision = anyio.run(upgrade_database, url)
+    except (ValueError, ModuleNotFoundError, StoreError) as err:
+        print(f"troupe db: {err}", file=sys.stderr)
+        return 1
+    if revision is None:
+        print(f"{where}: conversations are kept in memory; nothing to upgrade")
+    else:
+        print(f"{where}: schema at revision {revision} (latest)")
+    return 0
+
+
 def _chat(args: argparse.Namespace) -> int:
     from troupe.chat import run_chat
 
@@ -131,6 +158,19 @@ def main(argv: list[str] | None = None) -> int:
         "--quiet", "-q", action="store_true", help="show only the answer, not the team's work"
     )
     chat.set_defaults(func=_chat)
+
+    db = commands.add_parser("db", help="manage the conversation database")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser(
+        "upgrade", help="migrate the schema to this version (also done by serve on start)"
+    )
+    upgrade.add_argument(
+        "--config", "-c", help="YAML config whose server.database_url to use (as for serve)"
+    )
+    upgrade.add_argument(
+        "--database-url", help="the database, instead of the config's or $TROUPE_DATABASE_URL"
+    )
+    upgrade.set_defaults(func=_db)
 
     _register_adapters(commands)
     args = parser.parse_args(argv)

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from litestar import Litestar, Router, get
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
@@ -19,10 +20,12 @@ from litestar.plugins import InitPluginProtocol
 
 from troupe.config import ConfigSpec, ServerSpec, load_teams
 from troupe.server._auth import ApiKeys
+from troupe.server._conversations import conversation_handlers
 from troupe.server._errors import exception_handlers
 from troupe.server._routes import route_handlers
 from troupe.server._service import ChatService
-from troupe.server._store import ConversationStore, InMemoryConversationStore
+from troupe.server._store import MEMORY_DEFAULT, ConversationStore, store_for
+from troupe.store import StoreError
 from troupe.teams import Team
 
 logger = logging.getLogger("troupe.server")
@@ -38,6 +41,12 @@ class TroupePlugin(InitPluginProtocol):
     ``teams`` are built ``Team`` objects (Python) or come from a config file
     (``TroupePlugin.from_config``). Errors under ``path`` are OpenAI-shaped;
     the rest of the app keeps its own error handling.
+
+    Conversations go to ``store``, or to the database of ``server.database_url``
+    / ``TROUPE_DATABASE_URL``; without either, a config file's teams keep them
+    in SQLite (``.troupe/troupe.db``) and teams built in Python in memory. The
+    app opens the store on start (migrating its schema) and closes it on
+    shutdown; meanwhile a task renews the leases of runs in progress.
     """
 
     def __init__(
@@ -52,28 +61,50 @@ class TroupePlugin(InitPluginProtocol):
         team_map = (
             dict(teams) if isinstance(teams, Mapping) else {team.name: team for team in teams}
         )
-        self.server = server or ServerSpec()
+        self.server = server = server or ServerSpec()
         self.path = path
-        self.api_keys = ApiKeys([*api_keys, *self.server.api_keys, *_env_keys()])
-        self.store: ConversationStore = store if store is not None else InMemoryConversationStore()
-        self.service = ChatService(team_map, self.store)
+        self.api_keys = ApiKeys([*api_keys, *server.api_keys, *_env_keys()])
+        self.store: ConversationStore = (
+            store if store is not None else store_for(server, default=MEMORY_DEFAULT)
+        )
+        self.service = ChatService(
+            team_map,
+            self.store,
+            busy_policy=server.busy_policy,
+            busy_wait_seconds=server.busy_wait_seconds,
+            max_transcript_bytes=server.max_transcript_bytes,
+        )
 
     @classmethod
     def from_config(cls, config: str | Path, **kwargs: Any) -> TroupePlugin:
         spec, teams = load_teams(config)
+        if kwargs.get("store") is None:
+            kwargs["store"] = store_for(spec.server)
         return cls(teams, server=spec.server, **kwargs)
 
     @asynccontextmanager
     async def _lifespan(self, _: Litestar) -> AsyncIterator[None]:
+        store = self.store
         try:
-            yield
+            try:
+                await store.open()
+            except StoreError as err:
+                logger.error("cannot start: %s", err.message)
+                raise
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(store.maintain)
+                try:
+                    yield
+                finally:
+                    tg.cancel_scope.cancel()
         finally:
-            await self.store.close()
+            with anyio.CancelScope(shield=True):
+                await store.close()
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         router = Router(
             path=self.path,
-            route_handlers=route_handlers,
+            route_handlers=[*route_handlers, *conversation_handlers],
             guards=[self.api_keys],
             dependencies={
                 "service": Provide(lambda: self.service, use_cache=True, sync_to_thread=False),

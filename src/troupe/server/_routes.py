@@ -16,7 +16,7 @@ from troupe.errors import ConversationNotRunningError
 from troupe.server._auth import ApiKeys
 from troupe.server._responses import TeamCompletionResponse, TeamStreamResponse
 from troupe.server._schemas import decode_request
-from troupe.server._service import ChatService
+from troupe.server._service import ChatService, check_conversation_id
 from troupe.teams import Team
 
 _STARTED = int(time.time())
@@ -64,10 +64,14 @@ async def chat_completions(
 
 @post("/conversations/{conversation_id:str}/stop", status_code=200)
 async def stop_conversation(
-    service: NamedDependency[ChatService], conversation_id: FromPath[str]
+    request: Request[Any, Any, Any],
+    service: NamedDependency[ChatService],
+    api_keys: NamedDependency[ApiKeys],
+    conversation_id: FromPath[str],
 ) -> dict[str, Any]:
     """Ask the conversation's run in progress to stop (the ``external`` termination condition)."""
-    running = await service.store.request_stop(conversation_id)
+    check_conversation_id(conversation_id)
+    running = await service.store.request_stop(conversation_id, scope=api_keys.scope(request))
     if not running:
         raise ConversationNotRunningError(
             f"conversation {conversation_id!r} has no run in progress", param="conversation_id"

@@ -1,0 +1,188 @@
+"""Running a transaction on SQLite or PostgreSQL: the store's code is the same for both.
+
+Every transaction is a plain function of a SQLAlchemy ``Connection``. On
+PostgreSQL it runs through asyncpg (SQLAlchemy's async engine, ``run_sync``);
+on SQLite it runs on a worker thread with the standard ``sqlite3`` driver, one
+thread hop per transaction rather than one per statement.
+
+SQLite: WAL (readers never wait for the writer), ``synchronous=NORMAL`` (no
+fsync per commit: a power cut may lose the last commits, never the database),
+a busy timeout (writers of other processes wait their turn), foreign keys on,
+and ``BEGIN IMMEDIATE`` for writes, so a transaction takes the write lock
+when it starts instead of failing halfway when another writer got there
+first. The writers of one process take turns on a lock before that, so they
+never sleep in SQLite's busy handler. The pooled connections have no threads
+of their own and are closed by ``dispose``, or when the store is
+garbage-collected.
+
+PostgreSQL: a pool of asyncpg connections, checked before use; reads run at
+REPEATABLE READ so that the statements of one read see the same commit.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BUSY_TIMEOUT", "Database", "open_database"]
+
+import importlib.util
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+import anyio
+import anyio.to_thread
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from troupe.store._url import DatabaseUrl
+
+T = TypeVar("T")
+# Execution option: ``False`` marks a read-only transaction (SQLite then uses a plain BEGIN).
+_WRITE = "troupe_write"
+# Seconds a SQLite writer waits for another process's writer to commit.
+BUSY_TIMEOUT = 15.0
+
+
+class Database(Protocol):
+    dialect: str
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """``work`` in a read-write transaction, committed if it returns."""
+        ...
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        """``work`` in a read-only transaction with a consistent view."""
+        ...
+
+    def now(self) -> sa.ColumnElement[float]:
+        """The database's clock, in seconds since the epoch."""
+        ...
+
+    async def dispose(self) -> None: ...
+
+    def dispose_now(self) -> None:
+        """Close what can be closed without an event loop (for a store never closed)."""
+        ...
+
+
+def open_database(url: DatabaseUrl) -> Database:
+    if url.kind == "sqlite":
+        return SQLiteDatabase(url)
+    if url.kind == "postgresql":
+        return PostgresDatabase(url)
+    raise ValueError(f"no database for {url.display}")
+
+
+class SQLiteDatabase:
+    dialect = "sqlite"
+
+    def __init__(self, url: DatabaseUrl) -> None:
+        assert url.path is not None
+        url.path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine = sa.create_engine(
+            url.sqlalchemy,
+            pool_size=8,
+            max_overflow=8,
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT},
+        )
+        sa.event.listen(self.engine, "connect", _sqlite_connect)
+        sa.event.listen(self.engine, "begin", _sqlite_begin)
+        self._writer = threading.Lock()
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    def _threads(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(8)
+        return self._limiter
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        def run() -> T:
+            with self._writer, self.engine.begin() as conn:
+                return work(conn)
+
+        # Not abandoned on cancellation: a transaction always ends before its caller does.
+        return await anyio.to_thread.run_sync(run, limiter=self._threads())
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        def run() -> T:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(**{_WRITE: False})
+                with conn.begin():
+                    return work(conn)
+
+        return await anyio.to_thread.run_sync(run, limiter=self._threads())
+
+    def now(self) -> sa.ColumnElement[float]:
+        return sa.cast(
+            (sa.func.julianday("now") - sa.literal(2440587.5)) * sa.literal(86400.0), sa.Double
+        )
+
+    async def dispose(self) -> None:
+        await anyio.to_thread.run_sync(self.engine.dispose)
+
+    def dispose_now(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_connect(dbapi_connection: sqlite3.Connection, _: Any) -> None:
+    # The driver's own transaction handling would BEGIN lazily and DEFERRED; we BEGIN ourselves.
+    dbapi_connection.isolation_level = None
+    _use_wal(dbapi_connection)
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL").close()
+    dbapi_connection.execute("PRAGMA foreign_keys=ON").close()
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Switch a new database file to WAL (it stays so). Switching needs the file to itself,
+    and SQLite does not wait for that: when other processes open it too, try again."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
+            if mode.lower() != "wal":
+                connection.execute("PRAGMA journal_mode=WAL").fetchall()
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # on a worker thread: nothing else waits for it
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    write = connection.get_execution_options().get(_WRITE, True)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class PostgresDatabase:
+    dialect = "postgresql"
+
+    def __init__(self, url: DatabaseUrl) -> None:
+        if importlib.util.find_spec("asyncpg") is None:
+            raise ModuleNotFoundError(
+                "PostgreSQL needs asyncpg: pip install 'troupe[postgres]'", name="asyncpg"
+            )
+        self.engine = create_async_engine(
+            url.sqlalchemy, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800
+        )
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        async with self.engine.begin() as conn:
+            return await conn.run_sync(work)
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                return await conn.run_sync(work)
+
+    def now(self) -> sa.ColumnElement[float]:
+        return sa.cast(sa.extract("epoch", sa.func.clock_timestamp()), sa.Double)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    def dispose_now(self) -> None:
+        # asyncpg connections can only be closed on their event loop: close() does that.
+        return None

@@ -1,0 +1,515 @@
+"""The SQL store: SQLite (the default, one file) or PostgreSQL (several replicas).
+
+Saving a run is one transaction: the run's lease is renewed (fencing: a run
+whose lease was taken over saves nothing), the transcript items the run added
+are appended as rows, and the conversation row gets the new state head and
+fingerprint. A process killed at any point leaves the conversation as it was
+at its last commit.
+
+Leases are rows with an expiry, taken with one ``INSERT .. ON CONFLICT DO
+UPDATE .. WHERE expired`` statement, so two replicas can never both hold one;
+``maintain`` renews the leases of runs in progress, so only a dead process's
+lease runs out. Times come from the database's clock.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SQLConversationStore"]
+
+import logging
+import math
+import uuid
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from troupe.errors import ConversationBusyError
+from troupe.messages import Message
+from troupe.store._base import ConversationSummary, Lease, StoredConversation
+from troupe.store._database import Database, open_database
+from troupe.store._errors import StoreError
+from troupe.store._schema import (
+    SCHEMA_REVISION,
+    VERSION_TABLE,
+    conversations,
+    items,
+    leases,
+)
+from troupe.store._titles import title_of
+from troupe.store._url import DatabaseUrl, parse_database_url
+from troupe.teams import RunState
+
+logger = logging.getLogger("troupe.store")
+
+T = TypeVar("T")
+_encoder = msgspec.json.Encoder()
+_state_decoder = msgspec.json.Decoder(RunState)
+_items_decoder = msgspec.json.Decoder(tuple[Message, ...])
+_SUMMARY = (
+    conversations.c.id,
+    conversations.c.team,
+    conversations.c.title,
+    conversations.c.created_at,
+    conversations.c.updated_at,
+    conversations.c.item_count,
+    conversations.c.waiting_for,
+)
+# Errors that mean the database is out of reach, not that troupe has a bug.
+_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, OSError)
+
+
+class SQLConversationStore:
+    """Conversations in SQLite or PostgreSQL, by URL (see ``parse_database_url``).
+
+    ``migrate``: bring the schema to the current revision when opened (else
+    refuse to run on an older schema). ``lease_seconds``: how long a lease
+    lasts without renewal, i.e. how long a conversation stays busy after its
+    process died. ``ttl_seconds``: conversations unused that long are gone.
+    """
+
+    def __init__(
+        self,
+        url: str | DatabaseUrl,
+        *,
+        lease_seconds: float = 30.0,
+        ttl_seconds: float | None = None,
+        migrate: bool = True,
+    ) -> None:
+        self.url = parse_database_url(url) if isinstance(url, str) else url
+        if self.url.kind == "memory":
+            raise ValueError("SQLConversationStore needs a SQLite or PostgreSQL URL")
+        self.lease_seconds = lease_seconds
+        self.ttl_seconds = ttl_seconds
+        self.migrate = migrate
+        self.revision: str | None = None
+        self._db: Database | None = None
+        self._finalizer: weakref.finalize[[], SQLConversationStore] | None = None
+        self._open_lock = anyio.Lock()
+        # Leases this process holds: token -> (scope, conversation id).
+        self._held: dict[str, tuple[str, str]] = {}
+
+    @property
+    def opened(self) -> bool:
+        return self.revision is not None
+
+    def __repr__(self) -> str:
+        return f"SQLConversationStore({self.url.display!r})"
+
+    # --- opening and upkeep -------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect and migrate (once; later calls return at once)."""
+        if self.opened:
+            return
+        async with self._open_lock:
+            if self.revision is not None:  # opened by another task meanwhile
+                return
+            try:
+                if self._db is None:
+                    self._db = open_database(self.url)
+                    self._finalizer = weakref.finalize(self, self._db.dispose_now)
+                revision = await self._db.read(_schema_revision)
+                if revision != SCHEMA_REVISION and self.migrate:
+                    from troupe.store._migrate import upgrade
+
+                    revision = await upgrade(self._db)
+                elif revision != SCHEMA_REVISION:
+                    raise StoreError(
+                        f"the database schema at {self.url.display} is at revision "
+                        f"{revision!r}, this troupe needs {SCHEMA_REVISION!r}: "
+                        "run 'troupe db upgrade'"
+                    )
+            except StoreError:
+                raise
+            except Exception as err:  # whatever the driver raises: the database is unusable
+                raise StoreError(f"cannot open {self.url.display}: {_reason(err)}") from err
+            logger.info("conversations in %s (schema revision %s)", self.url.display, revision)
+            self.revision = revision
+
+    async def maintain(self) -> None:
+        """Renew this process's leases every third of ``lease_seconds``; drop expired
+        conversations now and then. Runs until cancelled; errors are logged, not raised."""
+        interval = self.lease_seconds / 3
+        purge_every = max(interval, min(self.ttl_seconds or 0.0, 3600.0) / 10)
+        purged_at = -math.inf
+        while True:
+            try:
+                await self.renew()
+                if anyio.current_time() - purged_at >= purge_every:
+                    purged_at = anyio.current_time()
+                    dropped = await self.purge_expired()
+                    if dropped:
+                        logger.info("dropped %d expired conversation(s)", dropped)
+            except Exception as err:
+                logger.warning("conversation store upkeep failed: %s", _reason(err))
+            await anyio.sleep(interval)
+
+    async def renew(self) -> int:
+        """Extend the leases of the runs this process has in progress; returns how many."""
+        tokens = list(self._held)
+        renewed = 0
+        for start in range(0, len(tokens), 500):
+            chunk = tokens[start : start + 500]
+
+            def work(conn: Connection, chunk: list[str] = chunk) -> int:
+                result = conn.execute(
+                    leases.update()
+                    .where(leases.c.token.in_(chunk))
+                    .values(expires_at=self._clock() + self.lease_seconds)
+                )
+                return int(result.rowcount)
+
+            renewed += await self._write(work)
+        return renewed
+
+    async def purge_expired(self) -> int:
+        """Delete conversations past the TTL, and leases left by dead processes."""
+
+        def work(conn: Connection) -> int:
+            clock = self._clock()
+            conn.execute(leases.delete().where(leases.c.expires_at < clock - 3600.0))
+            if self.ttl_seconds is None:
+                return 0
+            expired = conversations.c.updated_at < clock - self.ttl_seconds
+            conn.execute(
+                items.delete().where(
+                    sa.tuple_(items.c.scope, items.c.conversation_id).in_(
+                        sa.select(conversations.c.scope, conversations.c.id).where(expired)
+                    )
+                )
+            )
+            return int(conn.execute(conversations.delete().where(expired)).rowcount)
+
+        return await self._write(work)
+
+    async def close(self) -> None:
+        self._held.clear()
+        if self._db is not None:
+            if self._finalizer is not None:
+                self._finalizer.detach()
+            await self._db.dispose()
+            self._db = self._finalizer = None
+        self.revision = None
+
+    # --- transactions -------------------------------------------------------------------
+
+    async def _database(self) -> Database:
+        await self.open()
+        assert self._db is not None
+        return self._db
+
+    async def _write(self, work: Callable[[Connection], T]) -> T:
+        database = await self._database()
+        try:
+            return await database.write(work)
+        except _UNAVAILABLE as err:
+            raise StoreError(f"the conversation store is unavailable: {_reason(err)}") from err
+
+    async def _read(self, work: Callable[[Connection], T]) -> T:
+        database = await self._database()
+        try:
+            return await database.read(work)
+        except _UNAVAILABLE as err:
+            raise StoreError(f"the conversation store is unavailable: {_reason(err)}") from err
+
+    def _clock(self) -> sa.ColumnElement[float]:
+        assert self._db is not None
+        return self._db.now()
+
+    def _alive(self) -> sa.ColumnElement[bool]:
+        if self.ttl_seconds is None:
+            return sa.true()
+        return conversations.c.updated_at >= self._clock() - self.ttl_seconds
+
+    @staticmethod
+    def _key(table: sa.Table, scope: str, conversation_id: str) -> sa.ColumnElement[bool]:
+        id_column = table.c.id if table is conversations else table.c.conversation_id
+        return sa.and_(table.c.scope == scope, id_column == conversation_id)
+
+    # --- conversations ------------------------------------------------------------------
+
+    async def load(self, conversation_id: str, *, scope: str = "") -> RunState | None:
+        stored = await self.get(conversation_id, scope=scope)
+        return stored.state if stored is not None else None
+
+    async def get(self, conversation_id: str, *, scope: str = "") -> StoredConversation | None:
+        def work(conn: Connection) -> tuple[sa.Row[Any], list[bytes]] | None:
+            row = conn.execute(
+                sa.select(*_SUMMARY, conversations.c.state).where(
+                    self._key(conversations, scope, conversation_id), self._alive()
+                )
+            ).first()
+            if row is None:
+                return None
+            data = conn.execute(
+                sa.select(items.c.data)
+                .where(self._key(items, scope, conversation_id), items.c.seq < row.item_count)
+                .order_by(items.c.seq)
+            ).scalars()
+            return row, list(data)
+
+        found = await self._read(work)
+        if found is None:
+            return None
+        row, data = found
+        transcript = _items_decoder.decode(b"[" + b",".join(data) + b"]")
+        state = msgspec.structs.replace(_state_decoder.decode(row.state), transcript=transcript)
+        return StoredConversation(summary=_summary(row), state=state)
+
+    async def list_conversations(
+        self, *, scope: str = "", limit: int = 20, after: str | None = None
+    ) -> list[ConversationSummary]:
+        def work(conn: Connection) -> list[sa.Row[Any]]:
+            query = (
+                sa.select(*_SUMMARY)
+                .where(conversations.c.scope == scope, self._alive())
+                .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
+                .limit(limit)
+            )
+            if after is not None:
+                created = conn.execute(
+                    sa.select(conversations.c.created_at).where(
+                        self._key(conversations, scope, after), self._alive()
+                    )
+                ).scalar()
+                if created is None:
+                    raise KeyError(after)
+                query = query.where(
+                    sa.tuple_(conversations.c.created_at, conversations.c.id)
+                    < sa.tuple_(sa.literal(created, sa.Double), sa.literal(after))
+                )
+            return list(conn.execute(query).all())
+
+        return [_summary(row) for row in await self._read(work)]
+
+    async def save(
+        self,
+        state: RunState,
+        *,
+        fingerprint: str | None = None,
+        scope: str = "",
+        lease: Lease | None = None,
+    ) -> None:
+        conversation_id = state.conversation_id
+        head = _encoder.encode(msgspec.structs.replace(state, transcript=()))
+        transcript = state.transcript
+        pending = state.pending_input
+
+        def work(conn: Connection) -> None:
+            clock = self._clock()
+            if lease is not None:
+                renewed = conn.execute(
+                    leases.update()
+                    .where(self._key(leases, scope, conversation_id), leases.c.token == lease.token)
+                    .values(expires_at=clock + self.lease_seconds)
+                )
+                if renewed.rowcount != 1:
+                    raise ConversationBusyError(
+                        f"conversation {conversation_id!r} was taken over by another request "
+                        "while this run was in progress; its result is not saved"
+                    )
+            key = self._key(conversations, scope, conversation_id)
+            row = conn.execute(
+                sa.select(
+                    conversations.c.item_count,
+                    conversations.c.transcript_bytes,
+                    conversations.c.title,
+                )
+                .where(key)
+                .with_for_update()
+            ).first()
+            # Transcripts only grow: the run's new items are appended. A state that does not
+            # extend the stored transcript (saved from elsewhere) replaces it.
+            start = row.item_count if row is not None and row.item_count <= len(transcript) else 0
+            if start:
+                last = conn.execute(
+                    sa.select(items.c.data).where(
+                        self._key(items, scope, conversation_id), items.c.seq == start - 1
+                    )
+                ).scalar()
+                if last != _encoder.encode(transcript[start - 1]):
+                    start = 0
+            added = [_encoder.encode(message) for message in transcript[start:]]
+            size = (row.transcript_bytes if row is not None and start else 0) + sum(map(len, added))
+            values: dict[str, Any] = {
+                "team": state.team,
+                "state": head,
+                "item_count": len(transcript),
+                "transcript_bytes": size,
+                "fingerprint": fingerprint,
+                "waiting_for": pending.agent if pending is not None else None,
+                "updated_at": clock,
+            }
+            if row is None:
+                conn.execute(
+                    conversations.insert().values(
+                        scope=scope,
+                        id=conversation_id,
+                        title=title_of(transcript),
+                        created_at=clock,
+                        **values,
+                    )
+                )
+            else:
+                if not row.title:
+                    values["title"] = title_of(transcript)
+                conn.execute(conversations.update().where(key).values(**values))
+                if start == 0:
+                    conn.execute(items.delete().where(self._key(items, scope, conversation_id)))
+            if added:
+                conn.execute(
+                    items.insert(),
+                    [
+                        {
+                            "scope": scope,
+                            "conversation_id": conversation_id,
+                            "seq": start + i,
+                            "data": data,
+                        }
+                        for i, data in enumerate(added)
+                    ],
+                )
+
+        await self._write(work)
+
+    async def find(self, fingerprint: str, *, scope: str = "") -> str | None:
+        def work(conn: Connection) -> str | None:
+            found: str | None = conn.execute(
+                sa.select(conversations.c.id)
+                .where(
+                    conversations.c.fingerprint == fingerprint,
+                    conversations.c.scope == scope,
+                    self._alive(),
+                )
+                .order_by(conversations.c.updated_at.desc())
+                .limit(1)
+            ).scalar()
+            return found
+
+        return await self._read(work)
+
+    async def delete(self, conversation_id: str, *, scope: str = "") -> bool:
+        def work(conn: Connection) -> bool:
+            # Items go with their conversation (ON DELETE CASCADE); said here too, for
+            # SQLite files opened elsewhere with foreign keys off.
+            conn.execute(items.delete().where(self._key(items, scope, conversation_id)))
+            result = conn.execute(
+                conversations.delete().where(self._key(conversations, scope, conversation_id))
+            )
+            return bool(result.rowcount)
+
+        return await self._write(work)
+
+    # --- leases and stop requests -------------------------------------------------------
+
+    async def acquire(self, conversation_id: str, *, scope: str = "") -> Lease:
+        token = uuid.uuid4().hex
+
+        def work(conn: Connection) -> str | None:
+            clock = self._clock()
+            insert = _insert(conn)(leases).values(
+                scope=scope,
+                conversation_id=conversation_id,
+                token=token,
+                expires_at=clock + self.lease_seconds,
+                stop_requested=False,
+            )
+            statement = insert.on_conflict_do_update(
+                index_elements=[leases.c.scope, leases.c.conversation_id],
+                set_={
+                    "token": insert.excluded.token,
+                    "expires_at": insert.excluded.expires_at,
+                    "stop_requested": False,
+                },
+                # Only a lease that ran out (its process died) is taken over.
+                where=leases.c.expires_at <= clock,
+            ).returning(leases.c.token)
+            taken: str | None = conn.execute(statement).scalar()
+            return taken
+
+        if await self._write(work) != token:
+            raise ConversationBusyError(
+                f"conversation {conversation_id!r} is busy with another request; retry when it ends"
+            )
+        self._held[token] = (scope, conversation_id)
+        return Lease(conversation_id, token, scope)
+
+    async def release(self, lease: Lease) -> None:
+        self._held.pop(lease.token, None)
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                leases.delete().where(
+                    self._key(leases, lease.scope, lease.conversation_id),
+                    leases.c.token == lease.token,
+                )
+            )
+
+        await self._write(work)
+
+    async def request_stop(self, conversation_id: str, *, scope: str = "") -> bool:
+        def work(conn: Connection) -> bool:
+            result = conn.execute(
+                leases.update()
+                .where(
+                    self._key(leases, scope, conversation_id), leases.c.expires_at > self._clock()
+                )
+                .values(stop_requested=True)
+            )
+            return bool(result.rowcount)
+
+        return await self._write(work)
+
+    async def stop_requested(self, conversation_id: str, *, scope: str | None = None) -> bool:
+        where: sa.ColumnElement[bool]
+        if scope is None:
+            tokens = [t for t, (_, cid) in self._held.items() if cid == conversation_id]
+            if not tokens:
+                return False
+            where = leases.c.token.in_(tokens)
+        else:
+            where = self._key(leases, scope, conversation_id)
+
+        def work(conn: Connection) -> bool:
+            asked = conn.execute(
+                sa.select(leases.c.token).where(where, leases.c.stop_requested).limit(1)
+            ).first()
+            return asked is not None
+
+        return await self._read(work)
+
+
+def _schema_revision(conn: Connection) -> str | None:
+    """The revision the database is at (None: no schema yet), read without Alembic."""
+    if not sa.inspect(conn).has_table(VERSION_TABLE):
+        return None
+    found: str | None = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+    return found
+
+
+def _insert(conn: Connection) -> Callable[[sa.Table], Any]:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def _summary(row: sa.Row[Any]) -> ConversationSummary:
+    return ConversationSummary(
+        id=row.id,
+        team=row.team,
+        title=row.title,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        items=row.item_count,
+        waiting_for=row.waiting_for,
+    )
+
+
+def _reason(err: BaseException) -> str:
+    if isinstance(err, sa.exc.DBAPIError) and err.orig is not None:
+        return f"{type(err.orig).__name__}: {err.orig}".strip()
+    return f"{type(err).__name__}: {err}"

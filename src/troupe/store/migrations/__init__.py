@@ -1,0 +1,1 @@
+"""Alembic migrations of troupe's tables; run by ``troupe.store._migrate``."""
