@@ -198,3 +198,28 @@ async def test_upstream_failure_non_stream_is_502(raw_client: Any) -> None:
     )
     assert "flaky-1" not in error["message"] or "fake" in error["message"]
     assert (await client.post("/v1/chat/completions", json=body)).status_code == 200
+
+
+async def test_images_to_a_team_whose_model_cannot_see_are_a_clear_400(raw_client: Any) -> None:
+    from troupe.models import ModelCapabilities
+
+    blind = ScriptedModel(["ok"] * 3, capabilities=ModelCapabilities(vision=False))
+    team = RoundRobinTeam("blind", [AssistantAgent("bot", blind)])
+    client = raw_client(app_for(team))
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    body = {
+        "model": "blind",
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "what is this?"}, image]}
+        ],
+    }
+    error = assert_error(await client.post("/v1/chat/completions", json=body), 400)
+    assert (
+        error["message"].startswith("team 'blind' cannot take images:")
+        and error["param"] == "messages"
+    )
+    sighted = RoundRobinTeam("eyes", [AssistantAgent("bot", ScriptedModel(["a cat"]))])
+    ok = await raw_client(app_for(sighted)).post(
+        "/v1/chat/completions", json={**body, "model": "eyes"}
+    )
+    assert ok.status_code == 200

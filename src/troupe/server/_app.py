@@ -100,6 +100,20 @@ class TroupePlugin(InitPluginProtocol):
         finally:
             with anyio.CancelScope(shield=True):
                 await store.close()
+                await self._close_executors()
+
+    async def _close_executors(self) -> None:
+        """Remove the code sandboxes this process started (containers, volumes)."""
+        seen: set[int] = set()
+        for team in self.service.teams.values():
+            for agent in team.agents:
+                executor = getattr(agent, "executor", None)
+                if executor is not None and id(executor) not in seen:
+                    seen.add(id(executor))
+                    try:
+                        await executor.close()
+                    except Exception:  # shutting down: report it, close the rest
+                        logger.exception("closing the %s executor failed", type(executor).__name__)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         router = Router(

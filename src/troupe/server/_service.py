@@ -34,6 +34,7 @@ from troupe.errors import (
     RequestTooLargeError,
 )
 from troupe.messages import Message
+from troupe.models import capability_problem, has_images
 from troupe.server._schemas import ChatCompletionRequest, InMessage, to_messages
 from troupe.store import (
     ConversationStore,
@@ -168,6 +169,7 @@ class ChatService:
             else:
                 new = to_messages(trailing, offset=last_assistant + 1)
             self._check_size(state, new)
+            _check_images(team, new)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.store.release(lease)
@@ -292,3 +294,13 @@ def _not_found(conversation_id: str) -> ConversationNotFoundError:
     return ConversationNotFoundError(
         f"conversation {conversation_id!r} not found", param="conversation_id"
     )
+
+
+def _check_images(team: Team, messages: Sequence[Message]) -> None:
+    """Images go to the team's first agent: a clear 400 when its model cannot see them."""
+    if not has_images(messages):
+        return
+    model = getattr(team.agents[0], "model", None)
+    problem = capability_problem(model, images=True) if model is not None else None
+    if problem:
+        raise RequestError(f"team '{team.name}' cannot take images: {problem}", param="messages")
