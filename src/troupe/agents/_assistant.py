@@ -179,26 +179,7 @@ class AssistantAgent:
         return AgentOutcome(messages=tuple(produced), usage=usage)
 
     async def _call_model(self, request: ModelRequest, stream: _TextStream) -> ModelResponse:
-        stream.new_part()
-        try:
-            # aclosing: a turn cancelled mid-stream closes the upstream request now, not at GC.
-            async with contextlib.aclosing(self.model.stream(request)) as items:
-                async for item in items:
-                    if isinstance(item, TextChunk):
-                        await stream.write(item.text)
-                    elif isinstance(item, ReasoningChunk):
-                        await stream.think(item.text)
-                    elif isinstance(item, ModelResponse):
-                        return item
-        except UpstreamError as err:
-            raise err.for_agent(self._name) from err.__cause__
-        raise UpstreamError(
-            f"agent '{self._name}': {self.model.provider} model '{self.model.model_name}' "
-            "ended its stream without a response",
-            provider=self.model.provider,
-            model=self.model.model_name,
-            agent=self._name,
-        )
+        return await call_model(self._name, self.model, request, stream)
 
     def _summary(self, calls: Sequence[ToolCall], results: Sequence[ToolMessage]) -> str:
         return "\n".join(
@@ -210,6 +191,31 @@ class AssistantAgent:
             )
             for call, result in zip(calls, results, strict=True)
         )
+
+
+async def call_model(
+    agent: str, model: ChatModel, request: ModelRequest, stream: _TextStream
+) -> ModelResponse:
+    """One model call for ``agent``: its text and thinking streamed, its final response returned."""
+    stream.new_part()
+    try:
+        # aclosing: a turn cancelled mid-stream closes the upstream request now, not at GC.
+        async with contextlib.aclosing(model.stream(request)) as items:
+            async for item in items:
+                if isinstance(item, TextChunk):
+                    await stream.write(item.text)
+                elif isinstance(item, ReasoningChunk):
+                    await stream.think(item.text)
+                elif isinstance(item, ModelResponse):
+                    return item
+    except UpstreamError as err:
+        raise err.for_agent(agent) from err.__cause__
+    raise UpstreamError(
+        f"agent '{agent}': {model.provider} model '{model.model_name}' ended its stream without a response",
+        provider=model.provider,
+        model=model.model_name,
+        agent=agent,
+    )
 
 
 class _TextStream:

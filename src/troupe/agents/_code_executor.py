@@ -21,10 +21,10 @@ from typing import Any
 
 import msgspec
 
-from troupe.agents._assistant import AssistantAgent, _TextStream
+from troupe.agents._assistant import AssistantAgent, _TextStream, call_model
 from troupe.agents._base import AgentOutcome, AgentTurn, Emit, new_message_id
 from troupe.agents._view import model_view
-from troupe.errors import ConfigError, ConfigIssue, UpstreamError
+from troupe.errors import ConfigError, ConfigIssue
 from troupe.events import AgentFinished, AgentStarted, UsageReported
 from troupe.execution import (
     ExecutionScope,
@@ -37,7 +37,7 @@ from troupe.execution import (
     run_reported,
 )
 from troupe.messages import AssistantMessage, Message, Usage, UserMessage, text_of
-from troupe.models._base import ChatModel, ModelRequest, ModelResponse, ReasoningChunk, TextChunk
+from troupe.models._base import ChatModel, ModelRequest, ModelResponse
 
 DEFAULT_CODER_MESSAGE = (
     "You solve tasks by writing code. Put the code to run in one fenced block "
@@ -257,25 +257,7 @@ class CodeExecutorAgent:
 
     async def _call_model(self, request: ModelRequest, stream: _TextStream) -> ModelResponse:
         assert self.model is not None
-        stream.new_part()
-        try:
-            async with contextlib.aclosing(self.model.stream(request)) as items:
-                async for item in items:
-                    if isinstance(item, TextChunk):
-                        await stream.write(item.text)
-                    elif isinstance(item, ReasoningChunk):
-                        await stream.think(item.text)
-                    elif isinstance(item, ModelResponse):
-                        return item
-        except UpstreamError as err:
-            raise err.for_agent(self._name) from err.__cause__
-        raise UpstreamError(
-            f"agent '{self._name}': {self.model.provider} model '{self.model.model_name}' "
-            "ended its stream without a response",
-            provider=self.model.provider,
-            model=self.model.model_name,
-            agent=self._name,
-        )
+        return await call_model(self._name, self.model, request, stream)
 
 
 class CodeAssistantAgent(AssistantAgent):
