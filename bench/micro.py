@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import anyio
+import anyio.lowlevel
 
 from troupe.events import AgentStarted, Event, RunEnded, TextDelta, ToolCalled
 from troupe.messages import UserMessage
@@ -104,17 +105,56 @@ async def _direct(items: int) -> float:
     return (time.perf_counter_ns() - start) / items
 
 
+async def _outbox_wake(items: int, without_timer: bool) -> float:
+    """Nanoseconds per frame when every frame wakes the outbox writer (one upstream read per token)."""
+    from bench.variants import _writer_without_timer
+    from troupe.server._outbox import Outbox
+
+    async def send(message: Any) -> None:
+        pass
+
+    outbox = Outbox(send, keepalive=15)
+    writer = _writer_without_timer(outbox) if without_timer else outbox.run()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: writer)
+        await anyio.lowlevel.checkpoint()
+        start = time.perf_counter_ns()
+        for _ in range(items):
+            outbox.put(b"data: {}\n\n")
+            await anyio.lowlevel.checkpoint()  # the run waits for the network: the writer runs
+        elapsed = time.perf_counter_ns() - start
+        outbox.close()
+        await outbox.wait_sent()
+    return elapsed / items
+
+
 async def hops(items: int) -> dict[str, float]:
     results: dict[str, list[float]] = {"hop": [], "hop_troupe_loop": [], "direct": []}
     for _ in range(3):
         results["hop"].append(await _hop(items, troupe_loop=False))
         results["hop_troupe_loop"].append(await _hop(items, troupe_loop=True))
         results["direct"].append(await _direct(items))
-    return {
+    out = {
         "memory_stream_hop_ns": round(min(results["hop"]), 1),
         "memory_stream_hop_troupe_loop_ns": round(min(results["hop_troupe_loop"]), 1),
         "direct_await_emit_ns": round(min(results["direct"]), 1),
     }
+    try:
+        wakes = [await _outbox_wake(items, without_timer=False) for _ in range(3)]
+        bare = [await _outbox_wake(items, without_timer=True) for _ in range(3)]
+    except ImportError:  # a troupe from before the outbox (b4c7568)
+        return out
+    out["outbox_writer_wake_ns"] = round(min(wakes), 1)
+    out["outbox_writer_wake_without_keepalive_timer_ns"] = round(min(bare), 1)
+    out["checkpoint_ns"] = round(min([await _checkpoints(items) for _ in range(3)]), 1)
+    return out
+
+
+async def _checkpoints(items: int) -> float:
+    start = time.perf_counter_ns()
+    for _ in range(items):
+        await anyio.lowlevel.checkpoint()
+    return (time.perf_counter_ns() - start) / items
 
 
 async def _cpu_ms(call: Callable[[], Awaitable[Any]], requests: int, rounds: int = 3) -> float:

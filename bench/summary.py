@@ -21,8 +21,12 @@ _PHASE = {"c1": "c=1", "c64": "c=64", "paced": "c=1"}
 def _label(result: dict[str, Any]) -> str:
     source = result.get("troupe", {})
     if "src" in source:
-        return source["src"]
-    return source.get("commit", "?") + ("+dirty" if source.get("dirty") else "")
+        label = source["src"]
+        commit = Path(label).parent / "COMMIT"  # written next to src/ by whoever exported it
+        label = commit.read_text().strip() if commit.exists() else label
+    else:
+        label = source.get("commit", "?") + ("+dirty" if source.get("dirty") else "")
+    return f"{label}, {source['store']} store" if "store" in source else label
 
 
 def _cell(values: list[float], decimals: int) -> str:
