@@ -154,10 +154,12 @@ class ChatService:
             conversation_id = await self.store.find(
                 fingerprint(scope, team.name, earlier), scope=scope
             )
+        minted = conversation_id is None
         conversation_id = conversation_id or f"conv_{uuid.uuid4().hex}"
         lease = await self.acquire(conversation_id, scope)
         try:
-            state = await self.store.load(conversation_id, scope=scope)
+            # An id minted just now has nothing stored: skip a store round trip.
+            state = None if minted else await self.store.load(conversation_id, scope=scope)
             if state is not None and state.team != team.name:
                 raise RequestError(
                     f"conversation {conversation_id!r} belongs to team {state.team!r}, not {team.name!r}",
