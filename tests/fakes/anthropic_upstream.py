@@ -28,12 +28,14 @@ import re
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp.web as web
 import anyio
 import msgspec
+
+from tests.fakes._server import FakeServer
 
 _WORD = re.compile(r"\S+\s*|\s+")
 _encode = msgspec.json.encode
@@ -214,23 +216,19 @@ class _Answer:
         yield _event({"type": "content_block_stop", "index": index})
 
 
-class FakeAnthropicServer:
+class FakeAnthropicServer(FakeServer):
     """An Anthropic-compatible server on 127.0.0.1; an async context manager."""
 
     def __init__(
         self, *, host: str = "127.0.0.1", port: int = 0, tokens: int | None = None
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host=host, port=port)
         self.tokens = tokens
         self.requests: list[dict[str, Any]] = []
         self.request_headers: list[dict[str, str]] = []
         self.request_times: list[float] = []
         self.stats = Stats()
         self._queue: deque[Reply] = deque()
-        self._runner: web.AppRunner | None = None
-        self._changed: anyio.Event | None = None
-        self._closing: anyio.Event | None = None
 
     @property
     def base_url(self) -> str:
@@ -247,44 +245,8 @@ class FakeAnthropicServer:
         self.request_times.clear()
         self.stats = Stats()
 
-    async def wait_until(self, condition: Callable[[], bool]) -> None:
-        """Wait (at most 10 s) until ``condition()`` holds; re-checked on every state change."""
-        with anyio.fail_after(10):
-            while not condition():
-                assert self._changed is not None, "server not started"
-                await self._changed.wait()
-
-    def _notify(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
-        self._changed = anyio.Event()
-
-    async def start(self) -> None:
-        self._changed = anyio.Event()
-        self._closing = anyio.Event()
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/v1/messages", self._messages)
-        self._runner = web.AppRunner(
-            app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None
-        )
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
-        if self.port == 0:
-            self.port = self._runner.addresses[0][1]
-
-    async def close(self) -> None:
-        if self._closing is not None:
-            self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeAnthropicServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
+    def _routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/messages", self._messages)
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         body = await request.json(loads=msgspec.json.decode)

@@ -37,12 +37,14 @@ import argparse
 import re
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp.web as web
 import anyio
 import msgspec
+
+from tests.fakes._server import FakeServer
 
 _WORD = re.compile(r"\S+\s*|\s+")
 _encode = msgspec.json.encode
@@ -258,7 +260,7 @@ def _error_body(message: str, error_type: str, code: str | None = None) -> bytes
     return _encode({"error": {"message": message, "type": error_type, "param": None, "code": code}})
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(FakeServer):
     """An OpenAI-compatible server on 127.0.0.1; an async context manager.
 
     ``tokens``: answer that many tokens instead of the echo. ``delay``: seconds
@@ -276,8 +278,7 @@ class FakeOpenAIServer:
         reject_stream_options: bool = False,
         models: tuple[str, ...] = ("fake-model",),
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host=host, port=port)
         self.tokens = tokens
         self.delay = delay
         self.reject_stream_options = reject_stream_options
@@ -290,10 +291,6 @@ class FakeOpenAIServer:
         self._queue: deque[Reply] = deque()
         # Frames of the unscripted N-token reply, built once per (model, usage flag).
         self._frame_cache: dict[tuple[str, bool], list[bytes]] = {}
-        self._runner: web.AppRunner | None = None
-        # Created in start(): anyio events need a running event loop.
-        self._changed: anyio.Event | None = None
-        self._closing: anyio.Event | None = None
 
     @property
     def base_url(self) -> str:
@@ -310,51 +307,13 @@ class FakeOpenAIServer:
         self.request_peers.clear()
         self.stats = Stats()
 
-    async def wait_until(self, condition: Callable[[], bool]) -> None:
-        """Wait (at most 10 s) until ``condition()`` holds; re-checked on every state change."""
-        with anyio.fail_after(10):
-            while not condition():
-                assert self._changed is not None, "server not started"
-                await self._changed.wait()
-
-    def _notify(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
-        self._changed = anyio.Event()
-
-    async def start(self) -> None:
-        self._changed = anyio.Event()
-        self._closing = anyio.Event()
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/v1/chat/completions", self._chat)
-        app.router.add_get("/v1/models", self._models)
-        app.router.add_post("/_script", self._script)
-        app.router.add_get("/_requests", self._requests)
-        app.router.add_get("/_stats", self._stats)
-        app.router.add_post("/_reset", self._reset)
-        # handler_cancellation: a client that goes away cancels its handler, which counts it.
-        self._runner = web.AppRunner(
-            app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        if self.port == 0:
-            self.port = self._runner.addresses[0][1]
-
-    async def close(self) -> None:
-        if self._closing is not None:
-            self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOpenAIServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
+    def _routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/chat/completions", self._chat)
+        router.add_get("/v1/models", self._models)
+        router.add_post("/_script", self._script)
+        router.add_get("/_requests", self._requests)
+        router.add_get("/_stats", self._stats)
+        router.add_post("/_reset", self._reset)
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json(loads=msgspec.json.decode)
