@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Self
+from collections.abc import Callable, Sequence
+from typing import Protocol, Self
 
 import aiohttp.web as web
 import anyio
+
+
+class StreamFailures(Protocol):
+    """The failure knobs of a scripted reply, counted in frames sent."""
+
+    error_after: int | None
+    disconnect_after: int | None
+    hang_after: int | None
+    delay: float
+
+
+class StreamStats(Protocol):
+    streams_started: int
+    streams_completed: int
+    streams_cancelled: int
+
+
+def drop(request: web.Request) -> None:
+    """Abort, not close: the client sees the connection break mid-body, as when a proxy dies."""
+    if request.transport is not None:
+        request.transport.abort()
 
 
 class FakeServer:
@@ -59,6 +80,51 @@ class FakeServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def stream(
+        self,
+        request: web.Request,
+        frames: Sequence[bytes],
+        failures: StreamFailures,
+        stats: StreamStats,
+        *,
+        content_type: str,
+        error_frame: bytes,
+    ) -> web.StreamResponse:
+        """Send ``frames`` one write each, failing where ``failures`` says; count it in ``stats``."""
+        response = web.StreamResponse(
+            headers={"Content-Type": content_type, "Cache-Control": "no-cache"}
+        )
+        stats.streams_started += 1
+        self._notify()
+        try:
+            await response.prepare(request)
+            for sent, frame in enumerate(frames):
+                if sent == failures.error_after:
+                    await response.write(error_frame)
+                    await response.write_eof()
+                    return response
+                if sent == failures.disconnect_after:
+                    drop(request)
+                    return response
+                if sent == failures.hang_after:
+                    assert self._closing is not None
+                    await self._closing.wait()
+                    drop(request)
+                    return response
+                if failures.delay and sent:
+                    await anyio.sleep(failures.delay)
+                await response.write(frame)
+            await response.write_eof()
+        except (anyio.get_cancelled_exc_class(), ConnectionResetError):
+            # The client closed the connection while the stream was still going.
+            if self._closing is not None and not self._closing.is_set():
+                stats.streams_cancelled += 1
+                self._notify()
+            raise
+        stats.streams_completed += 1
+        self._notify()
+        return response
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -35,7 +35,7 @@ import aiohttp.web as web
 import anyio
 import msgspec
 
-from tests.fakes._server import FakeServer
+from tests.fakes._server import FakeServer, drop
 
 _WORD = re.compile(r"\S+\s*|\s+")
 _encode = msgspec.json.encode
@@ -259,7 +259,7 @@ class FakeAnthropicServer(FakeServer):
         if reply.hang:
             assert self._closing is not None
             await self._closing.wait()
-            _drop(request)
+            drop(request)
             return web.Response()
         if reply.first_byte_delay:
             await anyio.sleep(reply.first_byte_delay)
@@ -280,48 +280,19 @@ class FakeAnthropicServer(FakeServer):
     async def _stream(
         self, request: web.Request, reply: Reply, events: list[bytes]
     ) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        error = (
+            b"event: error\ndata: "
+            + _encode(
+                {
+                    "type": "error",
+                    "error": {"type": reply.stream_error_type, "message": reply.error},
+                }
+            )
+            + b"\n\n"
         )
-        self.stats.streams_started += 1
-        self._notify()
-        try:
-            await response.prepare(request)
-            for sent, event in enumerate(events):
-                if sent == reply.error_after:
-                    error = _encode(
-                        {"type": "error", "error": {"type": reply.stream_error_type,
-                                                    "message": reply.error}}
-                    )  # fmt: skip
-                    await response.write(b"event: error\ndata: " + error + b"\n\n")
-                    await response.write_eof()
-                    return response
-                if sent == reply.disconnect_after:
-                    _drop(request)
-                    return response
-                if sent == reply.hang_after:
-                    assert self._closing is not None
-                    await self._closing.wait()
-                    _drop(request)
-                    return response
-                if reply.delay and sent:
-                    await anyio.sleep(reply.delay)
-                await response.write(event)
-            await response.write_eof()
-        except (anyio.get_cancelled_exc_class(), ConnectionResetError):
-            if self._closing is not None and not self._closing.is_set():
-                self.stats.streams_cancelled += 1
-                self._notify()
-            raise
-        self.stats.streams_completed += 1
-        self._notify()
-        return response
-
-
-def _drop(request: web.Request) -> None:
-    # Abort, not close: the client sees the connection break mid-body.
-    if request.transport is not None:
-        request.transport.abort()
+        return await self.stream(
+            request, events, reply, self.stats, content_type="text/event-stream", error_frame=error
+        )
 
 
 async def _serve(args: argparse.Namespace) -> None:

@@ -29,7 +29,7 @@ import aiohttp.web as web
 import anyio
 import msgspec
 
-from tests.fakes._server import FakeServer
+from tests.fakes._server import FakeServer, drop
 
 _WORD = re.compile(r"\S+\s*|\s+")
 _encode = msgspec.json.encode
@@ -183,7 +183,7 @@ class FakeOllamaServer(FakeServer):
         if reply.hang:
             assert self._closing is not None
             await self._closing.wait()
-            _drop(request)
+            drop(request)
             return web.Response()
         if reply.first_byte_delay:
             await anyio.sleep(reply.first_byte_delay)
@@ -200,41 +200,15 @@ class FakeOllamaServer(FakeServer):
     async def _stream(
         self, request: web.Request, reply: Reply, lines: list[bytes]
     ) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-        self.stats.streams_started += 1
-        self._notify()
-        try:
-            await response.prepare(request)
-            for sent, line in enumerate(lines):
-                if sent == reply.error_after:
-                    await response.write(_encode({"error": reply.error}) + b"\n")
-                    await response.write_eof()
-                    return response
-                if sent == reply.disconnect_after:
-                    _drop(request)
-                    return response
-                if sent == reply.hang_after:
-                    assert self._closing is not None
-                    await self._closing.wait()
-                    _drop(request)
-                    return response
-                if reply.delay and sent:
-                    await anyio.sleep(reply.delay)
-                await response.write(line)
-            await response.write_eof()
-        except (anyio.get_cancelled_exc_class(), ConnectionResetError):
-            if self._closing is not None and not self._closing.is_set():
-                self.stats.streams_cancelled += 1
-                self._notify()
-            raise
-        self.stats.streams_completed += 1
-        self._notify()
-        return response
-
-
-def _drop(request: web.Request) -> None:
-    if request.transport is not None:
-        request.transport.abort()
+        error = _encode({"error": reply.error}) + b"\n"
+        return await self.stream(
+            request,
+            lines,
+            reply,
+            self.stats,
+            content_type="application/x-ndjson",
+            error_frame=error,
+        )
 
 
 async def _serve(args: argparse.Namespace) -> None:

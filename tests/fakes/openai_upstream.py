@@ -44,7 +44,7 @@ import aiohttp.web as web
 import anyio
 import msgspec
 
-from tests.fakes._server import FakeServer
+from tests.fakes._server import FakeServer, drop
 
 _WORD = re.compile(r"\S+\s*|\s+")
 _encode = msgspec.json.encode
@@ -334,7 +334,7 @@ class FakeOpenAIServer(FakeServer):
         reply = self._queue.popleft() if scripted else Reply(delay=self.delay)
         if reply.hang:
             await self._wait_closing()
-            _drop(request)
+            drop(request)
             return web.Response()
         if reply.status >= 400:
             headers = (
@@ -372,40 +372,10 @@ class FakeOpenAIServer(FakeServer):
     async def _stream(
         self, request: web.Request, reply: Reply, frames: list[bytes]
     ) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        error = b"data: " + _error_body(reply.error, reply.error_type) + b"\n\n"
+        return await self.stream(
+            request, frames, reply, self.stats, content_type="text/event-stream", error_frame=error
         )
-        self.stats.streams_started += 1
-        self._notify()
-        try:
-            await response.prepare(request)
-            for sent, frame in enumerate(frames):
-                if sent == reply.error_after:
-                    await response.write(
-                        b"data: " + _error_body(reply.error, reply.error_type) + b"\n\n"
-                    )
-                    await response.write_eof()
-                    return response
-                if sent == reply.disconnect_after:
-                    _drop(request)
-                    return response
-                if sent == reply.hang_after:
-                    await self._wait_closing()
-                    _drop(request)
-                    return response
-                if reply.delay and sent:
-                    await anyio.sleep(reply.delay)
-                await response.write(frame)
-            await response.write_eof()
-        except (anyio.get_cancelled_exc_class(), ConnectionResetError):
-            # The client closed the connection while the stream was still going.
-            if self._closing is not None and not self._closing.is_set():
-                self.stats.streams_cancelled += 1
-                self._notify()
-            raise
-        self.stats.streams_completed += 1
-        self._notify()
-        return response
 
     async def _models(self, request: web.Request) -> web.Response:
         data = [
@@ -433,13 +403,6 @@ class FakeOpenAIServer(FakeServer):
     async def _reset(self, request: web.Request) -> web.Response:
         self.reset()
         return web.Response(body=b"{}", content_type="application/json")
-
-
-def _drop(request: web.Request) -> None:
-    # Abort, not close: the client sees the connection break mid-body, as when a proxy dies.
-    # aiohttp then fails to finish the response and, rightly, ignores that.
-    if request.transport is not None:
-        request.transport.abort()
 
 
 async def _serve(args: argparse.Namespace) -> None:
