@@ -11,7 +11,8 @@ import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "spec" / "openai-openapi.json"
+# OpenAI's OpenAPI spec (MIT, licence beside it), vendored: a clone has everything it needs.
+SPEC_PATH = Path(__file__).resolve().parent / "data" / "openai-openapi.json"
 _URI = "urn:openai-openapi"
 
 
