@@ -45,7 +45,7 @@ from troupe.store import (
 )
 from troupe.teams import RunResult, RunState, Team
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 HistoryItem = tuple[str, str]
 BusyPolicy = Literal["reject", "enqueue"]
 
@@ -59,7 +59,7 @@ class ConversationNotFoundError(RequestError):
 
 def check_conversation_id(conversation_id: str, param: str = "conversation_id") -> str:
     """``conversation_id`` if it is a valid id, else a 400 that quotes it."""
-    if not _ID.match(conversation_id):
+    if not _ID.fullmatch(conversation_id):
         raise RequestError(
             f"invalid conversation id {conversation_id[:64]!r}: use up to 128 letters, digits, "
             "'.', '_', ':', '-', starting with a letter or digit",

@@ -20,7 +20,7 @@ from troupe.adapters.streamlit._turn import stream_turn
 from troupe.adapters.streamlit._view import SYSTEM_AUTHOR, TurnView, show_bubble
 
 # Conversation ids as the server accepts them; anything else in a URL is ignored.
-_CONVERSATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_CONVERSATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _STOPPED = "Stopped. The team did not keep this message."
 
 
@@ -70,7 +70,7 @@ def _load(key: str, team: str, remember_in_url: bool) -> ChatState:
     # A new session: a reloaded page continues the conversation in its URL.
     state = ChatState(team=team)
     conversation_id = st.query_params.get(key, "")
-    if _CONVERSATION_ID.match(conversation_id):
+    if _CONVERSATION_ID.fullmatch(conversation_id):
         state = TRANSCRIPTS.load(conversation_id, team) or ChatState(
             team=team,
             conversation_id=conversation_id,
