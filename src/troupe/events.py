@@ -23,6 +23,8 @@ __all__ = [
     "ReasoningDelta",
     "RunEnded",
     "RunFailed",
+    "RunResumed",
+    "RunStarted",
     "SpeakerSelected",
     "TextDelta",
     "ToolCalled",
@@ -35,8 +37,25 @@ import msgspec
 from troupe.messages import Usage
 
 
-class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_defaults=True):
+class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    # Every field is always on the wire, defaults included (``tool_result.is_error: false``):
+    # the wire contract lists them as fields of every event of the type.
     agent: str
+
+
+class RunStarted(_Event, tag="run_start", frozen=True):
+    """A run began (the first event of every run log); ``agent`` is the team."""
+
+    run_id: str
+    conversation_id: str
+
+
+class RunResumed(_Event, tag="run_resumed", frozen=True):
+    """A replica took over a run whose process died; the turn in progress then starts over.
+
+    Messages started before this event and not finished never will be."""
+
+    reason: str
 
 
 class AgentStarted(_Event, tag="agent_start", frozen=True):
@@ -129,6 +148,7 @@ class RunEnded(_Event, tag="run_end", frozen=True):
 
     stop_reason: str
     conversation_id: str = ""
+    run_id: str = ""
     usage: Usage = Usage()
     turns: int = 0
     duration_ms: int = 0
@@ -142,7 +162,9 @@ class RunFailed(_Event, tag="error", frozen=True):
 
 
 Event = (
-    AgentStarted
+    RunStarted
+    | RunResumed
+    | AgentStarted
     | AgentFinished
     | TextDelta
     | ReasoningDelta
