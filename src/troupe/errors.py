@@ -37,6 +37,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamRateLimitError",
     "UpstreamTimeoutError",
+    "first_error",
 ]
 
 from dataclasses import dataclass
@@ -167,3 +168,19 @@ class UpstreamRateLimitError(UpstreamError):
     status_code = 429
     error_type = "rate_limit_error"
     code = "rate_limit_exceeded"
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error to report for a group raised by concurrent children (parallel graph
+    branches, parallel tool calls): the first of troupe's own errors, else the first."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    return next((e for e in leaves if isinstance(e, TroupeError)), leaves[0])

@@ -6,7 +6,7 @@ import pytest
 
 from troupe.agents import AssistantAgent
 from troupe.events import Event, RunEnded, RunFailed
-from troupe.messages import UserMessage
+from troupe.messages import UserMessage, text_of
 from troupe.models import ScriptedModel
 from troupe.teams import MaxMessages, RoundRobinTeam, TextMention
 
@@ -87,12 +87,23 @@ async def test_without_termination_one_round() -> None:
     assert result.turns == 2
 
 
-async def test_a_failing_agent_ends_the_run_with_an_error_and_keeps_the_old_state() -> None:
+async def test_a_failing_agent_ends_the_run_with_an_error_and_keeps_the_completed_turns() -> None:
     team = RoundRobinTeam(
         "t", [agent("a", "fine"), agent("b")], max_turns=4
     )  # b has no replies left
     state = team.new_state("c1")
     result, events = await run(team, "go", state)
-    assert result.error is not None
+    assert result.error is not None and result.status == "failed"
+    assert [text_of(m) for m in result.state.transcript] == ["go", "fine"]
+    assert result.state.run is None
+    failed = [e for e in events if isinstance(e, RunFailed)]
+    assert len(failed) == 1 and "ScriptedModel 'scripted'" in failed[0].message
+    assert isinstance(events[-1], RunEnded) and events[-1].stop_reason.startswith("error:")
+
+
+async def test_a_failure_in_the_first_turn_leaves_the_conversation_as_it_was() -> None:
+    team = RoundRobinTeam("t", [agent("a")])  # no replies at all
+    state = team.new_state("c1")
+    result, _ = await run(team, "go", state)
+    assert result.status == "failed"
     assert result.state == state
-    assert isinstance(events[-1], RunFailed) and "ScriptedModel 'scripted'" in events[-1].message

@@ -1,7 +1,18 @@
 """Agents: immutable definitions that take one turn at a time."""
 
 from troupe.agents._assistant import AssistantAgent
-from troupe.agents._base import Agent, AgentOutcome, AgentTurn, Emit, new_message_id
+from troupe.agents._base import (
+    Agent,
+    AgentOutcome,
+    AgentTurn,
+    Answered,
+    AwaitingInput,
+    Emit,
+    HandedOff,
+    Stopped,
+    TurnEnd,
+    new_message_id,
+)
 from troupe.agents._code_executor import CodeAssistantAgent, CodeExecutorAgent
 from troupe.agents._context import ContextPolicy, apply_context_policy
 from troupe.agents._handoff import Handoff
@@ -12,12 +23,17 @@ __all__ = [
     "Agent",
     "AgentOutcome",
     "AgentTurn",
+    "Answered",
     "AssistantAgent",
+    "AwaitingInput",
     "CodeAssistantAgent",
     "CodeExecutorAgent",
     "ContextPolicy",
     "Emit",
+    "HandedOff",
     "Handoff",
+    "Stopped",
+    "TurnEnd",
     "UserProxyAgent",
     "apply_context_policy",
     "model_view",

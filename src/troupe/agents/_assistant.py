@@ -161,13 +161,7 @@ class AssistantAgent:
             if control is not None:
                 produced.append(control.message)
                 await emit(AgentFinished(agent=self._name, message_id=message_id))
-                return AgentOutcome(
-                    messages=tuple(produced),
-                    usage=usage,
-                    handoff=control.handoff,
-                    handoff_message=control.message.content,
-                    stop=control.message.stop or None,
-                )
+                return AgentOutcome(messages=tuple(produced), usage=usage, end=control.end)
             iterations += 1
             if iterations >= self.max_tool_iterations and not self.reflect_on_tool_use:
                 summary = self._summary(calls, results)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-__all__ = ["Agent", "AgentOutcome", "AgentTurn", "Emit", "new_message_id"]
+__all__ = [
+    "Agent",
+    "AgentOutcome",
+    "AgentTurn",
+    "Answered",
+    "AwaitingInput",
+    "Emit",
+    "HandedOff",
+    "Stopped",
+    "TurnEnd",
+    "new_message_id",
+]
 
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,27 +36,52 @@ class AgentTurn(msgspec.Struct, frozen=True, kw_only=True):
 
     transcript: tuple[Message, ...]
     conversation_id: str = ""
+    # Who owns the conversation (a hash of the API key): per-tenant resources such as
+    # code sandboxes are kept apart by it.
+    scope: str = ""
     # What this agent kept from its previous turn (``AgentOutcome.state``).
     state: Any = None
 
 
-class AgentOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    """What a turn produced: messages to append to the transcript, and their cost.
+class Answered(msgspec.Struct, frozen=True, tag="answered"):
+    """The agent said its piece; the team's policy decides what comes next."""
 
-    ``handoff``: the agent passes control to that agent (or ``"user"``).
-    ``input_request``: the agent waits for the human; the prompt to show.
-    ``stop``: the agent asked to end the run, for this reason.
-    ``state``: the agent's own state to keep for its next turn (nested teams).
+
+class HandedOff(msgspec.Struct, frozen=True, kw_only=True, tag="handed_off"):
+    """The agent passed control to ``target`` (another agent, or ``"user"``)."""
+
+    target: str
+    message: str = ""
+
+
+class AwaitingInput(msgspec.Struct, frozen=True, kw_only=True, tag="awaiting_input"):
+    """The agent waits for the human: ``prompt`` is what to show. With ``approval`` the
+    answer goes back to this agent (it asked leave to do something)."""
+
+    prompt: str
+    approval: bool = False
+
+
+class Stopped(msgspec.Struct, frozen=True, kw_only=True, tag="stopped"):
+    """The agent asked to end the run, for ``reason``."""
+
+    reason: str
+
+
+TurnEnd = Answered | HandedOff | AwaitingInput | Stopped
+"""How a turn ended: a small tagged type that the team loop dispatches with ``match``."""
+
+
+class AgentOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What a turn produced: messages to append to the transcript, their cost, how it ended.
+
+    ``state``: the agent's own state to keep for its next turn (nested teams, code
+    executors waiting for approval).
     """
 
     messages: tuple[Message, ...]
     usage: Usage = Usage()
-    handoff: str | None = None
-    handoff_message: str = ""
-    input_request: str | None = None
-    # The request is for approval: the human's answer goes back to this agent.
-    approval: bool = False
-    stop: str | None = None
+    end: TurnEnd = Answered()
     state: Any = None
 
 

@@ -22,7 +22,14 @@ from typing import Any
 import msgspec
 
 from troupe.agents._assistant import AssistantAgent, _TextStream, call_model
-from troupe.agents._base import AgentOutcome, AgentTurn, Emit, new_message_id
+from troupe.agents._base import (
+    AgentOutcome,
+    AgentTurn,
+    Answered,
+    AwaitingInput,
+    Emit,
+    new_message_id,
+)
 from troupe.agents._view import model_view
 from troupe.errors import ConfigError, ConfigIssue
 from troupe.events import AgentFinished, AgentStarted, UsageReported
@@ -156,8 +163,7 @@ class CodeExecutorAgent:
     ) -> AgentOutcome:
         return AgentOutcome(
             messages=tuple(messages),
-            input_request=approval_prompt(blocks),
-            approval=True,
+            end=AwaitingInput(prompt=approval_prompt(blocks), approval=True),
             state=_Pending(blocks=tuple(blocks), **kw),
         )
 
@@ -294,12 +300,11 @@ class CodeAssistantAgent(AssistantAgent):
         with execution_scope(scope):
             outcome = await super().run(turn, emit)
         messages = (*before, *outcome.messages)
-        if scope.pending and outcome.handoff is None and outcome.stop is None:
+        if scope.pending and isinstance(outcome.end, Answered):
             return msgspec.structs.replace(
                 outcome,
                 messages=messages,
-                input_request=approval_prompt(scope.pending),
-                approval=True,
+                end=AwaitingInput(prompt=approval_prompt(scope.pending), approval=True),
                 state=_Pending(blocks=tuple(scope.pending)),
             )
         return msgspec.structs.replace(outcome, messages=messages, state=_Pending())

@@ -15,18 +15,19 @@ from collections.abc import Mapping, Sequence
 import anyio
 import msgspec
 
-from troupe.agents._base import Emit
+from troupe.agents._base import Emit, HandedOff, Stopped
 from troupe.agents._handoff import Handoff
+from troupe.errors import first_error
 from troupe.events import HandoffOccurred, ToolCalled, ToolResultReturned
 from troupe.messages import AssistantMessage, ToolCall, ToolMessage
 from troupe.tools import Tool, ToolOutput
 
 
 class Control(msgspec.Struct, frozen=True, kw_only=True):
-    """A control tool ended the turn: a handoff (``handoff`` set) or a stop."""
+    """A control tool ended the turn: a handoff or a stop, with the agent's last words."""
 
     message: AssistantMessage
-    handoff: str | None = None
+    end: HandedOff | Stopped
 
 
 def _reason(arguments: str) -> str:
@@ -62,13 +63,17 @@ async def run_tool_calls(
         elif handoff is not None:
             text = handoff.transfer_message
             control = Control(
-                handoff=handoff.target, message=AssistantMessage(content=text, source=agent)
+                end=HandedOff(target=handoff.target, message=text),
+                message=AssistantMessage(content=text, source=agent),
             )
             outputs[index] = ToolOutput(content=text)
             await emit(HandoffOccurred(agent=agent, target=handoff.target, message=text))
         else:
             reason = _reason(call.arguments)
-            control = Control(message=AssistantMessage(content=reason, source=agent, stop=reason))
+            control = Control(
+                end=Stopped(reason=reason),
+                message=AssistantMessage(content=reason, source=agent, stop=reason),
+            )
             outputs[index] = ToolOutput(content="Stopping the run.")
 
     async def run_one(index: int, call: ToolCall) -> None:
@@ -96,9 +101,14 @@ async def run_tool_calls(
             )
         )
 
-    async with anyio.create_task_group() as tg:
-        for index, call in enumerate(calls):
-            tg.start_soon(run_one, index, call)
+    try:
+        async with anyio.create_task_group() as tg:
+            for index, call in enumerate(calls):
+                tg.start_soon(run_one, index, call)
+    except ExceptionGroup as group:
+        # A tool that fails with an error of troupe's (an inner team's upstream error)
+        # reports that error, not "unhandled errors in a TaskGroup".
+        raise first_error(group) from None
     results = [
         ToolMessage(
             call_id=call.id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __all__ = ["UserProxyAgent"]
 
-from troupe.agents._base import AgentOutcome, AgentTurn, Emit
+from troupe.agents._base import AgentOutcome, AgentTurn, AwaitingInput, Emit
 from troupe.errors import ConfigError, ConfigIssue
 
 DEFAULT_PROMPT = "Your turn: reply to continue."
@@ -42,4 +42,4 @@ class UserProxyAgent:
         return f"UserProxyAgent({self._name!r})"
 
     async def run(self, turn: AgentTurn, emit: Emit) -> AgentOutcome:
-        return AgentOutcome(messages=(), input_request=self.prompt)
+        return AgentOutcome(messages=(), end=AwaitingInput(prompt=self.prompt))

@@ -1,8 +1,18 @@
 """Teams: how agents take turns, and when a run stops."""
 
-from troupe.teams._base import RunContext, Team
+from troupe.teams._base import RunContext, RunControl, Team
 from troupe.teams._nested import TeamAgent, TeamTool
-from troupe.teams._state import GraphProgress, PendingInput, RunProgress, RunResult, RunState
+from troupe.teams._state import (
+    GraphProgress,
+    PendingInput,
+    RunInFlight,
+    RunProgress,
+    RunResult,
+    RunState,
+    RunStatus,
+    StepEnd,
+    settle,
+)
 from troupe.teams.graph import Edge, GraphTeam
 from troupe.teams.round_robin import RoundRobinTeam
 from troupe.teams.selector import DEFAULT_SELECTOR_PROMPT, SelectorTeam
@@ -37,11 +47,15 @@ __all__ = [
     "PendingInput",
     "RoundRobinTeam",
     "RunContext",
+    "RunControl",
+    "RunInFlight",
     "RunProgress",
     "RunResult",
     "RunState",
+    "RunStatus",
     "SelectorTeam",
     "SourceMatch",
+    "StepEnd",
     "StopMessage",
     "SwarmTeam",
     "Team",
@@ -52,4 +66,5 @@ __all__ = [
     "TextMessage",
     "Timeout",
     "TokenUsage",
+    "settle",
 ]

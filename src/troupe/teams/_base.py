@@ -3,33 +3,54 @@
 ``Team.run`` reads top to bottom: take the user's new messages (answering a
 pending question if there is one), then step after step ask the team's
 speaker policy who speaks next (``_next``), let them take their turns, and
-look at what came back: a pause for the human, a handoff, or a termination
-condition that fired. Kinds of team differ only in their policy (``_next``,
-``_after_turn``); none copies the loop.
+dispatch on how each turn ended (``TurnEnd``, with ``match``): an answer, a
+handoff, a wait for the human, a stop. Kinds of team differ only in their
+policy (``_next``, ``_after_turn``); none copies the loop.
 
 A team is an immutable definition; the conversation lives in the
-``RunState`` it is given and returns. Errors never escape as exceptions:
-they become a ``RunFailed`` event and a ``RunResult`` whose state is the one
-from before the run, so a failed run leaves the conversation as it was.
+``RunState`` it is given and returns. Everything the loop keeps between steps
+is in ``RunState.run`` (``RunInFlight``), so a run checkpointed after a step
+can be continued by any process: give ``run`` that state and no new messages.
+
+Errors never escape as exceptions: they become a ``RunFailed`` event and a
+``RunResult`` that keeps the completed turns. A stop through ``RunControl``
+cancels the turn in progress (its model call, its tools) at once.
 """
 
 from __future__ import annotations
 
-__all__ = ["RunContext", "Team"]
+__all__ = ["RunContext", "RunControl", "Team"]
 
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Literal
 
 import anyio
 import msgspec
 
-from troupe.agents import Agent, AgentOutcome, AgentTurn, Emit
-from troupe.errors import ConfigError, ConfigIssue, RunError, TroupeError
-from troupe.events import InputRequested, RunEnded, RunFailed, UsageReported
+from troupe.agents import (
+    Agent,
+    AgentOutcome,
+    AgentTurn,
+    Answered,
+    AwaitingInput,
+    Emit,
+    HandedOff,
+    Stopped,
+)
+from troupe.errors import ConfigError, ConfigIssue, RunError, TroupeError, first_error
+from troupe.events import Event, InputRequested, RunEnded, RunFailed, UsageReported
 from troupe.messages import AssistantMessage, Message, Usage, UserMessage, text_of
-from troupe.teams._state import PendingInput, RunProgress, RunResult, RunState
+from troupe.teams._state import (
+    PendingInput,
+    RunInFlight,
+    RunProgress,
+    RunResult,
+    RunState,
+    RunStatus,
+    StepEnd,
+    settle,
+)
 from troupe.teams.termination import TerminationCondition
 
 logger = logging.getLogger("troupe.teams")
@@ -38,25 +59,81 @@ logger = logging.getLogger("troupe.teams")
 # many turns is the safety net against a condition that never fires.
 DEFAULT_MAX_TURNS = 50
 
-StopCheck = Callable[[], Awaitable[bool]]
+Checkpoint = Callable[[RunState], Awaitable[None]]
+
+
+class RunControl:
+    """What the owner of a run gives it: who it is, where to checkpoint, and a stop.
+
+    ``checkpoint`` is awaited with the state after every step that the run goes on
+    from (the last step's state is the run's result). ``stop`` ends the run now: the
+    turn in progress is cancelled and the run ends ``cancelled`` with its completed
+    turns.
+    """
+
+    def __init__(
+        self, *, run_id: str = "", scope: str = "", checkpoint: Checkpoint | None = None
+    ) -> None:
+        self.run_id = run_id
+        self.scope = scope
+        self.checkpoint = checkpoint
+        self.stop_reason: str | None = None
+        self.stop_error: TroupeError | None = None
+        self._cancel: anyio.CancelScope | None = None
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_reason is not None
+
+    def stop(self, reason: str = "cancelled", *, error: TroupeError | None = None) -> None:
+        """End the run now. With ``error`` it ends ``failed`` with that error (a shutdown),
+        else ``cancelled``."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self.stop_error = error
+        if self._cancel is not None:
+            self._cancel.cancel()
+
+    def _attach(self, scope: anyio.CancelScope) -> None:
+        self._cancel = scope
+        if self.stop_reason is not None:
+            scope.cancel()
 
 
 class RunContext:
-    """What a speaker policy may use during a run: the events, and the run's usage."""
+    """What a speaker policy may use during a run: the events, the run's usage, and how
+    the speakers of the last step ended.
 
-    def __init__(self, team: str, emit: Emit) -> None:
+    ``emit`` counts the usage of every model call reported in the run (agents', the
+    selector's, inner teams'), so the run's usage is the sum of its model calls even
+    when a turn is cut short.
+    """
+
+    def __init__(
+        self, team: str, emit: Emit, flight: RunInFlight, clock: float, scope: str = ""
+    ) -> None:
         self.team = team
-        self.emit = emit
-        self.usage = Usage()
-        self.messages: list[Message] = []
-        # The outcomes of the last step, in speaker order (empty before the first step).
-        self.last: list[tuple[Agent, AgentOutcome]] = []
-        # The run continues a paused one (the user answered a pending question).
-        self.resumed = False
+        self.scope = scope
+        self.usage = flight.usage
+        self.last = flight.last
+        # The run answered a pending question (the human's answer to the team).
+        self.resumed = flight.resumed
+        self._emit = emit
+        self._clock = clock
+        self._elapsed = flight.elapsed
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds the run has been running, over every process that ran it."""
+        return self._elapsed + (time.monotonic() - self._clock)
+
+    async def emit(self, event: Event) -> None:
+        if type(event) is UsageReported:
+            self.usage += event.usage
+        await self._emit(event)
 
     async def add_usage(self, agent: str, usage: Usage) -> None:
         """Count a model call the team itself made (a speaker selector's)."""
-        self.usage += usage
         await self.emit(UsageReported(agent=agent, usage=usage))
 
 
@@ -139,119 +216,62 @@ class Team:
         new_messages: Sequence[Message],
         emit: Emit,
         *,
-        should_stop: StopCheck | None = None,
+        control: RunControl | None = None,
     ) -> RunResult:
-        """Run the team on ``new_messages``; events go to ``emit``."""
-        started = time.monotonic()
+        """Run the team on ``new_messages``; events go to ``emit``.
+
+        Given a state with a run in progress (``state.run``, from a checkpoint), the
+        run continues from its last completed step; ``new_messages`` must then be empty.
+        """
+        control = control or RunControl()
+        clock = time.monotonic()
         before = state
-        run = RunContext(self.name, emit)
+        if state.run is None:
+            state = self._begin(state, new_messages, control.run_id)
+        elif new_messages:
+            raise ValueError("a run in progress takes no new messages")
+        done = state  # the state after the last completed step
+        flight = state.run
+        assert flight is not None
+        run = RunContext(self.name, emit, flight, clock, control.scope)
+        stop_reason: str | None = None
         try:
-            run.resumed = state.pending_input is not None
-            state, incoming = self._answer_pending(state, new_messages)
-            run.messages.extend(incoming)
-            items: list[Message] = list(incoming)
-            handoffs: list[tuple[str, str]] = []
-            turns = 0
-            stop_reason: str | None = None
-            if run.resumed and self.termination is not None:
-                # The human's answer may itself end the run ("APPROVE").
-                stop_reason = self.termination.check(
-                    self._progress(run, items, handoffs, 0, started, False)
-                )
-            while stop_reason is None:
-                if turns >= self.max_turns:
-                    stop_reason = f"maximum number of turns {self.max_turns} reached"
-                    break
-                if state.resume_with in self.by_name:
-                    # An agent waiting on the human's approval decides before the policy goes on.
-                    step: tuple[Sequence[Agent], RunState] | None = (
-                        [self.by_name[state.resume_with or ""]],
-                        msgspec.structs.replace(state, resume_with=None),
-                    )
-                else:
-                    step = await self._next(state, run)
-                if step is None:
-                    stop_reason = f"{self.kind} team finished"
-                    break
-                speakers, state = step
-                outcomes = await self._take_turns(speakers, state, emit)
-                pause: tuple[Agent, AgentOutcome] | None = None
-                run.last = list(zip(speakers, outcomes, strict=True))
-                for agent, outcome in run.last:
-                    state = self._record(state, agent, outcome)
-                    state = self._after_turn(state, agent, outcome)
-                    items.extend(outcome.messages)
-                    run.usage += outcome.usage
-                    turns += 1
-                    final = _final_message(outcome)
-                    if final is not None:
-                        run.messages.append(final)
-                    if outcome.handoff:
-                        handoffs.append((agent.name, outcome.handoff))
-                    if pause is None and (
-                        outcome.input_request is not None or outcome.handoff == "user"
-                    ):
-                        pause = (agent, outcome)
-                if pause is not None:
-                    state, stop_reason = await self._pause(state, *pause, emit)
-                    break
-                if self.termination is not None:
-                    stop_requested = bool(should_stop and await should_stop())
-                    progress = self._progress(run, items, handoffs, turns, started, stop_requested)
-                    stop_reason = self.termination.check(progress)
+            with anyio.CancelScope() as cancel:
+                control._attach(cancel)
+                if flight.resumed and flight.turns == 0 and self.termination is not None:
+                    # The human's answer may itself end the run ("APPROVE").
+                    stop_reason = self.termination.check(self._progress(state, control))
+                while stop_reason is None:
+                    state, stop_reason = await self._step(state, run, control)
+                    done = state
+                    if stop_reason is None and control.checkpoint is not None:
+                        with anyio.CancelScope(shield=True):
+                            await control.checkpoint(done)
+            if cancel.cancelled_caught:
+                stop_reason = control.stop_reason or "cancelled"
         except TroupeError as err:
-            return await self._fail(before, err, run.usage, started, emit)
+            return await self._end(before, done, "failed", f"error: {err.message}", run, err)
         except Exception as exc:  # a bug in an agent or a model: report it, keep serving
             logger.exception("team %r failed", self.name)
             failure = RunError(
                 f"team '{self.name}' failed: {type(exc).__name__}: {exc}", code="internal_error"
             )
-            return await self._fail(before, failure, run.usage, started, emit)
-        duration_ms = int((time.monotonic() - started) * 1000)
-        state = msgspec.structs.replace(
-            state, usage=state.usage + run.usage, turns=state.turns + turns, runs=state.runs + 1
-        )
-        await emit(
-            RunEnded(
-                agent=self.name,
-                stop_reason=stop_reason,
-                conversation_id=state.conversation_id,
-                usage=run.usage,
-                turns=turns,
-                duration_ms=duration_ms,
+            return await self._end(
+                before, done, "failed", f"error: {failure.message}", run, failure
             )
-        )
-        return RunResult(
-            state=state,
-            stop_reason=stop_reason,
-            usage=run.usage,
-            turns=turns,
-            duration_ms=duration_ms,
-        )
+        assert stop_reason is not None
+        status: RunStatus = "completed"
+        if cancel.cancelled_caught and control.stop_error is not None:
+            error = control.stop_error
+            return await self._end(before, done, "failed", f"error: {error.message}", run, error)
+        if cancel.cancelled_caught:
+            status = "cancelled"
+        elif done.pending_input is not None:
+            status = "requires_input"
+        return await self._end(before, done, status, stop_reason, run)
 
-    def _progress(
-        self,
-        run: RunContext,
-        items: list[Message],
-        handoffs: list[tuple[str, str]],
-        turns: int,
-        started: float,
-        stop_requested: bool,
-    ) -> RunProgress:
-        return RunProgress(
-            messages=tuple(run.messages),
-            items=tuple(items),
-            handoffs=tuple(handoffs),
-            usage=run.usage,
-            turns=turns,
-            elapsed=time.monotonic() - started,
-            stop_requested=stop_requested,
-        )
-
-    def _answer_pending(
-        self, state: RunState, new_messages: Sequence[Message]
-    ) -> tuple[RunState, list[Message]]:
-        """Append the user's messages; if the run was waiting for them, they answer it."""
+    def _begin(self, state: RunState, new_messages: Sequence[Message], run_id: str) -> RunState:
+        """Append the user's messages; if the team was waiting for them, they answer it."""
         incoming = list(new_messages)
         pending = state.pending_input
         if pending is not None:
@@ -266,29 +286,112 @@ class Team:
             state = self._resume(
                 msgspec.structs.replace(state, pending_input=None), pending, incoming
             )
+        start = len(state.transcript)
+        flight = RunInFlight(
+            id=run_id,
+            start=start,
+            finals=tuple(range(start, start + len(incoming))),
+            resumed=pending is not None,
+        )
         return msgspec.structs.replace(
-            state, transcript=state.transcript + tuple(incoming)
-        ), incoming
+            state, transcript=state.transcript + tuple(incoming), run=flight
+        )
+
+    async def _step(
+        self, state: RunState, run: RunContext, control: RunControl
+    ) -> tuple[RunState, str | None]:
+        """One step: who speaks, their turns, and whether the run ends after it."""
+        flight = state.run
+        assert flight is not None
+        if flight.turns >= self.max_turns:
+            return state, f"maximum number of turns {self.max_turns} reached"
+        step: tuple[Sequence[Agent], RunState] | None
+        if state.resume_with in self.by_name:
+            # An agent waiting on the human's approval decides before the policy goes on.
+            step = (
+                [self.by_name[state.resume_with or ""]],
+                msgspec.structs.replace(state, resume_with=None),
+            )
+        else:
+            step = await self._next(state, run)
+        if step is None:
+            return state, f"{self.kind} team finished"
+        speakers, state = step
+        outcomes = await self._take_turns(speakers, state, run)
+        pause: tuple[Agent, AgentOutcome] | None = None
+        finals, handoffs = list(flight.finals), list(flight.handoffs)
+        for agent, outcome in zip(speakers, outcomes, strict=True):
+            at = len(state.transcript)
+            state = self._after_turn(self._record(state, agent, outcome), agent, outcome)
+            final = _final_index(outcome)
+            if final is not None:
+                finals.append(at + final)
+            match outcome.end:
+                case HandedOff(target="user"):
+                    handoffs.append((agent.name, "user"))
+                    pause = pause or (agent, outcome)
+                case HandedOff(target=target):
+                    handoffs.append((agent.name, target))
+                case AwaitingInput():
+                    pause = pause or (agent, outcome)
+                case Answered() | Stopped():
+                    pass
+        run.last = tuple(
+            StepEnd(agent=a.name, end=o.end) for a, o in zip(speakers, outcomes, strict=True)
+        )
+        flight = msgspec.structs.replace(
+            flight,
+            finals=tuple(finals),
+            handoffs=tuple(handoffs),
+            turns=flight.turns + len(outcomes),
+            usage=run.usage,
+            elapsed=run.elapsed,
+            last=run.last,
+        )
+        state = msgspec.structs.replace(state, run=flight)
+        if pause is not None:
+            return await self._pause(state, *pause, run.emit)
+        if self.termination is None:
+            return state, None
+        return state, self.termination.check(self._progress(state, control))
+
+    def _progress(self, state: RunState, control: RunControl) -> RunProgress:
+        flight = state.run
+        assert flight is not None
+        return RunProgress(
+            messages=tuple(state.transcript[i] for i in flight.finals),
+            items=state.transcript[flight.start :],
+            handoffs=flight.handoffs,
+            usage=flight.usage,
+            turns=flight.turns,
+            elapsed=flight.elapsed,
+            stop_requested=control.stop_requested,
+        )
 
     async def _take_turns(
-        self, speakers: Sequence[Agent], state: RunState, emit: Emit
+        self, speakers: Sequence[Agent], state: RunState, run: RunContext
     ) -> list[AgentOutcome]:
         if len(speakers) == 1:
-            return [await speakers[0].run(self._turn(state, speakers[0]), emit)]
+            return [await speakers[0].run(self._turn(state, speakers[0], run), run.emit)]
         outcomes: list[AgentOutcome | None] = [None] * len(speakers)
 
         async def take(index: int, agent: Agent) -> None:
-            outcomes[index] = await agent.run(self._turn(state, agent), emit)
+            outcomes[index] = await agent.run(self._turn(state, agent, run), run.emit)
 
-        async with anyio.create_task_group() as tg:
-            for index, agent in enumerate(speakers):
-                tg.start_soon(take, index, agent)
+        try:
+            async with anyio.create_task_group() as tg:
+                for index, agent in enumerate(speakers):
+                    tg.start_soon(take, index, agent)
+        except ExceptionGroup as group:
+            # A 429 in one parallel branch is reported as that 429.
+            raise first_error(group) from None
         return [outcome for outcome in outcomes if outcome is not None]
 
-    def _turn(self, state: RunState, agent: Agent) -> AgentTurn:
+    def _turn(self, state: RunState, agent: Agent, run: RunContext) -> AgentTurn:
         return AgentTurn(
             transcript=state.transcript,
             conversation_id=state.conversation_id,
+            scope=run.scope,
             state=state.inner.get(agent.name),
         )
 
@@ -303,34 +406,76 @@ class Team:
     async def _pause(
         self, state: RunState, agent: Agent, outcome: AgentOutcome, emit: Emit
     ) -> tuple[RunState, str]:
-        if outcome.input_request is not None:
-            kind: Literal["proxy", "approval"] = "approval" if outcome.approval else "proxy"
-            pending = PendingInput(agent=agent.name, prompt=outcome.input_request, kind=kind)
-        else:
-            final = _final_message(outcome)
-            prompt = (text_of(final) if final is not None else "") or outcome.handoff_message
-            pending = PendingInput(agent=agent.name, prompt=prompt, kind="handoff")
+        match outcome.end:
+            case AwaitingInput(prompt=prompt, approval=approval):
+                pending = PendingInput(
+                    agent=agent.name, prompt=prompt, kind="approval" if approval else "proxy"
+                )
+            case _:
+                final = _final_message(outcome)
+                handoff_message = outcome.end.message if isinstance(outcome.end, HandedOff) else ""
+                prompt = (text_of(final) if final is not None else "") or handoff_message
+                pending = PendingInput(agent=agent.name, prompt=prompt, kind="handoff")
         await emit(InputRequested(agent=pending.agent, prompt=pending.prompt))
         return msgspec.structs.replace(
             state, pending_input=pending
         ), f"input requested by {agent.name}"
 
-    async def _fail(
-        self, before: RunState, err: TroupeError, usage: Usage, started: float, emit: Emit
+    async def _end(
+        self,
+        before: RunState,
+        done: RunState,
+        status: RunStatus,
+        stop_reason: str,
+        run: RunContext,
+        error: TroupeError | None = None,
     ) -> RunResult:
-        await emit(RunFailed(agent=self.name, code=err.code or "error", message=err.message))
+        """Close the run: its completed turns are kept; with none (a failure or a stop
+        in the first step), the conversation stays as it was."""
+        flight = done.run
+        assert flight is not None
+        if flight.turns or before.run is not None or status not in ("failed", "cancelled"):
+            # The usage of every model call, a turn cut short included.
+            flight = msgspec.structs.replace(flight, usage=run.usage)
+            state = settle(msgspec.structs.replace(done, run=flight))
+        else:
+            state = before
+        duration_ms = int(run.elapsed * 1000)
+        if error is not None:
+            await run.emit(
+                RunFailed(agent=self.name, code=error.code or "error", message=error.message)
+            )
+        await run.emit(
+            RunEnded(
+                agent=self.name,
+                stop_reason=stop_reason,
+                conversation_id=state.conversation_id,
+                run_id=flight.id,
+                usage=run.usage,
+                turns=flight.turns,
+                duration_ms=duration_ms,
+            )
+        )
         return RunResult(
-            state=before,
-            stop_reason=f"error: {err.message}",
-            usage=usage,
-            turns=0,
-            duration_ms=int((time.monotonic() - started) * 1000),
-            error=err,
+            state=state,
+            status=status,
+            stop_reason=stop_reason,
+            usage=run.usage,
+            turns=flight.turns,
+            duration_ms=duration_ms,
+            error=error,
         )
 
 
-def _final_message(outcome: AgentOutcome) -> Message | None:
-    for message in reversed(outcome.messages):
+def _final_index(outcome: AgentOutcome) -> int | None:
+    """Where the turn's final message is in ``outcome.messages`` (its answer)."""
+    for index in range(len(outcome.messages) - 1, -1, -1):
+        message = outcome.messages[index]
         if isinstance(message, AssistantMessage) and not message.tool_calls:
-            return message
-    return outcome.messages[-1] if outcome.messages else None
+            return index
+    return len(outcome.messages) - 1 if outcome.messages else None
+
+
+def _final_message(outcome: AgentOutcome) -> Message | None:
+    index = _final_index(outcome)
+    return outcome.messages[index] if index is not None else None

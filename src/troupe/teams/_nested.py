@@ -11,7 +11,7 @@ __all__ = ["TeamAgent", "TeamTool"]
 
 import msgspec
 
-from troupe.agents import AgentOutcome, AgentTurn, Emit
+from troupe.agents import AgentOutcome, AgentTurn, Answered, AwaitingInput, Emit
 from troupe.errors import RunError
 from troupe.events import Event, RunEnded
 from troupe.messages import AssistantMessage, Message, UserMessage
@@ -89,7 +89,7 @@ class TeamAgent:
         return AgentOutcome(
             messages=said,
             usage=result.usage,
-            input_request=pending.prompt if pending is not None else None,
+            end=AwaitingInput(prompt=pending.prompt) if pending is not None else Answered(),
             # What it said joins the outer transcript too: the inner team has seen that.
             state=_NestedState(inner=result.state, seen=len(turn.transcript) + len(said)),
         )

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-__all__ = ["GraphProgress", "PendingInput", "RunProgress", "RunResult", "RunState"]
+__all__ = [
+    "GraphProgress",
+    "PendingInput",
+    "RunInFlight",
+    "RunProgress",
+    "RunResult",
+    "RunState",
+    "RunStatus",
+    "StepEnd",
+    "settle",
+]
 
 from typing import Any, Literal
 
 import msgspec
 
+from troupe.agents import TurnEnd
 from troupe.errors import TroupeError
 from troupe.messages import Message, Usage
+
+RunStatus = Literal["completed", "requires_input", "failed", "cancelled"]
 
 
 class PendingInput(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,6 +46,33 @@ class GraphProgress(msgspec.Struct, frozen=True, kw_only=True):
     visits: dict[str, int] = {}
 
 
+class StepEnd(msgspec.Struct, frozen=True, kw_only=True):
+    """How one speaker's turn in the last step ended."""
+
+    agent: str
+    end: TurnEnd
+
+
+class RunInFlight(msgspec.Struct, frozen=True, kw_only=True):
+    """A run in progress, as data: everything the run loop keeps between steps, so that
+    any replica can continue a run from its last committed step after a crash."""
+
+    id: str = ""
+    # Where the run's items begin in the transcript (its first new message).
+    start: int = 0
+    # Transcript indexes of the run's chat messages: the new user messages, then each
+    # turn's final message (what ``max_messages`` and ``text_mention`` read).
+    finals: tuple[int, ...] = ()
+    handoffs: tuple[tuple[str, str], ...] = ()
+    turns: int = 0
+    usage: Usage = Usage()
+    # Seconds the run has been running, summed over the processes that ran it.
+    elapsed: float = 0.0
+    last: tuple[StepEnd, ...] = ()
+    # The run answered a question the team had asked (a pending input).
+    resumed: bool = False
+
+
 class RunState(msgspec.Struct, frozen=True, kw_only=True):
     """A conversation's state inside a team. Any replica can continue from it."""
 
@@ -53,6 +93,8 @@ class RunState(msgspec.Struct, frozen=True, kw_only=True):
     usage: Usage = Usage()
     turns: int = 0
     runs: int = 0
+    # Set while a run is in progress (saved with each committed step), None between runs.
+    run: RunInFlight | None = None
 
 
 class RunProgress(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,11 +114,28 @@ class RunProgress(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RunResult(msgspec.Struct, frozen=True, kw_only=True):
-    """How a run ended. ``state`` is what to save; on error it is the state before the run."""
+    """How a run ended. ``state`` is what to save: the completed turns are kept whatever
+    happened to the turn in progress (an error, a stop); with none, the state before."""
 
     state: RunState
+    status: RunStatus
     stop_reason: str
     usage: Usage
     turns: int
     duration_ms: int
     error: TroupeError | None = None
+
+
+def settle(state: RunState) -> RunState:
+    """``state`` with its run in progress closed: the run's completed turns and usage
+    added to the conversation's totals. A state with no run in progress is returned as is."""
+    flight = state.run
+    if flight is None:
+        return state
+    return msgspec.structs.replace(
+        state,
+        usage=state.usage + flight.usage,
+        turns=state.turns + flight.turns,
+        runs=state.runs + 1,
+        run=None,
+    )

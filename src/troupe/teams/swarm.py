@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from troupe.agents import Agent, AgentOutcome, AssistantAgent
+from troupe.agents import Agent, AgentOutcome, AssistantAgent, HandedOff
 from troupe.errors import ConfigError, ConfigIssue
 from troupe.teams._base import RunContext, Team
 from troupe.teams._state import RunState
@@ -74,14 +74,13 @@ class SwarmTeam(Team):
     async def _next(
         self, state: RunState, run: RunContext
     ) -> tuple[Sequence[Agent], RunState] | None:
-        if run.last:
-            _, outcome = run.last[-1]
-            if outcome.handoff is None:
-                return None  # the speaker answered: the user's turn
+        if run.last and not isinstance(run.last[-1].end, HandedOff):
+            return None  # the speaker answered: the user's turn
         speaker = self.by_name.get(state.current_speaker or "", self.agents[0])
         return [speaker], msgspec.structs.replace(state, current_speaker=speaker.name)
 
     def _after_turn(self, state: RunState, agent: Agent, outcome: AgentOutcome) -> RunState:
-        if outcome.handoff and outcome.handoff in self.by_name:
-            return msgspec.structs.replace(state, current_speaker=outcome.handoff)
+        match outcome.end:
+            case HandedOff(target=target) if target in self.by_name:
+                return msgspec.structs.replace(state, current_speaker=target)
         return state

@@ -13,7 +13,7 @@ import argparse
 
 import uvicorn
 
-from troupe.agents import AgentOutcome, AgentTurn, Emit, new_message_id
+from troupe.agents import AgentOutcome, AgentTurn, AwaitingInput, Emit, new_message_id
 from troupe.events import AgentFinished, AgentStarted, TextDelta
 from troupe.messages import AssistantMessage, UserMessage, text_of
 from troupe.server import create_app
@@ -30,7 +30,7 @@ class Interviewer:
 
     async def run(self, turn: AgentTurn, emit: Emit) -> AgentOutcome:
         if turn.state != "asked":
-            return AgentOutcome(messages=(), input_request=QUESTION, state="asked")
+            return AgentOutcome(messages=(), end=AwaitingInput(prompt=QUESTION), state="asked")
         said = next(
             (text_of(m) for m in reversed(turn.transcript) if isinstance(m, UserMessage)), ""
         )
