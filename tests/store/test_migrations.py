@@ -32,7 +32,14 @@ from troupe.store._schema import SCHEMA_REVISION, metadata
 from troupe.teams import PendingInput, RunState
 
 pytestmark = pytest.mark.anyio
-TABLES = {"troupe_conversations", "troupe_items", "troupe_leases", VERSION_TABLE}
+TABLES = {
+    "troupe_conversations",
+    "troupe_items",
+    "troupe_leases",
+    "troupe_runs",
+    "troupe_run_events",
+    VERSION_TABLE,
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

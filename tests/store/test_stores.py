@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from tests.store.conftest import BACKENDS, SQL_BACKENDS
 from troupe.errors import ConversationBusyError
+from troupe.events import Event, TextDelta
 from troupe.messages import (
     AssistantMessage,
     ImagePart,
@@ -24,7 +25,20 @@ from troupe.messages import (
     Usage,
     UserMessage,
 )
-from troupe.store import ConversationStore, SQLConversationStore, StoreError, parse_database_url
+from troupe.store import (
+    ConversationStore,
+    InMemoryConversationStore,
+    Lease,
+    RunCommit,
+    RunEnd,
+    RunInput,
+    RunRecord,
+    SQLConversationStore,
+    StoreError,
+    decode_events,
+    encode_events,
+    parse_database_url,
+)
 from troupe.store._database import open_database
 from troupe.teams import GraphProgress, PendingInput, RunState
 
@@ -158,21 +172,118 @@ async def test_one_request_at_a_time(store: ConversationStore) -> None:
     await store.release(other_scope)
 
 
+def run_record(run_id: str, cid: str, scope: str = "s") -> RunRecord:
+    return RunRecord(
+        id=run_id,
+        scope=scope,
+        conversation_id=cid,
+        team="t",
+        background=True,
+        input=RunInput(messages=(UserMessage(content="go"),), history=(("user", "go"),)),
+        created_at=1700000000.5,
+    )
+
+
+def texts(n: int, first: int = 1) -> list[Event]:
+    return [TextDelta(agent="a", message_id="m", text=f"t{i}") for i in range(first, first + n)]
+
+
+def commit(
+    record: RunRecord, lease: Lease, first: int, events: list[Event], **kw: Any
+) -> RunCommit:
+    return RunCommit(
+        run_id=record.id,
+        scope=record.scope,
+        conversation_id=record.conversation_id,
+        lease=lease,
+        first_seq=first,
+        last_seq=first + len(events) - 1,
+        events=encode_events(events),
+        **kw,
+    )
+
+
 @every_store
-async def test_a_stop_request_reaches_the_run_and_ends_with_it(store: ConversationStore) -> None:
-    cid = unique()
-    assert await store.request_stop(cid, scope="s") is False  # nothing running
-    lease = await store.acquire(cid, scope="s")
-    assert await store.stop_requested(cid) is False
-    assert await store.request_stop(cid, scope="other") is False
-    assert await store.request_stop(cid, scope="s") is True
-    assert await store.stop_requested(cid) is True
-    assert await store.stop_requested(cid, scope="s") is True
-    await store.release(lease)
-    assert await store.request_stop(cid, scope="s") is False
-    lease = await store.acquire(cid, scope="s")
-    assert await store.stop_requested(cid) is False  # a new run starts unstopped
-    await store.release(lease)
+async def test_a_run_log_is_stored_in_batches_and_read_after_any_event(
+    store: ConversationStore,
+) -> None:
+    cid, run_id = unique(), unique("run")
+    record = run_record(run_id, cid)
+    lease = Lease(cid, uuid.uuid4().hex, "s")
+    assert await store.take_conversation(lease, run_id=run_id, owner="o", load=True) is None
+    assert (await store.active_run(cid, scope="s")).id == run_id  # type: ignore[union-attr]
+    assert await store.commit_runs([commit(record, lease, 1, texts(3), begin=record)]) == [None]
+    state = msgspec.structs.replace(rich_state(cid), team="t")
+    assert await store.commit_runs([commit(record, lease, 4, texts(2, 4), state=state)]) == [None]
+    stored = await store.get_run(run_id, scope="s")
+    assert stored is not None and stored.status == "in_progress" and stored.last_event_id == 5
+    assert stored.input == record.input and stored.created_at == record.created_at
+    assert await store.get_run(run_id, scope="other") is None
+    assert await store.load(cid, scope="s") == state
+    for after in (0, 2, 3, 5):
+        got = decode_events(b"\n".join(await store.run_events(run_id, after=after)))
+        assert got == texts(5)[after:]
+    end = RunEnd(status="completed", stop_reason="done", usage=Usage(prompt_tokens=3))
+    assert await store.commit_runs([commit(record, lease, 6, [], end=end)]) == [None]
+    stored = await store.get_run(run_id, scope="s")
+    assert stored is not None and (stored.status, stored.stop_reason) == ("completed", "done")
+    assert stored.usage == Usage(prompt_tokens=3) and stored.ended_at is not None
+    assert await store.active_run(cid, scope="s") is None
+    assert [r.id for r in await store.list_runs(scope="s", conversation_id=cid)] == [run_id]
+    # The lease went with the run's end: the conversation is free.
+    await store.release(await store.acquire(cid, scope="s"))
+
+
+@every_store
+async def test_a_cancel_reaches_a_run_before_its_record_is_written(
+    store: ConversationStore,
+) -> None:
+    cid, run_id = unique(), unique("run")
+    lease = Lease(cid, uuid.uuid4().hex, "s")
+    await store.take_conversation(lease, run_id=run_id, owner="o", load=False)
+    found = await store.active_run(cid, scope="s")
+    assert found is not None and found.id == run_id
+    assert await store.active_run(cid, scope="other") is None
+    assert await store.cancel_requests([run_id]) == set()
+    await store.request_cancel(run_id)
+    record = run_record(run_id, cid)
+    assert await store.commit_runs([commit(record, lease, 1, texts(1), begin=record)]) == [None]
+    assert await store.cancel_requests([run_id, "run_other"]) == {run_id}
+
+
+@every_store
+async def test_a_run_whose_lease_was_taken_over_writes_nothing(store: ConversationStore) -> None:
+    cid, run_id = unique(), unique("run")
+    record = run_record(run_id, cid)
+    lease = Lease(cid, uuid.uuid4().hex, "s")
+    await store.take_conversation(lease, run_id=run_id, owner="o", load=False)
+    assert await store.commit_runs([commit(record, lease, 1, texts(2), begin=record)]) == [None]
+    await store.release(lease)  # as if it had expired
+    newer = Lease(cid, uuid.uuid4().hex, "s")
+    await store.take_conversation(newer, run_id="run_newer", owner="o", load=False)
+    [problem] = await store.commit_runs([commit(record, lease, 3, texts(1, 3))])
+    assert problem is not None and "taken over" in problem
+    assert len(await store.run_events(run_id)) == 2
+
+
+@every_store
+async def test_an_orphaned_run_is_claimed_once(store: ConversationStore) -> None:
+    cid, run_id = unique(), unique("run")
+    record = run_record(run_id, cid)
+    lease = Lease(cid, uuid.uuid4().hex, "s")
+    await store.take_conversation(lease, run_id=run_id, owner="host:1:1", load=False)
+    await store.commit_runs([commit(record, lease, 1, texts(1), begin=record)])
+
+    def alive(owner: str) -> bool:
+        return owner != "host:1:1"
+
+    if not isinstance(store, InMemoryConversationStore):  # one process: its leases are its own
+        assert run_id in [r.id for r in await store.orphaned_runs(alive)]
+        claim = Lease(cid, uuid.uuid4().hex, "s")
+        assert await store.claim_run(record, lease=claim, owner="o2", owner_alive=alive) is None
+        again = Lease(cid, uuid.uuid4().hex, "s")
+        assert await store.claim_run(record, lease=again, owner="o3", owner_alive=alive) is False
+    assert run_id not in [r.id for r in await store.orphaned_runs(lambda _: True)]
 
 
 @every_store

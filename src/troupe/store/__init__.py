@@ -10,14 +10,22 @@ PostgreSQL (several replicas, one database). Both implement
 from __future__ import annotations
 
 __all__ = [
+    "ACTIVE",
     "DEFAULT_DATABASE_URL",
     "ConversationStore",
     "ConversationSummary",
     "InMemoryConversationStore",
     "Lease",
+    "RunCommit",
+    "RunEnd",
+    "RunInput",
+    "RunRecord",
+    "RunStatus",
     "SQLConversationStore",
     "StoreError",
     "StoredConversation",
+    "decode_events",
+    "encode_events",
     "encoded_size",
     "open_store",
     "parse_database_url",
@@ -27,15 +35,20 @@ __all__ = [
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from troupe.store._base import (
-    ConversationStore,
-    ConversationSummary,
-    Lease,
-    StoredConversation,
-    encoded_size,
-)
+from troupe.store._base import ConversationSummary, Lease, StoredConversation, encoded_size
 from troupe.store._errors import StoreError
 from troupe.store._memory import InMemoryConversationStore
+from troupe.store._runs import (
+    ACTIVE,
+    ConversationStore,
+    RunCommit,
+    RunEnd,
+    RunInput,
+    RunRecord,
+    RunStatus,
+    decode_events,
+    encode_events,
+)
 from troupe.store._url import DEFAULT_DATABASE_URL, parse_database_url
 
 if TYPE_CHECKING:
@@ -56,6 +69,7 @@ def open_store(
     *,
     lease_seconds: float = 30.0,
     ttl_seconds: float | None = None,
+    run_retention_seconds: float | None = 7 * 24 * 3600.0,
     base_dir: Path | None = None,
 ) -> ConversationStore:
     """The store for a database URL: ``memory``, ``sqlite:///path`` or ``postgresql://...``.
@@ -66,10 +80,19 @@ def open_store(
     """
     parsed = parse_database_url(url, base_dir=base_dir)
     if parsed.kind == "memory":
-        return InMemoryConversationStore(lease_seconds=lease_seconds, ttl_seconds=ttl_seconds)
+        return InMemoryConversationStore(
+            lease_seconds=lease_seconds,
+            ttl_seconds=ttl_seconds,
+            run_retention_seconds=run_retention_seconds,
+        )
     from troupe.store._sql import SQLConversationStore
 
-    return SQLConversationStore(parsed, lease_seconds=lease_seconds, ttl_seconds=ttl_seconds)
+    return SQLConversationStore(
+        parsed,
+        lease_seconds=lease_seconds,
+        ttl_seconds=ttl_seconds,
+        run_retention_seconds=run_retention_seconds,
+    )
 
 
 async def upgrade_database(url: str, *, base_dir: Path | None = None) -> str | None:

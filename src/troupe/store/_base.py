@@ -10,8 +10,8 @@ two conversations, so one key can neither read nor claim another's ids.
 from __future__ import annotations
 
 __all__ = [
-    "ConversationStore",
     "ConversationSummary",
+    "Conversations",
     "Lease",
     "StoredConversation",
     "encoded_size",
@@ -60,8 +60,9 @@ class StoredConversation(msgspec.Struct, frozen=True, kw_only=True):
     state: RunState
 
 
-class ConversationStore(Protocol):
-    """Where conversations live between requests. Every method is safe to call concurrently."""
+class Conversations(Protocol):
+    """Where conversations live between requests (``ConversationStore`` adds their runs).
+    Every method is safe to call concurrently."""
 
     async def open(self) -> None:
         """Get ready (create or migrate the schema). Other methods open the store when needed."""
@@ -106,16 +107,7 @@ class ConversationStore(Protocol):
         ...
 
     async def release(self, lease: Lease) -> None:
-        """End the run's hold on the conversation; a stop request for it is cleared."""
-        ...
-
-    async def request_stop(self, conversation_id: str, *, scope: str = "") -> bool:
-        """Ask the run in progress to stop at its next check; False if none is running."""
-        ...
-
-    async def stop_requested(self, conversation_id: str, *, scope: str | None = None) -> bool:
-        """Whether a stop was asked for the run in progress. Without ``scope``: the run that
-        this process holds a lease for."""
+        """End the hold on the conversation."""
         ...
 
     async def delete(self, conversation_id: str, *, scope: str = "") -> bool: ...

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 __all__ = ["BUSY_TIMEOUT", "Database", "open_database"]
 
+import contextlib
 import importlib.util
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
 import anyio
@@ -159,6 +161,7 @@ class PostgresDatabase:
     dialect = "postgresql"
 
     def __init__(self, url: DatabaseUrl) -> None:
+        self.url = url
         if importlib.util.find_spec("asyncpg") is None:
             raise ModuleNotFoundError(
                 "PostgreSQL needs asyncpg: pip install 'troupe[postgres]'", name="asyncpg"
@@ -179,6 +182,36 @@ class PostgresDatabase:
 
     def now(self) -> sa.ColumnElement[float]:
         return sa.cast(sa.extract("epoch", sa.func.clock_timestamp()), sa.Double)
+
+    @asynccontextmanager
+    async def listen(self, channel: str) -> AsyncIterator[AsyncIterator[tuple[str, str]]]:
+        """The notifications of ``channel`` (``pg_notify``), as (kind, subject) pairs from
+        payloads ``"<kind> <subject>"``, on a connection of their own. The iteration ends
+        when that connection is lost."""
+        import asyncpg
+
+        dsn = self.url.sqlalchemy.replace("postgresql+asyncpg:", "postgresql:", 1)
+        connection = await asyncpg.connect(dsn, timeout=10)
+        send, receive = anyio.create_memory_object_stream[tuple[str, str]](10_000)
+
+        def deliver(_: object, __: int, ___: str, payload: str) -> None:
+            kind, _sep, subject = payload.partition(" ")
+            with contextlib.suppress(anyio.WouldBlock, anyio.BrokenResourceError):
+                send.send_nowait((kind, subject))
+
+        def lost(_: object) -> None:
+            send.close()
+
+        try:
+            connection.add_termination_listener(lost)
+            await connection.add_listener(channel, deliver)
+            async with receive:
+                yield receive
+        finally:
+            send.close()
+            with anyio.CancelScope(shield=True):
+                with contextlib.suppress(Exception):
+                    await connection.close(timeout=5)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

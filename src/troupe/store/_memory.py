@@ -1,4 +1,8 @@
-"""The in-memory store: one process, nothing kept across restarts. For tests and embedding."""
+"""The in-memory store: one process, nothing kept across restarts. For tests and embedding.
+
+Runs and their event logs are kept like conversations: while their conversation
+lives, and at most ``run_retention_seconds`` after they end.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,16 @@ __all__ = ["InMemoryConversationStore"]
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Literal
 
 import anyio
+import msgspec
 
 from troupe.errors import ConversationBusyError
 from troupe.store._base import ConversationSummary, Lease, StoredConversation
+from troupe.store._runs import ACTIVE, RunCommit, RunRecord
 from troupe.store._titles import title_of
 from troupe.teams import RunState
 
@@ -42,6 +51,7 @@ class InMemoryConversationStore:
         max_conversations: int = 10_000,
         lease_seconds: float = 600.0,
         ttl_seconds: float | None = None,
+        run_retention_seconds: float | None = 7 * 24 * 3600.0,
     ) -> None:
         self.max_conversations = max_conversations
         self.lease_seconds = lease_seconds
@@ -49,7 +59,13 @@ class InMemoryConversationStore:
         self._entries: OrderedDict[_Key, _Entry] = OrderedDict()
         self._fingerprints: dict[str, _Key] = {}
         self._leases: dict[_Key, tuple[str, float]] = {}
-        self._stops: set[_Key] = set()
+        self.run_retention_seconds = run_retention_seconds
+        self._runs: dict[str, RunRecord] = {}
+        # run id -> its event log: batches of (first seq, last seq, encoded events)
+        self._events: dict[str, list[tuple[int, int, bytes]]] = {}
+        # lease token -> the run that holds it
+        self._lease_runs: dict[str, str] = {}
+        self._cancels: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -58,7 +74,27 @@ class InMemoryConversationStore:
         return None
 
     async def maintain(self) -> None:
-        await anyio.sleep_forever()
+        """Renew the leases of runs in progress; drop runs past their retention."""
+        while True:
+            await anyio.sleep(self.lease_seconds / 3)
+            until = time.monotonic() + self.lease_seconds
+            for key, (token, _) in list(self._leases.items()):
+                if token in self._lease_runs:
+                    self._leases[key] = (token, until)
+            self._purge_runs()
+
+    def _purge_runs(self) -> None:
+        if self.run_retention_seconds is None:
+            return
+        cutoff = time.time() - self.run_retention_seconds
+        for run_id, run in list(self._runs.items()):
+            if run.ended_at is not None and run.ended_at < cutoff:
+                self._drop_run(run_id)
+
+    def _drop_run(self, run_id: str) -> None:
+        self._cancels.discard(run_id)
+        self._runs.pop(run_id, None)
+        self._events.pop(run_id, None)
 
     def _live(self, key: _Key) -> _Entry | None:
         entry = self._entries.get(key)
@@ -70,6 +106,8 @@ class InMemoryConversationStore:
         return entry
 
     def _drop(self, key: _Key) -> None:
+        for run_id in [r.id for r in self._runs.values() if (r.scope, r.conversation_id) == key]:
+            self._drop_run(run_id)
         entry = self._entries.pop(key, None)
         if (
             entry is not None
@@ -116,6 +154,7 @@ class InMemoryConversationStore:
         fingerprint: str | None = None,
         scope: str = "",
         lease: Lease | None = None,
+        keep_fingerprint: bool = False,
     ) -> None:
         key = (scope, state.conversation_id)
         if lease is not None:
@@ -135,11 +174,12 @@ class InMemoryConversationStore:
             if not entry.title:
                 entry.title = title_of(state.transcript)
         self._entries.move_to_end(key)
-        if entry.fingerprint is not None and self._fingerprints.get(entry.fingerprint) == key:
-            del self._fingerprints[entry.fingerprint]
-        entry.fingerprint = fingerprint
-        if fingerprint is not None:
-            self._fingerprints[fingerprint] = key
+        if not keep_fingerprint:
+            if entry.fingerprint is not None and self._fingerprints.get(entry.fingerprint) == key:
+                del self._fingerprints[entry.fingerprint]
+            entry.fingerprint = fingerprint
+            if fingerprint is not None:
+                self._fingerprints[fingerprint] = key
         while len(self._entries) > self.max_conversations:
             self._drop(next(iter(self._entries)))
 
@@ -161,7 +201,6 @@ class InMemoryConversationStore:
             )
         lease = Lease(conversation_id, uuid.uuid4().hex, scope)
         self._leases[key] = (lease.token, now + self.lease_seconds)
-        self._stops.discard(key)
         return lease
 
     async def release(self, lease: Lease) -> None:
@@ -169,20 +208,149 @@ class InMemoryConversationStore:
         held = self._leases.get(key)
         if held is not None and held[0] == lease.token:
             del self._leases[key]
-            self._stops.discard(key)
+        self._lease_runs.pop(lease.token, None)
 
-    async def request_stop(self, conversation_id: str, *, scope: str = "") -> bool:
-        key = (scope, conversation_id)
+    # --- runs ---------------------------------------------------------------------------
+
+    def _holds(self, lease: Lease) -> bool:
+        held = self._leases.get((lease.scope, lease.conversation_id))
+        return held is not None and held[0] == lease.token
+
+    def _take(self, lease: Lease, run_id: str) -> None:
+        key = (lease.scope, lease.conversation_id)
         held = self._leases.get(key)
-        if held is None or held[1] <= time.monotonic():
-            return False
-        self._stops.add(key)
-        return True
+        if held is not None and held[1] > time.monotonic() and held[0] != lease.token:
+            raise ConversationBusyError(
+                f"conversation {lease.conversation_id!r} is busy with another request; "
+                "retry when it ends"
+            )
+        if held is not None:
+            self._lease_runs.pop(held[0], None)
+        self._leases[key] = (lease.token, time.monotonic() + self.lease_seconds)
+        self._lease_runs[lease.token] = run_id
 
-    async def stop_requested(self, conversation_id: str, *, scope: str | None = None) -> bool:
-        if scope is not None:
-            return (scope, conversation_id) in self._stops
-        return any(key[1] == conversation_id for key in self._stops)
+    async def take_conversation(
+        self, lease: Lease, *, run_id: str, owner: str, load: bool
+    ) -> RunState | None:
+        self._take(lease, run_id)
+        return await self.load(lease.conversation_id, scope=lease.scope) if load else None
+
+    async def commit_runs(self, commits: Sequence[RunCommit]) -> list[str | None]:
+        problems: list[str | None] = []
+        for commit in commits:
+            if commit.begin is not None:
+                try:
+                    self._take(commit.lease, commit.run_id)
+                except ConversationBusyError as err:
+                    problems.append(err.message)
+                    continue
+                now = time.time()
+                self._runs[commit.run_id] = msgspec.structs.replace(
+                    commit.begin, created_at=commit.begin.created_at or now, updated_at=now
+                )
+            if not self._holds(commit.lease) or commit.run_id not in self._runs:
+                problems.append("the run's lease was taken over by another run")
+                continue
+            problems.append(None)
+            run = self._runs[commit.run_id]
+            if commit.last_seq >= commit.first_seq:
+                self._events.setdefault(commit.run_id, []).append(
+                    (commit.first_seq, commit.last_seq, commit.events)
+                )
+                run = msgspec.structs.replace(run, last_event_id=commit.last_seq)
+            if commit.state is not None:
+                await self.save(
+                    commit.state,
+                    fingerprint=commit.fingerprint,
+                    scope=commit.scope,
+                    keep_fingerprint=commit.fingerprint is None,
+                )
+            now = time.time()
+            run = msgspec.structs.replace(run, updated_at=now)
+            if commit.end is not None:
+                run = msgspec.structs.replace(
+                    run,
+                    status=commit.end.status,
+                    stop_reason=commit.end.stop_reason,
+                    usage=commit.end.usage,
+                    ended_at=now,
+                )
+                if commit.release:
+                    await self.release(commit.lease)
+            self._runs[commit.run_id] = run
+        return problems
+
+    async def get_run(self, run_id: str, *, scope: str | None = "") -> RunRecord | None:
+        run = self._runs.get(run_id)
+        return run if run is not None and scope in (None, run.scope) else None
+
+    async def run_events(self, run_id: str, *, after: int = 0) -> list[bytes]:
+        out: list[bytes] = []
+        for first, last, data in self._events.get(run_id, ()):
+            if last > after:
+                out.extend(data.split(b"\n")[max(0, after + 1 - first) :])
+        return out
+
+    async def list_runs(
+        self, *, scope: str = "", conversation_id: str | None = None, limit: int = 20
+    ) -> list[RunRecord]:
+        mine = [
+            r
+            for r in self._runs.values()
+            if r.scope == scope and conversation_id in (None, r.conversation_id)
+        ]
+        mine.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        return mine[:limit]
+
+    async def active_run(self, conversation_id: str, *, scope: str = "") -> RunRecord | None:
+        key = (scope, conversation_id)
+        found = [
+            r
+            for r in self._runs.values()
+            if (r.scope, r.conversation_id) == key and r.status in ACTIVE
+        ]
+        if found:
+            return max(found, key=lambda r: r.created_at)
+        held = self._leases.get(key)
+        run_id = self._lease_runs.get(held[0]) if held and held[1] > time.monotonic() else None
+        if run_id is None:
+            return None
+        return RunRecord(id=run_id, scope=scope, conversation_id=conversation_id, team="")
+
+    async def request_cancel(self, run_id: str) -> None:
+        run = self._runs.get(run_id)
+        if run is not None:
+            self._runs[run_id] = msgspec.structs.replace(run, cancel_requested=True)
+        self._cancels.add(run_id)
+
+    async def cancel_requests(self, run_ids: Sequence[str]) -> set[str]:
+        return {i for i in run_ids if i in self._cancels}
+
+    async def orphaned_runs(self, owner_alive: Callable[[str], bool]) -> list[RunRecord]:
+        now = time.monotonic()
+        orphans = []
+        for run in self._runs.values():
+            held = self._leases.get((run.scope, run.conversation_id))
+            if run.status in ACTIVE and (held is None or held[1] <= now):
+                orphans.append(run)
+        return orphans
+
+    async def claim_run(
+        self, run: RunRecord, *, lease: Lease, owner: str, owner_alive: Callable[[str], bool]
+    ) -> RunState | Literal[False] | None:
+        current = self._runs.get(run.id)
+        if current is None or current.status not in ACTIVE:
+            return False
+        try:
+            self._take(lease, run.id)
+        except ConversationBusyError:
+            return False
+        return await self.load(run.conversation_id, scope=run.scope)
+
+    def run_notifications(
+        self,
+    ) -> AbstractAsyncContextManager[AsyncIterator[tuple[str, str]]] | None:
+        return None  # one process: the run manager sees everything itself
 
     async def delete(self, conversation_id: str, *, scope: str = "") -> bool:
         key = (scope, conversation_id)
@@ -191,10 +359,9 @@ class InMemoryConversationStore:
         return found
 
     async def close(self) -> None:
-        self._entries.clear()
-        self._fingerprints.clear()
+        """Nothing to release: what is stored stays for as long as the store object lives."""
         self._leases.clear()
-        self._stops.clear()
+        self._lease_runs.clear()
 
 
 def _summary(conversation_id: str, entry: _Entry) -> ConversationSummary:

@@ -6,8 +6,13 @@ a test checks that the two agree.
                           listing columns.
 ``troupe_items``          the transcript, one msgspec-encoded message per row,
                           appended in the transaction that saves the state.
-``troupe_leases``         who is advancing a conversation now, until when, and
-                          whether a stop was asked.
+``troupe_leases``         who is advancing a conversation now (the run, and the
+                          process: host, pid and start time), until when.
+``troupe_runs``           one row per run: its status, what started it (the new
+                          messages, how its views render it), its usage and the
+                          sequence number of its last stored event.
+``troupe_run_events``     a run's event log, in batches: events ``first_seq`` to
+                          ``last_seq``, one msgspec-encoded event per line.
 
 Times are seconds since the epoch, from the database's clock (one clock for
 every replica).
@@ -15,13 +20,22 @@ every replica).
 
 from __future__ import annotations
 
-__all__ = ["SCHEMA_REVISION", "VERSION_TABLE", "conversations", "items", "leases", "metadata"]
+__all__ = [
+    "SCHEMA_REVISION",
+    "VERSION_TABLE",
+    "conversations",
+    "items",
+    "leases",
+    "metadata",
+    "run_events",
+    "runs",
+]
 
 import sqlalchemy as sa
 
 # The Alembic revision these tables are at (a test keeps it equal to the latest
 # migration): a database already there is used without loading Alembic.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 VERSION_TABLE = "troupe_alembic_version"
 
 metadata = sa.MetaData(naming_convention={"pk": "pk_%(table_name)s"})
@@ -68,5 +82,41 @@ leases = sa.Table(
     sa.Column("token", sa.String(32), nullable=False),
     sa.Column("expires_at", sa.Double(), nullable=False),
     sa.Column("stop_requested", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("owner", sa.String(160), nullable=True),
     sa.Index("ix_troupe_leases_token", "token"),
+)
+
+runs = sa.Table(
+    "troupe_runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("scope", sa.String(64), nullable=False),
+    sa.Column("conversation_id", sa.String(128), nullable=False),
+    sa.Column("team", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("background", sa.Boolean(), nullable=False),
+    sa.Column("input", sa.LargeBinary(), nullable=False),
+    sa.Column("usage", sa.LargeBinary(), nullable=True),
+    sa.Column("stop_reason", sa.Text(), nullable=True),
+    sa.Column("last_event_id", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("cancel_requested", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.Column("updated_at", sa.Double(), nullable=False),
+    sa.Column("ended_at", sa.Double(), nullable=True),
+    sa.Index("ix_troupe_runs_conversation", "scope", "conversation_id", "created_at"),
+    sa.Index("ix_troupe_runs_status", "status"),
+    sa.Index("ix_troupe_runs_ended_at", "ended_at"),
+)
+
+run_events = sa.Table(
+    "troupe_run_events",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("first_seq", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("last_seq", sa.Integer(), nullable=False),
+    sa.Column("data", sa.LargeBinary(), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["run_id"], ["troupe_runs.id"], name="fk_troupe_run_events_run", ondelete="CASCADE"
+    ),
 )

@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 import anyio
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from troupe.errors import ConversationBusyError
@@ -41,6 +40,7 @@ from troupe.store._schema import (
     items,
     leases,
 )
+from troupe.store._sql_runs import SQLRunStore, insert_for
 from troupe.store._titles import title_of
 from troupe.store._url import DatabaseUrl, parse_database_url
 from troupe.teams import RunState
@@ -64,7 +64,7 @@ _SUMMARY = (
 _UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, OSError)
 
 
-class SQLConversationStore:
+class SQLConversationStore(SQLRunStore):
     """Conversations in SQLite or PostgreSQL, by URL (see ``parse_database_url``).
 
     ``migrate``: bring the schema to the current revision when opened (else
@@ -80,12 +80,14 @@ class SQLConversationStore:
         lease_seconds: float = 30.0,
         ttl_seconds: float | None = None,
         migrate: bool = True,
+        run_retention_seconds: float | None = 7 * 24 * 3600.0,
     ) -> None:
         self.url = parse_database_url(url) if isinstance(url, str) else url
         if self.url.kind == "memory":
             raise ValueError("SQLConversationStore needs a SQLite or PostgreSQL URL")
         self.lease_seconds = lease_seconds
         self.ttl_seconds = ttl_seconds
+        self.run_retention_seconds = run_retention_seconds
         self.migrate = migrate
         self.revision: str | None = None
         self._db: Database | None = None
@@ -175,8 +177,10 @@ class SQLConversationStore:
             clock = self._clock()
             conn.execute(leases.delete().where(leases.c.expires_at < clock - 3600.0))
             if self.ttl_seconds is None:
+                self._purge_runs(conn, None)
                 return 0
             expired = conversations.c.updated_at < clock - self.ttl_seconds
+            self._purge_runs(conn, expired)
             conn.execute(
                 items.delete().where(
                     sa.tuple_(items.c.scope, items.c.conversation_id).in_(
@@ -296,87 +300,106 @@ class SQLConversationStore:
         scope: str = "",
         lease: Lease | None = None,
     ) -> None:
+        def work(conn: Connection) -> None:
+            if lease is not None and not self._renew(conn, lease):
+                raise ConversationBusyError(
+                    f"conversation {state.conversation_id!r} was taken over by another request "
+                    "while this run was in progress; its result is not saved"
+                )
+            self._write_state(conn, state, scope=scope, fingerprint=fingerprint)
+
+        await self._write(work)
+
+    def _renew(self, conn: Connection, lease: Lease) -> bool:
+        """Extend ``lease`` if it still holds its conversation (the fence of every write)."""
+        renewed = conn.execute(
+            leases.update()
+            .where(
+                self._key(leases, lease.scope, lease.conversation_id),
+                leases.c.token == lease.token,
+            )
+            .values(expires_at=self._clock() + self.lease_seconds)
+        )
+        return renewed.rowcount == 1
+
+    def _write_state(
+        self,
+        conn: Connection,
+        state: RunState,
+        *,
+        scope: str,
+        fingerprint: str | None,
+        keep_fingerprint: bool = False,
+    ) -> None:
+        """Save ``state`` (in the caller's transaction): the run's new transcript items are
+        appended, the conversation row gets the new state head (and ``fingerprint``)."""
         conversation_id = state.conversation_id
         head = _encoder.encode(msgspec.structs.replace(state, transcript=()))
         transcript = state.transcript
         pending = state.pending_input
-
-        def work(conn: Connection) -> None:
-            clock = self._clock()
-            if lease is not None:
-                renewed = conn.execute(
-                    leases.update()
-                    .where(self._key(leases, scope, conversation_id), leases.c.token == lease.token)
-                    .values(expires_at=clock + self.lease_seconds)
+        clock = self._clock()
+        key = self._key(conversations, scope, conversation_id)
+        row = conn.execute(
+            sa.select(
+                conversations.c.item_count,
+                conversations.c.transcript_bytes,
+                conversations.c.title,
+            )
+            .where(key)
+            .with_for_update()
+        ).first()
+        # Transcripts only grow: the run's new items are appended. A state that does not
+        # extend the stored transcript (saved from elsewhere) replaces it.
+        start = row.item_count if row is not None and row.item_count <= len(transcript) else 0
+        if start:
+            last = conn.execute(
+                sa.select(items.c.data).where(
+                    self._key(items, scope, conversation_id), items.c.seq == start - 1
                 )
-                if renewed.rowcount != 1:
-                    raise ConversationBusyError(
-                        f"conversation {conversation_id!r} was taken over by another request "
-                        "while this run was in progress; its result is not saved"
-                    )
-            key = self._key(conversations, scope, conversation_id)
-            row = conn.execute(
-                sa.select(
-                    conversations.c.item_count,
-                    conversations.c.transcript_bytes,
-                    conversations.c.title,
+            ).scalar()
+            if last != _encoder.encode(transcript[start - 1]):
+                start = 0
+        added = [_encoder.encode(message) for message in transcript[start:]]
+        size = (row.transcript_bytes if row is not None and start else 0) + sum(map(len, added))
+        values: dict[str, Any] = {
+            "team": state.team,
+            "state": head,
+            "item_count": len(transcript),
+            "transcript_bytes": size,
+            "waiting_for": pending.agent if pending is not None else None,
+            "updated_at": clock,
+        }
+        if not keep_fingerprint:
+            values["fingerprint"] = fingerprint
+        if row is None:
+            conn.execute(
+                conversations.insert().values(
+                    scope=scope,
+                    id=conversation_id,
+                    title=title_of(transcript),
+                    created_at=clock,
+                    **{"fingerprint": fingerprint, **values},
                 )
-                .where(key)
-                .with_for_update()
-            ).first()
-            # Transcripts only grow: the run's new items are appended. A state that does not
-            # extend the stored transcript (saved from elsewhere) replaces it.
-            start = row.item_count if row is not None and row.item_count <= len(transcript) else 0
-            if start:
-                last = conn.execute(
-                    sa.select(items.c.data).where(
-                        self._key(items, scope, conversation_id), items.c.seq == start - 1
-                    )
-                ).scalar()
-                if last != _encoder.encode(transcript[start - 1]):
-                    start = 0
-            added = [_encoder.encode(message) for message in transcript[start:]]
-            size = (row.transcript_bytes if row is not None and start else 0) + sum(map(len, added))
-            values: dict[str, Any] = {
-                "team": state.team,
-                "state": head,
-                "item_count": len(transcript),
-                "transcript_bytes": size,
-                "fingerprint": fingerprint,
-                "waiting_for": pending.agent if pending is not None else None,
-                "updated_at": clock,
-            }
-            if row is None:
-                conn.execute(
-                    conversations.insert().values(
-                        scope=scope,
-                        id=conversation_id,
-                        title=title_of(transcript),
-                        created_at=clock,
-                        **values,
-                    )
-                )
-            else:
-                if not row.title:
-                    values["title"] = title_of(transcript)
-                conn.execute(conversations.update().where(key).values(**values))
-                if start == 0:
-                    conn.execute(items.delete().where(self._key(items, scope, conversation_id)))
-            if added:
-                conn.execute(
-                    items.insert(),
-                    [
-                        {
-                            "scope": scope,
-                            "conversation_id": conversation_id,
-                            "seq": start + i,
-                            "data": data,
-                        }
-                        for i, data in enumerate(added)
-                    ],
-                )
-
-        await self._write(work)
+            )
+        else:
+            if not row.title:
+                values["title"] = title_of(transcript)
+            conn.execute(conversations.update().where(key).values(**values))
+            if start == 0:
+                conn.execute(items.delete().where(self._key(items, scope, conversation_id)))
+        if added:
+            conn.execute(
+                items.insert(),
+                [
+                    {
+                        "scope": scope,
+                        "conversation_id": conversation_id,
+                        "seq": start + i,
+                        "data": d,
+                    }
+                    for i, d in enumerate(added)
+                ],
+            )
 
     async def find(self, fingerprint: str, *, scope: str = "") -> str | None:
         def work(conn: Connection) -> str | None:
@@ -399,6 +422,7 @@ class SQLConversationStore:
             # Items go with their conversation (ON DELETE CASCADE); said here too, for
             # SQLite files opened elsewhere with foreign keys off.
             conn.execute(items.delete().where(self._key(items, scope, conversation_id)))
+            self._delete_runs(conn, scope, conversation_id)
             result = conn.execute(
                 conversations.delete().where(self._key(conversations, scope, conversation_id))
             )
@@ -413,7 +437,7 @@ class SQLConversationStore:
 
         def work(conn: Connection) -> str | None:
             clock = self._clock()
-            insert = _insert(conn)(leases).values(
+            insert = insert_for(conn)(leases).values(
                 scope=scope,
                 conversation_id=conversation_id,
                 token=token,
@@ -453,37 +477,6 @@ class SQLConversationStore:
 
         await self._write(work)
 
-    async def request_stop(self, conversation_id: str, *, scope: str = "") -> bool:
-        def work(conn: Connection) -> bool:
-            result = conn.execute(
-                leases.update()
-                .where(
-                    self._key(leases, scope, conversation_id), leases.c.expires_at > self._clock()
-                )
-                .values(stop_requested=True)
-            )
-            return bool(result.rowcount)
-
-        return await self._write(work)
-
-    async def stop_requested(self, conversation_id: str, *, scope: str | None = None) -> bool:
-        where: sa.ColumnElement[bool]
-        if scope is None:
-            tokens = [t for t, (_, cid) in self._held.items() if cid == conversation_id]
-            if not tokens:
-                return False
-            where = leases.c.token.in_(tokens)
-        else:
-            where = self._key(leases, scope, conversation_id)
-
-        def work(conn: Connection) -> bool:
-            asked = conn.execute(
-                sa.select(leases.c.token).where(where, leases.c.stop_requested).limit(1)
-            ).first()
-            return asked is not None
-
-        return await self._read(work)
-
 
 def _schema_revision(conn: Connection) -> str | None:
     """The revision the database is at (None: no schema yet), read without Alembic."""
@@ -491,10 +484,6 @@ def _schema_revision(conn: Connection) -> str | None:
         return None
     found: str | None = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
     return found
-
-
-def _insert(conn: Connection) -> Callable[[sa.Table], Any]:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def _summary(row: sa.Row[Any]) -> ConversationSummary:

@@ -1,0 +1,449 @@
+"""The SQL store's run log: run records, event batches, and the leases runs hold.
+
+``commit_runs`` writes what several runs gathered in one transaction: each
+run's lease is renewed first (the fence: a run whose lease was taken over
+writes nothing), then its events are appended as one row per batch, its
+state saved when a step is complete, and its record closed when it is over.
+On PostgreSQL the transaction also notifies the ``troupe_runs`` channel
+(``events <run id>``), so replicas that follow the run read it at once.
+
+A lease names its run and the process holding it (``host:pid:start``): a
+replica on the same host can see at once that a lease's process is gone (a
+restart after ``kill -9``) instead of waiting for the lease to expire.
+"""
+
+from __future__ import annotations
+
+__all__ = ["NOTIFY_CHANNEL", "SQLRunStore", "insert_for"]
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Literal, TypeVar
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from troupe.errors import ConversationBusyError
+from troupe.messages import Usage
+from troupe.store._base import Lease
+from troupe.store._database import Database
+from troupe.store._runs import ACTIVE, RunCommit, RunInput, RunRecord
+from troupe.store._schema import conversations, leases, run_events, runs
+from troupe.teams import RunState
+
+NOTIFY_CHANNEL = "troupe_runs"
+_encoder = msgspec.json.Encoder()
+_input_decoder = msgspec.json.Decoder(RunInput)
+_usage_decoder = msgspec.json.Decoder(Usage)
+_RUN_COLUMNS = (
+    runs.c.id,
+    runs.c.scope,
+    runs.c.conversation_id,
+    runs.c.team,
+    runs.c.status,
+    runs.c.background,
+    runs.c.input,
+    runs.c.usage,
+    runs.c.stop_reason,
+    runs.c.last_event_id,
+    runs.c.cancel_requested,
+    runs.c.created_at,
+    runs.c.updated_at,
+    runs.c.ended_at,
+)
+
+
+def insert_for(conn: Connection) -> Callable[[sa.Table], Any]:
+    """The dialect's INSERT, which has ``on_conflict_do_update``."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def _record(row: sa.Row[Any]) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        scope=row.scope,
+        conversation_id=row.conversation_id,
+        team=row.team,
+        status=row.status,
+        background=row.background,
+        input=_input_decoder.decode(row.input),
+        usage=_usage_decoder.decode(row.usage) if row.usage else Usage(),
+        stop_reason=row.stop_reason,
+        last_event_id=row.last_event_id,
+        cancel_requested=row.cancel_requested,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        ended_at=row.ended_at,
+    )
+
+
+T = TypeVar("T")
+
+
+class SQLRunStore:
+    """The run-log methods of ``SQLConversationStore`` (a mixin: it shares its database,
+    transactions, clock and lease bookkeeping, declared here)."""
+
+    lease_seconds: float
+    run_retention_seconds: float | None
+    _db: Database | None
+    # Leases this process holds: token -> (scope, conversation id).
+    _held: dict[str, tuple[str, str]]
+
+    async def _write(self, work: Callable[[Connection], T]) -> T:
+        raise NotImplementedError
+
+    async def _read(self, work: Callable[[Connection], T]) -> T:
+        raise NotImplementedError
+
+    def _clock(self) -> sa.ColumnElement[float]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _key(table: sa.Table, scope: str, conversation_id: str) -> sa.ColumnElement[bool]:
+        raise NotImplementedError
+
+    def _renew(self, conn: Connection, lease: Lease) -> bool:
+        raise NotImplementedError
+
+    def _write_state(
+        self,
+        conn: Connection,
+        state: RunState,
+        *,
+        scope: str,
+        fingerprint: str | None,
+        keep_fingerprint: bool = False,
+    ) -> None:
+        raise NotImplementedError
+
+    async def load(self, conversation_id: str, *, scope: str = "") -> RunState | None:
+        raise NotImplementedError
+
+    def _take_lease(
+        self,
+        conn: Connection,
+        lease: Lease,
+        run_id: str,
+        owner: str,
+        dead_owner: str | None = None,
+    ) -> bool:
+        """Take ``lease`` for ``run_id`` if the conversation's lease is free, expired, or
+        held by ``dead_owner`` (a process known to be gone)."""
+        clock = self._clock()
+        insert = insert_for(conn)(leases).values(
+            scope=lease.scope,
+            conversation_id=lease.conversation_id,
+            token=lease.token,
+            expires_at=clock + self.lease_seconds,
+            stop_requested=False,
+            run_id=run_id,
+            owner=owner,
+        )
+        takeover = leases.c.expires_at <= clock
+        if dead_owner is not None:
+            takeover = sa.or_(takeover, leases.c.owner == dead_owner)
+        statement = insert.on_conflict_do_update(
+            index_elements=[leases.c.scope, leases.c.conversation_id],
+            set_={
+                "token": insert.excluded.token,
+                "expires_at": insert.excluded.expires_at,
+                "stop_requested": False,
+                "run_id": insert.excluded.run_id,
+                "owner": insert.excluded.owner,
+            },
+            where=takeover,
+        ).returning(leases.c.token)
+        taken = conn.execute(statement).scalar() == lease.token
+        if taken:
+            self._held[lease.token] = (lease.scope, lease.conversation_id)
+        return taken
+
+    def _insert_run(self, conn: Connection, run: RunRecord) -> None:
+        clock = self._clock()
+        conn.execute(
+            runs.insert().values(
+                id=run.id,
+                scope=run.scope,
+                conversation_id=run.conversation_id,
+                team=run.team,
+                status=run.status,
+                background=run.background,
+                input=_encoder.encode(run.input),
+                last_event_id=0,
+                cancel_requested=False,
+                # The run's own time: its chat-completion frames carry it as ``created``.
+                created_at=run.created_at or clock,
+                updated_at=clock,
+            )
+        )
+
+    async def take_conversation(
+        self, lease: Lease, *, run_id: str, owner: str, load: bool
+    ) -> RunState | None:
+        def work(conn: Connection) -> bool:
+            return self._take_lease(conn, lease, run_id, owner)
+
+        if not await self._write(work):
+            raise ConversationBusyError(
+                f"conversation {lease.conversation_id!r} is busy with another request; "
+                "retry when it ends"
+            )
+        return await self.load(lease.conversation_id, scope=lease.scope) if load else None
+
+    async def commit_runs(self, commits: Sequence[RunCommit]) -> list[str | None]:
+        def work(conn: Connection) -> list[str | None]:
+            problems: list[str | None] = []
+            notify = conn.dialect.name == "postgresql"
+            for commit in commits:
+                if commit.begin is not None:
+                    # The lease may be held already (taken when the state was loaded).
+                    held = commit.lease.token in self._held and self._renew(conn, commit.lease)
+                    if not held and not self._take_lease(
+                        conn, commit.lease, commit.run_id, commit.owner
+                    ):
+                        problems.append("the conversation is busy with another run")
+                        continue
+                    self._insert_run(conn, commit.begin)
+                elif not self._renew(conn, commit.lease):
+                    problems.append("the run's lease was taken over by another run")
+                    continue
+                problems.append(None)
+                values: dict[str, Any] = {"updated_at": self._clock()}
+                if commit.last_seq >= commit.first_seq:
+                    conn.execute(
+                        run_events.insert().values(
+                            run_id=commit.run_id,
+                            first_seq=commit.first_seq,
+                            last_seq=commit.last_seq,
+                            data=commit.events,
+                        )
+                    )
+                    values["last_event_id"] = commit.last_seq
+                if commit.state is not None:
+                    self._write_state(
+                        conn,
+                        commit.state,
+                        scope=commit.scope,
+                        fingerprint=commit.fingerprint,
+                        keep_fingerprint=commit.fingerprint is None,
+                    )
+                if commit.end is not None:
+                    values.update(
+                        status=commit.end.status,
+                        stop_reason=commit.end.stop_reason,
+                        usage=_encoder.encode(commit.end.usage),
+                        ended_at=values["updated_at"],
+                    )
+                    if commit.release:
+                        conn.execute(
+                            leases.delete().where(
+                                self._key(leases, commit.scope, commit.conversation_id),
+                                leases.c.token == commit.lease.token,
+                            )
+                        )
+                conn.execute(runs.update().where(runs.c.id == commit.run_id).values(**values))
+                if notify and commit.last_seq >= commit.first_seq:
+                    conn.execute(
+                        sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, f"events {commit.run_id}"))
+                    )
+            return problems
+
+        problems = await self._write(work)
+        for commit, problem in zip(commits, problems, strict=True):
+            if (commit.end is not None and commit.release) or problem is not None:
+                self._held.pop(commit.lease.token, None)
+        return problems
+
+    async def get_run(self, run_id: str, *, scope: str | None = "") -> RunRecord | None:
+        def work(conn: Connection) -> sa.Row[Any] | None:
+            query = sa.select(*_RUN_COLUMNS).where(runs.c.id == run_id)
+            if scope is not None:
+                query = query.where(runs.c.scope == scope)
+            return conn.execute(query).first()
+
+        row = await self._read(work)
+        return _record(row) if row is not None else None
+
+    async def run_events(self, run_id: str, *, after: int = 0) -> list[bytes]:
+        def work(conn: Connection) -> list[sa.Row[Any]]:
+            return list(
+                conn.execute(
+                    sa.select(run_events.c.first_seq, run_events.c.data)
+                    .where(run_events.c.run_id == run_id, run_events.c.last_seq > after)
+                    .order_by(run_events.c.first_seq)
+                ).all()
+            )
+
+        out: list[bytes] = []
+        for row in await self._read(work):
+            out.extend(row.data.split(b"\n")[max(0, after + 1 - row.first_seq) :])
+        return out
+
+    async def list_runs(
+        self,
+        *,
+        scope: str = "",
+        conversation_id: str | None = None,
+        limit: int = 20,
+    ) -> list[RunRecord]:
+        def work(conn: Connection) -> list[sa.Row[Any]]:
+            query = sa.select(*_RUN_COLUMNS).where(runs.c.scope == scope)
+            if conversation_id is not None:
+                query = query.where(runs.c.conversation_id == conversation_id)
+            query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
+            return list(conn.execute(query).all())
+
+        return [_record(row) for row in await self._read(work)]
+
+    async def active_run(self, conversation_id: str, *, scope: str = "") -> RunRecord | None:
+        def work(conn: Connection) -> RunRecord | None:
+            row = conn.execute(
+                sa.select(*_RUN_COLUMNS)
+                .where(
+                    runs.c.scope == scope,
+                    runs.c.conversation_id == conversation_id,
+                    runs.c.status.in_(ACTIVE),
+                )
+                .order_by(runs.c.created_at.desc())
+                .limit(1)
+            ).first()
+            if row is not None:
+                return _record(row)
+            # A run that has the conversation but whose record is not written yet.
+            run_id = conn.execute(
+                sa.select(leases.c.run_id).where(
+                    self._key(leases, scope, conversation_id),
+                    leases.c.run_id.is_not(None),
+                    leases.c.expires_at > self._clock(),
+                )
+            ).scalar()
+            if run_id is None:
+                return None
+            return RunRecord(id=run_id, scope=scope, conversation_id=conversation_id, team="")
+
+        return await self._read(work)
+
+    async def request_cancel(self, run_id: str) -> None:
+        def work(conn: Connection) -> None:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(cancel_requested=True))
+            # Also on its lease: a run whose record is not written yet is stopped too.
+            conn.execute(
+                leases.update().where(leases.c.run_id == run_id).values(stop_requested=True)
+            )
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, f"cancel {run_id}")))
+
+        await self._write(work)
+
+    async def cancel_requests(self, run_ids: Sequence[str]) -> set[str]:
+        if not run_ids:
+            return set()
+        ids = list(run_ids)
+
+        def work(conn: Connection) -> set[str]:
+            asked = set(
+                conn.execute(
+                    sa.select(runs.c.id).where(runs.c.id.in_(ids), runs.c.cancel_requested)
+                ).scalars()
+            )
+            asked.update(
+                conn.execute(
+                    sa.select(leases.c.run_id).where(
+                        leases.c.run_id.in_(ids), leases.c.stop_requested
+                    )
+                ).scalars()
+            )
+            return asked
+
+        return await self._read(work)
+
+    async def orphaned_runs(self, owner_alive: Callable[[str], bool]) -> list[RunRecord]:
+        def work(conn: Connection) -> list[sa.Row[Any]]:
+            joined = runs.outerjoin(
+                leases,
+                sa.and_(
+                    leases.c.scope == runs.c.scope,
+                    leases.c.conversation_id == runs.c.conversation_id,
+                ),
+            )
+            return list(
+                conn.execute(
+                    sa.select(
+                        *_RUN_COLUMNS,
+                        leases.c.token.label("lease_token"),
+                        leases.c.owner.label("lease_owner"),
+                        (leases.c.expires_at <= self._clock()).label("lease_expired"),
+                    )
+                    .select_from(joined)
+                    .where(runs.c.status.in_(ACTIVE))
+                    .order_by(runs.c.created_at)
+                    .limit(500)
+                ).all()
+            )
+
+        return [
+            _record(row)
+            for row in await self._read(work)
+            if row.lease_token is None
+            or row.lease_expired
+            or (row.lease_owner is not None and not owner_alive(row.lease_owner))
+        ]
+
+    async def claim_run(
+        self,
+        run: RunRecord,
+        *,
+        lease: Lease,
+        owner: str,
+        owner_alive: Callable[[str], bool],
+    ) -> RunState | Literal[False] | None:
+        def work(conn: Connection) -> bool:
+            status = conn.execute(sa.select(runs.c.status).where(runs.c.id == run.id)).scalar()
+            if status not in ACTIVE:
+                return False
+            held = conn.execute(
+                sa.select(leases.c.owner).where(self._key(leases, run.scope, run.conversation_id))
+            ).scalar()
+            dead = held if held is not None and not owner_alive(held) else None
+            return self._take_lease(conn, lease, run.id, owner, dead_owner=dead)
+
+        if not await self._write(work):
+            return False
+        return await self.load(run.conversation_id, scope=run.scope)
+
+    def run_notifications(
+        self,
+    ) -> AbstractAsyncContextManager[AsyncIterator[tuple[str, str]]] | None:
+        database = self._db
+        listen = getattr(database, "listen", None)
+        return listen(NOTIFY_CHANNEL) if listen is not None else None
+
+    def _purge_runs(self, conn: Connection, expired: sa.ColumnElement[bool] | None) -> None:
+        """Delete runs past their retention, and the runs of conversations that expire
+        (``expired``: which conversations)."""
+        doomed: list[sa.ColumnElement[bool]] = []
+        if self.run_retention_seconds is not None:
+            doomed.append(runs.c.ended_at < self._clock() - self.run_retention_seconds)
+        if expired is not None:
+            doomed.append(
+                sa.tuple_(runs.c.scope, runs.c.conversation_id).in_(
+                    sa.select(conversations.c.scope, conversations.c.id).where(expired)
+                )
+            )
+        if not doomed:
+            return
+        old = sa.or_(*doomed)
+        conn.execute(
+            run_events.delete().where(run_events.c.run_id.in_(sa.select(runs.c.id).where(old)))
+        )
+        conn.execute(runs.delete().where(old))
+
+    def _delete_runs(self, conn: Connection, scope: str, conversation_id: str) -> None:
+        mine = sa.and_(runs.c.scope == scope, runs.c.conversation_id == conversation_id)
+        conn.execute(
+            run_events.delete().where(run_events.c.run_id.in_(sa.select(runs.c.id).where(mine)))
+        )
+        conn.execute(runs.delete().where(mine))
