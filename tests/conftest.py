@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterator
 
 import pytest
 
+from tests.asgi import app_host, served
 from troupe.models import block_model_requests
+
+__all__ = ["app_host", "served"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every async test hosts the lifespans of the apps it reaches in process (the run
+    manager of each serves while the test runs): see ``tests.asgi.ServedTransport``."""
+    for item in items:
+        function = getattr(item, "function", None)
+        if (
+            inspect.iscoroutinefunction(function)
+            and isinstance(item, pytest.Function)
+            and "app_host" not in item.fixturenames
+        ):
+            item.fixturenames.append("app_host")  # set up last: torn down first
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import httpx2
 import openai
 import pytest
 
+from tests.asgi import ServedTransport
+
 pytestmark = pytest.mark.anyio
 
 
@@ -24,7 +26,7 @@ async def test_example_app_answers(
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     app = importlib.reload(importlib.import_module(module)).app
-    transport = httpx2.ASGITransport(app=app)
+    transport = ServedTransport(app)
     async with httpx2.AsyncClient(transport=transport, base_url="http://example.test") as http:
         home = await http.get("/")
         client = openai.AsyncOpenAI(

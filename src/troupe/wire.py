@@ -37,6 +37,7 @@ from troupe.events import (
     ReasoningDelta,
     RunEnded,
     RunFailed,
+    RunStarted,
     SpeakerSelected,
     TextDelta,
     ToolCalled,
@@ -230,11 +231,15 @@ class ChunkEncoder:
         choice = _Choice(0, delta, finish)
         return _Chunk(self.id, "chat.completion.chunk", self.created, self.model, [choice], **extra)
 
-    def start(self) -> bytes:
-        """The first frame: the assistant role, as OpenAI sends it."""
-        return self._frame(self._chunk(_Delta(role="assistant", content="")))
+    def start(self, run_start: RunStarted | None = None) -> bytes:
+        """The first frame: the assistant role, as OpenAI sends it (with ``run_start``)."""
+        return self._frame(self._chunk(_Delta(role="assistant", content="", troupe=run_start)))
 
     def encode(self, event: Event) -> bytes:
+        """One event's frame (``data: …\n\n``). ``run_start`` is the role frame, ``run_end``
+        the frame with the finish reason; ``usage`` and ``DONE`` follow the run's end.
+        A deterministic function of the events so far: a stored run's events replayed
+        through a new encoder give the same bytes."""
         renderer = self.renderer
         if type(event) is TextDelta and len(renderer.open) <= 1:
             to_content = renderer.open.get(event.message_id, (renderer.answers(event.agent),))[0]
@@ -243,12 +248,25 @@ class ChunkEncoder:
                 renderer.content.append(event.text)
                 return self._content_prefix + _encode(event.text) + self._suffix
             return self._reasoning_prefix + _encode(event.text) + self._suffix
+        if type(event) is RunStarted:
+            return self.start(event)
+        if type(event) is RunEnded:
+            renderer.render(event)
+            done = self._chunk(_Delta(troupe=event), "stop", event=_status("done", done=True))
+            return self._frame(done)
         content, reasoning, troupe, status = renderer.render(event)
         delta = _Delta(content=content, reasoning_content=reasoning, troupe=troupe)
         if isinstance(event, RunFailed):
             body = error_body(event.message, type="server_error", code=event.code)
             return self._frame(self._chunk(delta, error=body))
         return self._frame(self._chunk(delta, event=_status(status) if status else None))
+
+    def usage(self, usage: Usage) -> bytes:
+        """The frame after the run's end with the run's total usage (``include_usage``)."""
+        final = _Chunk(
+            self.id, "chat.completion.chunk", self.created, self.model, [], _usage_out(usage)
+        )
+        return self._frame(final)
 
     def finish(self, run_end: RunEnded | None, usage: Usage | None) -> bytes:
         """The closing frames: finish reason (with ``run_end``), usage if asked, ``[DONE]``."""
@@ -257,10 +275,7 @@ class ChunkEncoder:
         last = self._chunk(_Delta(troupe=run_end), "stop", event=_status("done", done=True))
         out = self._frame(last)
         if usage is not None:
-            final = _Chunk(
-                self.id, "chat.completion.chunk", self.created, self.model, [], _usage_out(usage)
-            )
-            out += self._frame(final)
+            out += self.usage(usage)
         return out + DONE
 
 

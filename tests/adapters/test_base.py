@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
+from tests.asgi import ServedTransport
 from troupe.adapters import TeamClient, TeamStreamHandler
 from troupe.agents import AssistantAgent
 from troupe.events import Event
@@ -37,7 +38,7 @@ def client_for(api_keys: tuple[str, ...] = (), key: str | None = None) -> TeamCl
     model = ScriptedModel([tool_call("double", '{"x": 21}'), "It is 42.", "Again."])
     team = RoundRobinTeam("calc", [AssistantAgent("bot", model, tools=[function_tool(double)])])
     app = create_app(teams=[team], api_keys=api_keys)
-    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app))
+    http = httpx2.AsyncClient(transport=ServedTransport(app))
     return TeamClient("http://troupe.test", api_key=key, http_client=http)
 
 
@@ -49,6 +50,7 @@ async def test_hooks_follow_the_stream_and_the_conversation_continues() -> None:
     first = await handler.run(client, "calc", "double 21")
     assert first.ok and first.text == "It is 42."
     assert handler.calls == [
+        "RunStarted",
         "AgentStarted",
         "UsageReported",
         "ToolCalled",

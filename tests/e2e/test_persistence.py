@@ -211,7 +211,7 @@ def test_a_stop_on_one_replica_ends_the_run_on_the_other(replicas: tuple[Troupe,
                     stop = b.http("POST", "/conversations/stoppable/stop")
                     assert stop.status_code == 200 and stop.json()["stopping"] is True
                     asked = True
-    assert run_end(events).stop_reason == "stopped on request"
+    assert run_end(events).stop_reason == "cancelled"
     assert b.http("POST", "/conversations/stoppable/stop").status_code == 409
 
 

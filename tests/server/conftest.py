@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import httpx2
 import openai
 import pytest
 from litestar import Litestar
 
+from tests.asgi import Served
 from troupe.server import create_app
 from troupe.teams import Team
 
@@ -14,34 +15,15 @@ AppFactory = Callable[..., Litestar]
 
 
 @pytest.fixture
-def make_client() -> Callable[[Litestar, str | None], openai.AsyncOpenAI]:
-    def make(app: Litestar, api_key: str | None = "test-key") -> openai.AsyncOpenAI:
-        transport = httpx2.ASGITransport(app=app)
-        http = httpx2.AsyncClient(transport=transport, base_url="http://troupe.test")
-        return openai.AsyncOpenAI(
-            base_url="http://troupe.test/v1",
-            api_key=api_key or "none",
-            http_client=http,
-            max_retries=0,
-        )
-
-    return make
+def make_client(served: Served) -> Callable[..., Awaitable[openai.AsyncOpenAI]]:
+    """``await make_client(app)``: the openai SDK on the app, its lifespan entered."""
+    return served.openai
 
 
 @pytest.fixture
-async def raw_client() -> AsyncIterator[Callable[[Litestar], httpx2.AsyncClient]]:
-    clients: list[httpx2.AsyncClient] = []
-
-    def make(app: Litestar) -> httpx2.AsyncClient:
-        client = httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=app), base_url="http://troupe.test"
-        )
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.aclose()
+def raw_client(served: Served) -> Callable[[Litestar], Awaitable[httpx2.AsyncClient]]:
+    """``await raw_client(app)``: an HTTP client on the app, its lifespan entered."""
+    return served.http
 
 
 def app_for(*teams: Team, api_keys: Sequence[str] = ()) -> Litestar:

@@ -11,6 +11,7 @@ import pytest
 
 from tests.server.conftest import app_for
 from tests.spec import validate
+from tests.sse import assert_numbered, sse_frames
 from troupe.agents import AssistantAgent
 from troupe.config import ConfigSpec, ServerSpec
 from troupe.models import FunctionModel, ModelRequest, ScriptedModel, tool_call
@@ -46,22 +47,22 @@ def duo_team() -> RoundRobinTeam:
 
 async def test_models_list_and_get(make_client: Any, raw_client: Any) -> None:
     app = app_for(tool_team(), duo_team())
-    client = make_client(app)
+    client = await make_client(app)
     models = await client.models.list()
     assert [m.id for m in models.data] == ["calc", "duo"]
     assert models.data[1].model_extra["agents"][0]["name"] == "writer"
-    raw = await raw_client(app).get("/v1/models")
+    raw = await (await raw_client(app)).get("/v1/models")
     validate(raw.json(), "ListModelsResponse")
     one = await client.models.retrieve("duo")
     assert one.owned_by == "troupe"
-    missing = await raw_client(app).get("/v1/models/nope")
+    missing = await (await raw_client(app)).get("/v1/models/nope")
     assert missing.status_code == 404
     validate(missing.json(), "ErrorResponse")
     assert missing.json()["error"]["code"] == "model_not_found"
 
 
 async def test_non_stream_answer_events_and_usage(make_client: Any, raw_client: Any) -> None:
-    client = make_client(app_for(tool_team()))
+    client = await make_client(app_for(tool_team()))
     completion = await client.chat.completions.create(
         model="calc", messages=[{"role": "user", "content": "2+3?"}]
     )
@@ -72,6 +73,7 @@ async def test_non_stream_answer_events_and_usage(make_client: Any, raw_client: 
     events = events_from_completion(completion)
     types = [type(e).__name__ for e in events]
     assert types == [
+        "RunStarted",
         "AgentStarted",
         "UsageReported",
         "ToolCalled",
@@ -81,7 +83,7 @@ async def test_non_stream_answer_events_and_usage(make_client: Any, raw_client: 
         "AgentFinished",
         "RunEnded",
     ]
-    result = events[3]
+    result = events[4]
     assert result.content == "5" and result.call_id == "call_a"  # type: ignore[union-attr]
     assert "calls `add" in message.model_extra["reasoning_content"]
     run_end = events[-1]
@@ -90,10 +92,10 @@ async def test_non_stream_answer_events_and_usage(make_client: Any, raw_client: 
 
 
 async def test_stream_equals_non_stream(make_client: Any) -> None:
-    client = make_client(app_for(duo_team()))
+    client = await make_client(app_for(duo_team()))
     messages = [{"role": "user", "content": "a poem"}]
     whole = await client.chat.completions.create(model="duo", messages=messages)
-    client = make_client(app_for(duo_team()))
+    client = await make_client(app_for(duo_team()))
     stream = await client.chat.completions.create(
         model="duo", messages=messages, stream=True, stream_options={"include_usage": True}
     )
@@ -124,7 +126,7 @@ async def test_stream_equals_non_stream(make_client: Any) -> None:
 
 
 async def test_every_chunk_validates_against_openai_spec(raw_client: Any) -> None:
-    client = raw_client(app_for(tool_team()))
+    client = await raw_client(app_for(tool_team()))
     body = {
         "model": "calc",
         "messages": [{"role": "user", "content": "2+3?"}],
@@ -135,12 +137,13 @@ async def test_every_chunk_validates_against_openai_spec(raw_client: Any) -> Non
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.headers["x-conversation-id"].startswith("conv_")
-    frames = [f for f in response.text.split("\n\n") if f]
-    assert frames[-1] == "data: [DONE]"
+    assert response.headers["x-run-id"].startswith("run_")
+    frames = sse_frames(response.text)
+    assert_numbered(frames)
+    assert frames[-1].data == "[DONE]"
     for frame in frames[:-1]:
-        assert frame.startswith("data: ")
-        validate(json.loads(frame[6:]), "CreateChatCompletionStreamResponse")
-    whole = await raw_client(app_for(tool_team())).post(
+        validate(json.loads(frame.data), "CreateChatCompletionStreamResponse")
+    whole = await (await raw_client(app_for(tool_team()))).post(
         "/v1/chat/completions", json={**body, "stream": False}
     )
     validate(whole.json(), "CreateChatCompletionResponse")
@@ -154,7 +157,7 @@ async def test_conversation_continues_from_resent_history(make_client: Any) -> N
         return f"answer {len(seen)}"
 
     team = RoundRobinTeam("chat", [AssistantAgent("bot", FunctionModel(reply))])
-    client = make_client(app_for(team))
+    client = await make_client(app_for(team))
     first = await client.chat.completions.with_raw_response.create(
         model="chat", messages=[{"role": "user", "content": "hello"}]
     )
@@ -178,7 +181,7 @@ async def test_conversation_continues_from_resent_history(make_client: Any) -> N
 
 async def test_explicit_conversation_id_header(make_client: Any) -> None:
     team = RoundRobinTeam("chat", [AssistantAgent("bot", ScriptedModel(["one", "two"]))])
-    client = make_client(app_for(team))
+    client = await make_client(app_for(team))
     headers = {"X-Conversation-Id": "my-chat-1"}
     await client.chat.completions.create(
         model="chat", messages=[{"role": "user", "content": "a"}], extra_headers=headers
@@ -198,7 +201,7 @@ async def test_keepalive_comments_while_the_model_is_slow(raw_client: Any) -> No
 
     team = RoundRobinTeam("slow", [AssistantAgent("bot", FunctionModel(slow))])
     app = create_app(ConfigSpec(server=ServerSpec(keepalive_seconds=0.1)), teams=[team])
-    response = await raw_client(app).post(
+    response = await (await raw_client(app)).post(
         "/v1/chat/completions",
         json={"model": "slow", "messages": [{"role": "user", "content": "hi"}], "stream": True},
     )
@@ -215,7 +218,7 @@ async def test_busy_conversation_is_409(raw_client: Any) -> None:
         return "done"
 
     team = RoundRobinTeam("wait", [AssistantAgent("bot", FunctionModel(wait))])
-    client: httpx2.AsyncClient = raw_client(app_for(team))
+    client: httpx2.AsyncClient = await raw_client(app_for(team))
     body = {"model": "wait", "messages": [{"role": "user", "content": "x"}]}
     headers = {"x-conversation-id": "c1"}
     statuses: list[int] = []

@@ -10,6 +10,7 @@ import pytest
 
 from tests.server.conftest import app_for
 from tests.spec import validate
+from tests.sse import assert_numbered, sse_frames
 from troupe.agents import AssistantAgent
 from troupe.errors import UpstreamError
 from troupe.models import ModelRequest, ModelResponse, ModelStreamItem, ScriptedModel, TextChunk
@@ -75,7 +76,7 @@ BAD_BODIES = [
 async def test_bad_requests_get_openai_errors(
     raw_client: Any, body: bytes, status: int, code: str | None
 ) -> None:
-    client = raw_client(app_for(echo_team()))
+    client = await raw_client(app_for(echo_team()))
     response = await client.post(
         "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
     )
@@ -88,7 +89,7 @@ async def test_bad_requests_get_openai_errors(
 
 
 async def test_error_names_the_field(raw_client: Any) -> None:
-    client = raw_client(app_for(echo_team()))
+    client = await raw_client(app_for(echo_team()))
     response = await client.post(
         "/v1/chat/completions", json={"model": "echo", "messages": [{"role": "user", "content": 5}]}
     )
@@ -97,7 +98,7 @@ async def test_error_names_the_field(raw_client: Any) -> None:
 
 
 async def test_ten_megabyte_body_is_413(raw_client: Any) -> None:
-    client = raw_client(app_for(echo_team()))
+    client = await raw_client(app_for(echo_team()))
     huge = (
         b'{"model": "echo", "messages": [{"role": "user", "content": "'
         + b"x" * (10 * 1024 * 1024)
@@ -115,7 +116,7 @@ async def test_ten_megabyte_body_is_413(raw_client: Any) -> None:
 
 
 async def test_unknown_path_and_method(raw_client: Any) -> None:
-    client = raw_client(app_for(echo_team()))
+    client = await raw_client(app_for(echo_team()))
     assert_error(await client.get("/v1/nothing-here"), 404)
     assert_error(await client.get("/v1/chat/completions"), 405)
 
@@ -123,17 +124,19 @@ async def test_unknown_path_and_method(raw_client: Any) -> None:
 async def test_api_keys(make_client: Any, raw_client: Any) -> None:
     app = app_for(echo_team(), api_keys=["sk-right-key"])
     with pytest.raises(openai.AuthenticationError) as caught:
-        await make_client(app, "sk-wrong-key").models.list()
+        await (await make_client(app, "sk-wrong-key")).models.list()
     assert caught.value.status_code == 401
     assert "Incorrect API key" in caught.value.message
-    missing = await raw_client(app).get("/v1/models")
+    missing = await (await raw_client(app)).get("/v1/models")
     assert_error(missing, 401, "invalid_api_key")
     assert missing.headers["www-authenticate"] == "Bearer"
-    models = await make_client(app, "sk-right-key").models.list()
+    models = await (await make_client(app, "sk-right-key")).models.list()
     assert [m.id for m in models.data] == ["echo"]
-    by_header = await raw_client(app).get("/v1/models", headers={"x-api-key": "sk-right-key"})
+    by_header = await (await raw_client(app)).get(
+        "/v1/models", headers={"x-api-key": "sk-right-key"}
+    )
     assert by_header.status_code == 200
-    health = await raw_client(app).get("/health")
+    health = await (await raw_client(app)).get("/health")
     assert health.status_code == 200  # health needs no key
 
 
@@ -157,7 +160,7 @@ class FailingModel:
 
 async def test_upstream_failure_mid_stream_then_next_request_works(make_client: Any) -> None:
     team = RoundRobinTeam("flaky", [AssistantAgent("bot", FailingModel())])
-    client = make_client(app_for(team))
+    client = await make_client(app_for(team))
     stream = await client.chat.completions.create(
         model="flaky", messages=[{"role": "user", "content": "x"}], stream=True
     )
@@ -175,15 +178,16 @@ async def test_upstream_failure_mid_stream_then_next_request_works(make_client: 
 
 async def test_upstream_failure_raw_stream_ends_cleanly(raw_client: Any) -> None:
     team = RoundRobinTeam("flaky", [AssistantAgent("bot", FailingModel())])
-    client = raw_client(app_for(team))
+    client = await raw_client(app_for(team))
     response = await client.post(
         "/v1/chat/completions",
         json={"model": "flaky", "messages": [{"role": "user", "content": "x"}], "stream": True},
     )
     assert response.status_code == 200
-    frames = [f for f in response.text.split("\n\n") if f]
-    assert frames[-1] == "data: [DONE]"
-    error_frames = [f for f in frames if '"error":' in f]
+    frames = sse_frames(response.text)
+    assert_numbered(frames)
+    assert frames[-1].data == "[DONE]"
+    error_frames = [f.data for f in frames if '"error":' in f.data]
     assert len(error_frames) == 1
     assert '"troupe":{"type":"error"' in error_frames[0]
     assert '"code":"upstream_error"' in error_frames[0]
@@ -191,7 +195,7 @@ async def test_upstream_failure_raw_stream_ends_cleanly(raw_client: Any) -> None
 
 async def test_upstream_failure_non_stream_is_502(raw_client: Any) -> None:
     team = RoundRobinTeam("flaky", [AssistantAgent("bot", FailingModel())])
-    client = raw_client(app_for(team))
+    client = await raw_client(app_for(team))
     body = {"model": "flaky", "messages": [{"role": "user", "content": "x"}]}
     error = assert_error(
         await client.post("/v1/chat/completions", json=body), 502, "upstream_error"
@@ -205,7 +209,7 @@ async def test_images_to_a_team_whose_model_cannot_see_are_a_clear_400(raw_clien
 
     blind = ScriptedModel(["ok"] * 3, capabilities=ModelCapabilities(vision=False))
     team = RoundRobinTeam("blind", [AssistantAgent("bot", blind)])
-    client = raw_client(app_for(team))
+    client = await raw_client(app_for(team))
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
     body = {
         "model": "blind",
@@ -219,7 +223,7 @@ async def test_images_to_a_team_whose_model_cannot_see_are_a_clear_400(raw_clien
         and error["param"] == "messages"
     )
     sighted = RoundRobinTeam("eyes", [AssistantAgent("bot", ScriptedModel(["a cat"]))])
-    ok = await raw_client(app_for(sighted)).post(
+    ok = await (await raw_client(app_for(sighted))).post(
         "/v1/chat/completions", json={**body, "model": "eyes"}
     )
     assert ok.status_code == 200

@@ -12,13 +12,14 @@ import httpx2
 import pytest
 from litestar import Litestar
 
+from tests.asgi import ServedTransport
 from tests.store.conftest import BACKENDS, SQL_BACKENDS
 from troupe.agents import AssistantAgent
 from troupe.config import ConfigSpec, ServerSpec
 from troupe.models import FunctionModel, ModelRequest, ScriptedModel, tool_call
 from troupe.server import create_app
 from troupe.store import ConversationStore, SQLConversationStore
-from troupe.teams import External, RoundRobinTeam, SwarmTeam, Team
+from troupe.teams import RoundRobinTeam, SwarmTeam, Team
 from troupe.tools import function_tool
 
 pytestmark = pytest.mark.anyio
@@ -60,7 +61,7 @@ class Api:
     def __init__(self, app: Litestar, keys: Sequence[str]) -> None:
         self.alice, self.bob = keys
         self.http = httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=app), base_url="http://troupe.test"
+            transport=ServedTransport(app), base_url="http://troupe.test"
         )
 
     async def chat(
@@ -364,16 +365,19 @@ async def test_a_stop_asked_on_one_replica_stops_the_run_on_another(
     open_stores: Callable[..., SQLConversationStore],
 ) -> None:
     started = anyio.Event()
+    cancelled = anyio.Event()
 
     async def busy(request: ModelRequest) -> str:
         started.set()
-        await anyio.sleep(0.01)
-        return "still going"
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cancelled.set()
+        return "never"
 
     def team() -> RoundRobinTeam:
-        return RoundRobinTeam(
-            "worker", [AssistantAgent("a", FunctionModel(busy))], termination=External()
-        )
+        # No ``external`` condition: a stop stops any run, mid-turn.
+        return RoundRobinTeam("worker", [AssistantAgent("a", FunctionModel(busy))])
 
     here = make_api(team())
     there = make_api(team(), store_=open_stores(store.url))
@@ -387,8 +391,10 @@ async def test_a_stop_asked_on_one_replica_stops_the_run_on_another(
         await started.wait()
         stop = await there.stop("c-stop")
         assert stop.status_code == 200 and stop.json()["stopping"] is True
+        assert stop.json()["status"] == "cancelled"
+    assert cancelled.is_set()  # the model call in flight was cancelled
     events = results["run"].json()["choices"][0]["message"]["troupe"]
-    assert events[-1]["type"] == "run_end" and events[-1]["stop_reason"] == "stopped on request"
+    assert events[-1]["type"] == "run_end" and events[-1]["stop_reason"] == "cancelled"
     assert (await there.stop("c-stop")).status_code == 409  # the run is over
 
 

@@ -7,6 +7,7 @@ import httpx2
 import openai
 import pytest
 
+from tests.asgi import ServedTransport
 from troupe.events import Event
 from troupe.messages import UserMessage
 from troupe.server import create_app
@@ -44,7 +45,7 @@ class Chat:
 
     def __init__(self, *teams: Team, app: Any = None) -> None:
         self.app = app or create_app(teams=teams)
-        http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=self.app), base_url="http://t")
+        http = httpx2.AsyncClient(transport=ServedTransport(self.app), base_url="http://t")
         self.client = openai.AsyncOpenAI(
             base_url="http://t/v1", api_key="k", http_client=http, max_retries=0
         )

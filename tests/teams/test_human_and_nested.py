@@ -15,6 +15,7 @@ from troupe.events import (
     ToolCalled,
     ToolResultReturned,
 )
+from troupe.messages import text_of
 from troupe.models import FunctionModel, ModelRequest, ScriptedModel, tool_call
 from troupe.server import InMemoryConversationStore, create_app
 from troupe.teams import Edge, GraphTeam, RoundRobinTeam, TeamAgent, TeamTool, TextMention
@@ -55,11 +56,16 @@ async def test_the_humans_words_are_attributed_to_the_proxy() -> None:
     assert second.state.pending_input is not None  # the human's turn came again
 
 
-async def test_cancelling_mid_branch_leaves_the_stored_state_as_it_was() -> None:
+async def test_a_client_leaving_mid_branch_cancels_the_run_and_keeps_the_completed_step() -> None:
     hang = anyio.Event()
+    cancelled = anyio.Event()
 
     async def slow(request: ModelRequest) -> str:
-        await hang.wait()
+        try:
+            await hang.wait()
+        except anyio.get_cancelled_exc_class():
+            cancelled.set()
+            raise
         return "never"
 
     team = GraphTeam(
@@ -104,10 +110,18 @@ async def test_cancelling_mid_branch_leaves_the_stored_state_as_it_was() -> None
         "server": ("t", 80),
         "root_path": "",
     }
-    with anyio.fail_after(5):
-        await app(scope, receive, send)  # type: ignore[arg-type]
-    assert disconnect.is_set()
-    assert await store.load("cancel-me") is None  # nothing half-written
+    async with app.lifespan():
+        with anyio.fail_after(5):
+            await app(scope, receive, send)  # type: ignore[arg-type]
+            assert disconnect.is_set()
+            await cancelled.wait()  # the slow branch's model call is cancelled
+    # The app has stopped: every run of it has ended and been stored.
+    [record] = await store.list_runs(conversation_id="cancel-me")
+    assert record.status == "cancelled"
+    state = await store.load("cancel-me")
+    assert state is not None and state.run is None
+    # The split's step is kept; the interrupted branches left nothing half-written.
+    assert [(m.source, text_of(m)) for m in state.transcript] == [("user", "x"), ("split", "go")]
     lease = await store.acquire("cancel-me")  # and the conversation is free again
     await store.release(lease)
 

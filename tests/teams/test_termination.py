@@ -6,6 +6,7 @@ import anyio
 import httpx2
 import pytest
 
+from tests.asgi import ServedTransport
 from tests.teams.conftest import run_team
 from troupe.agents import AssistantAgent, UserProxyAgent
 from troupe.config import build_teams, read_config
@@ -176,9 +177,7 @@ async def test_external_stop_through_the_api() -> None:
 
     team = RoundRobinTeam("t", [AssistantAgent("a", FunctionModel(slow))], termination=External())
     app = create_app(teams=[team])
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=app), base_url="http://t"
-    ) as client:
+    async with httpx2.AsyncClient(transport=ServedTransport(app), base_url="http://t") as client:
         assert (
             await client.post("/v1/conversations/c9/stop")
         ).status_code == 409  # nothing running
@@ -195,8 +194,9 @@ async def test_external_stop_through_the_api() -> None:
             await gate.wait()
             stop = await client.post("/v1/conversations/c9/stop")
             assert stop.status_code == 200 and stop.json()["stopping"] is True
+            assert stop.json()["status"] == "cancelled"
     events = results["chat"].json()["choices"][0]["message"]["troupe"]
-    assert events[-1]["type"] == "run_end" and events[-1]["stop_reason"] == "stopped on request"
+    assert events[-1]["type"] == "run_end" and events[-1]["stop_reason"] == "cancelled"
 
 
 def test_proxy_counts_as_a_participant_for_source_match() -> None:

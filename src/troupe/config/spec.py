@@ -171,6 +171,19 @@ class ServerSpec(_Spec, kw_only=True, frozen=True):
     # How long a conversation stays busy after the process advancing it died (leases
     # of live processes are renewed every third of this).
     lease_seconds: Annotated[float, Meta(ge=1)] = 30.0
+    # A client that goes away while its run goes on: ``cancel`` the run (a plain client's
+    # Stop button stops the team) or let it ``continue`` (then follow it again with
+    # GET /v1/runs/{id}/stream). A request with ``"background": true`` always continues.
+    on_disconnect: Literal["cancel", "continue"] = "cancel"
+    # Runs and their event logs are kept this long after they end (and go with their
+    # conversation when it is deleted or expires).
+    run_retention_seconds: Annotated[float, Meta(gt=0)] = 7 * 24 * 3600.0
+    # How often a run's events are written while no step ends (what a follower on another
+    # replica waits at most).
+    run_log_flush_seconds: Annotated[float, Meta(gt=0)] = 0.25
+    # On SIGTERM, runs in progress get this long to finish; background runs still going
+    # then are left, checkpointed, for another replica.
+    shutdown_grace_seconds: Annotated[float, Meta(ge=0)] = 30.0
 
 
 class ConfigSpec(_Spec, kw_only=True, frozen=True):

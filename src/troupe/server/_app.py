@@ -19,11 +19,13 @@ from litestar.di import Provide
 from litestar.plugins import InitPluginProtocol
 
 from troupe.config import ConfigSpec, ServerSpec, load_teams
+from troupe.runs import RunManager, RunSettings
 from troupe.server._auth import ApiKeys
 from troupe.server._conversations import conversation_handlers
 from troupe.server._errors import exception_handlers
-from troupe.server._routes import route_handlers
-from troupe.server._service import ChatService
+from troupe.server._routes import Settings, route_handlers
+from troupe.server._run_routes import run_handlers
+from troupe.server._service import ChatService, run_fingerprint
 from troupe.server._store import MEMORY_DEFAULT, ConversationStore, store_for
 from troupe.store import StoreError
 from troupe.teams import Team
@@ -46,7 +48,8 @@ class TroupePlugin(InitPluginProtocol):
     / ``TROUPE_DATABASE_URL``; without either, a config file's teams keep them
     in SQLite (``.troupe/troupe.db``) and teams built in Python in memory. The
     app opens the store on start (migrating its schema) and closes it on
-    shutdown; meanwhile a task renews the leases of runs in progress.
+    shutdown. Meanwhile the run manager owns every run: it runs them, writes
+    their logs, and takes over the runs of replicas that died.
     """
 
     def __init__(
@@ -67,12 +70,21 @@ class TroupePlugin(InitPluginProtocol):
         self.store: ConversationStore = (
             store if store is not None else store_for(server, default=MEMORY_DEFAULT)
         )
-        self.service = ChatService(
+        self.runs = RunManager(
             team_map,
             self.store,
-            busy_policy=server.busy_policy,
-            busy_wait_seconds=server.busy_wait_seconds,
-            max_transcript_bytes=server.max_transcript_bytes,
+            RunSettings(
+                busy_policy=server.busy_policy,
+                busy_wait_seconds=server.busy_wait_seconds,
+                max_transcript_bytes=server.max_transcript_bytes,
+                lease_seconds=server.lease_seconds,
+                flush_seconds=server.run_log_flush_seconds,
+            ),
+            fingerprint=run_fingerprint,
+        )
+        self.service = ChatService(self.runs)
+        self.settings = Settings(
+            keepalive=server.keepalive_seconds, on_disconnect=server.on_disconnect
         )
 
     @classmethod
@@ -93,9 +105,12 @@ class TroupePlugin(InitPluginProtocol):
                 raise
             async with anyio.create_task_group() as tg:
                 tg.start_soon(store.maintain)
+                tg.start_soon(self.runs.serve)
                 try:
                     yield
                 finally:
+                    with anyio.CancelScope(shield=True):
+                        await self.runs.drain(self.server.shutdown_grace_seconds)
                     tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
@@ -118,14 +133,12 @@ class TroupePlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         router = Router(
             path=self.path,
-            route_handlers=[*route_handlers, *conversation_handlers],
+            route_handlers=[*route_handlers, *run_handlers, *conversation_handlers],
             guards=[self.api_keys],
             dependencies={
                 "service": Provide(lambda: self.service, use_cache=True, sync_to_thread=False),
                 "api_keys": Provide(lambda: self.api_keys, use_cache=True, sync_to_thread=False),
-                "keepalive": Provide(
-                    lambda: self.server.keepalive_seconds, use_cache=True, sync_to_thread=False
-                ),
+                "settings": Provide(lambda: self.settings, use_cache=True, sync_to_thread=False),
             },
             exception_handlers=exception_handlers,
             request_max_body_size=self.server.max_body_bytes,
@@ -162,13 +175,17 @@ def create_app(
     @get("/health", sync_to_thread=False, include_in_schema=False)
     def health() -> dict[str, Any]:
         service = plugin.service
-        return {"status": "ok", "teams": len(service.teams), "active_runs": service.active_runs}
+        return {
+            "status": "ok",
+            "teams": len(service.teams),
+            "active_runs": plugin.runs.active_runs,
+        }
 
     cors = (
         CORSConfig(
             allow_origins=list(plugin.server.cors_origins),
-            # Browser clients need it to continue a conversation by id.
-            expose_headers=["X-Conversation-Id"],
+            # Browser clients need them to continue a conversation, and to resume a run.
+            expose_headers=["X-Conversation-Id", "X-Run-Id"],
         )
         if plugin.server.cors_origins
         else None

@@ -1,19 +1,27 @@
-"""ASGI responses that run a team: SSE for ``stream: true``, JSON otherwise.
+"""Chat-completion views of a run: SSE frames of its log, or one ``chat.completion``.
 
-The run happens inside the response, in a task group that also listens for
-the client's disconnect: a client that goes away cancels the run, the model
-calls and tool calls under it, and nothing is saved. A run that ends well is
-committed before the last frame is sent; the conversation lease is released
-in every case, shielded from cancellation.
+The run belongs to the run manager; a response only encodes and watches. Each
+SSE frame carries ``id: <n>``, the event's sequence number in the run log, and
+the frames are a function of the events alone, so a stream resumed after
+``Last-Event-ID: n`` sends exactly the frames the first one would have sent
+after ``n``. After the run's last event come its trailer frames, numbered on:
+the usage chunk (with ``include_usage``) and ``[DONE]``.
+
+When the client goes away, a response stops watching; the run goes on or is
+cancelled as the request asked (``background``, ``server.on_disconnect``).
 """
 
 from __future__ import annotations
 
-__all__ = ["TeamCompletionResponse", "TeamStreamResponse"]
+__all__ = [
+    "RunCompletionResponse",
+    "RunStreamResponse",
+    "chunk_encoder",
+    "completion_body",
+    "completion_id",
+]
 
 import time
-import uuid
-from collections.abc import Awaitable, Callable
 
 import anyio
 from litestar.response.base import ASGIResponse
@@ -21,135 +29,185 @@ from litestar.types import Receive, Scope, Send
 
 from troupe.errors import TroupeError
 from troupe.events import Event, RunEnded
+from troupe.messages import Usage
+from troupe.runs import LiveRun, RunManager
 from troupe.server._errors import error_response_body
-from troupe.server._outbox import Outbox
-from troupe.server._service import ChatService, PreparedRun
-from troupe.teams import RunResult
-from troupe.wire import ChunkEncoder, CompletionBuilder, Renderer
+from troupe.store import RunRecord
+from troupe.wire import DONE, KEEPALIVE, ChunkEncoder, CompletionBuilder, Renderer, error_body
 
 _HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-async def _watch_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+def completion_id(run_id: str) -> str:
+    """The ``chat.completion`` id of a run (and back: ``run_`` + the same hex)."""
+    return "chatcmpl-" + run_id.removeprefix("run_")
+
+
+def _renderer(record: RunRecord) -> Renderer:
+    agents = record.input.answer_agents
+    return Renderer(frozenset(agents) if agents is not None else None, record.input.speaker_lines)
+
+
+def chunk_encoder(record: RunRecord) -> ChunkEncoder:
+    return ChunkEncoder(
+        completion_id(record.id), int(record.created_at), record.team, _renderer(record)
+    )
+
+
+def completion_body(record: RunRecord, events: list[Event]) -> bytes:
+    """The run's ``chat.completion`` (non-stream answers, stored completions)."""
+    builder = CompletionBuilder(
+        completion_id(record.id), int(record.created_at), record.team, _renderer(record)
+    )
+    usage = Usage()
+    for event in events:
+        builder.add(event)
+        if type(event) is RunEnded:
+            usage = event.usage
+    return builder.build(usage)
+
+
+def run_headers(record: RunRecord) -> dict[str, str]:
+    return {**_HEADERS, "x-conversation-id": record.conversation_id, "x-run-id": record.id}
+
+
+async def _watch_disconnect(receive: Receive, on_disconnect: anyio.CancelScope) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            scope.cancel()
+            on_disconnect.cancel()
             return
 
 
-def _ids(run: PreparedRun) -> tuple[str, int, Renderer]:
-    renderer = Renderer(run.team.answer_agents, run.team.speaker_lines)
-    return f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), renderer
+class RunStreamResponse(ASGIResponse):
+    """``text/event-stream`` of a run's frames after ``after``, live until ``[DONE]``.
 
+    ``cancel_on_disconnect``: the client that started a run (neither ``background``
+    nor ``on_disconnect: continue``) cancels it by going away.
+    """
 
-def _headers(run: PreparedRun) -> dict[str, str]:
-    return {**_HEADERS, "x-conversation-id": run.conversation_id}
-
-
-class _TeamResponse(ASGIResponse):
     _should_set_content_length = False
 
-    def __init__(self, service: ChatService, run: PreparedRun, *, media_type: str) -> None:
-        super().__init__(headers=_headers(run), media_type=media_type)
-        self.service = service
-        self.run = run
-
-    async def _execute(
-        self, emit: Callable[[Event], Awaitable[None]], renderer: Renderer
-    ) -> RunResult:
-        run = self.run
-        self.service.active_runs += 1
-        try:
-            store, conversation_id = self.service.store, run.conversation_id
-
-            async def should_stop() -> bool:
-                return await store.stop_requested(conversation_id)
-
-            result = await run.team.run(run.state, run.new_messages, emit, should_stop=should_stop)
-            if result.error is None:
-                with anyio.CancelScope(shield=True):
-                    await self.service.commit(run, result, renderer.answer)
-            return result
-        finally:
-            self.service.active_runs -= 1
-
-    async def _release(self) -> None:
-        with anyio.CancelScope(shield=True):
-            await self.service.store.release(self.run.lease)
-
-
-class TeamStreamResponse(_TeamResponse):
-    """``text/event-stream`` of chunks; keepalive comments while the team is quiet."""
-
-    def __init__(self, service: ChatService, run: PreparedRun, *, keepalive: float) -> None:
-        super().__init__(service, run, media_type="text/event-stream")
+    def __init__(
+        self,
+        manager: RunManager,
+        record: RunRecord,
+        *,
+        after: int = 0,
+        keepalive: float,
+        cancel_on_disconnect: bool = False,
+    ) -> None:
+        super().__init__(headers=run_headers(record), media_type="text/event-stream")
+        self.manager = manager
+        self.record = record
+        self.after = after
         self.keepalive = keepalive
+        self.cancel_on_disconnect = cancel_on_disconnect
+        self._sent_at = time.monotonic()
+
+    async def _send(self, send: Send, body: bytes, *, more: bool = True) -> None:
+        self._sent_at = time.monotonic()
+        await send({"type": "http.response.body", "body": body, "more_body": more})
+
+    async def _keepalive(self, send: Send) -> None:
+        """An SSE comment whenever nothing was sent for ``keepalive`` seconds."""
+        while True:
+            await anyio.sleep(self._sent_at + self.keepalive - time.monotonic())
+            if time.monotonic() - self._sent_at >= self.keepalive:
+                await self._send(send, KEEPALIVE)
 
     async def send_body(self, send: Send, receive: Receive) -> None:
-        completion_id, created, renderer = _ids(self.run)
-        encoder = ChunkEncoder(completion_id, created, self.run.team.name, renderer)
-        outbox = Outbox(send, keepalive=self.keepalive)
-        run_end: list[RunEnded] = []
-
-        async def emit(event: Event) -> None:
-            if type(event) is RunEnded:
-                run_end.append(event)  # sent with the finish reason
-                return
-            outbox.put(encoder.encode(event))
-            if outbox.full:
-                await outbox.wait_drained()
-
-        try:
+        record, after = self.record, self.after
+        encoder = chunk_encoder(record)
+        run_end: RunEnded | None = None
+        seq = 0
+        disconnected = anyio.CancelScope()
+        with disconnected:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_watch_disconnect, receive, tg.cancel_scope)
-                tg.start_soon(outbox.run)
-                outbox.put(encoder.start())
-                result = await self._execute(emit, renderer)
-                usage = result.usage if self.run.include_usage else None
-                outbox.put(encoder.finish(run_end[0] if run_end else None, usage))
-                outbox.close()
-                await outbox.wait_sent()
+                tg.start_soon(_watch_disconnect, receive, disconnected)
+                tg.start_soon(self._keepalive, send)
+                async for first, events in self.manager.follow(record.id, record.scope, 0):
+                    frames = []
+                    for seq, event in enumerate(events, first):
+                        frame = encoder.encode(event)
+                        if type(event) is RunEnded:
+                            run_end = event
+                        if seq > after:
+                            frames.append(b"id: %d\n" % seq + frame)
+                    if frames:
+                        await self._send(send, b"".join(frames))
                 tg.cancel_scope.cancel()
-        finally:
-            await self._release()
+        if disconnected.cancelled_caught:
+            self._disconnected()
+            return
+        await self._send(send, self._trailer(encoder, run_end, seq), more=False)
+
+    def _trailer(self, encoder: ChunkEncoder, run_end: RunEnded | None, seq: int) -> bytes:
+        live = self.manager.local(self.record.id, self.record.scope)
+        if run_end is None or (live is not None and live.detached):
+            # The run is not over here (this replica stops): say so, never close silently.
+            message = "the server stopped following this run; resume it with Last-Event-ID"
+            error = {"error": error_body(message, type="server_error", code="stream_interrupted")}
+            return b"data: " + _json(error) + b"\n\n" + DONE
+        frames = []
+        if self.record.input.include_usage:
+            seq += 1
+            if seq > self.after:
+                frames.append(b"id: %d\n" % seq + encoder.usage(run_end.usage))
+        seq += 1
+        if seq > self.after:
+            frames.append(b"id: %d\n" % seq + DONE)
+        return b"".join(frames)
+
+    def _disconnected(self) -> None:
+        if not self.cancel_on_disconnect:
+            return
+        live = self.manager.local(self.record.id, self.record.scope)
+        if live is not None and not live.finished.is_set():
+            live.control.stop("cancelled: the client disconnected")
 
 
-class TeamCompletionResponse(_TeamResponse):
-    """A ``chat.completion`` JSON body, or the run's error with its status."""
+class RunCompletionResponse(ASGIResponse):
+    """The run's ``chat.completion`` once it is over, or its error with the error's status."""
 
-    def __init__(self, service: ChatService, run: PreparedRun) -> None:
-        super().__init__(service, run, media_type="application/json")
+    def __init__(self, manager: RunManager, run: LiveRun, *, cancel_on_disconnect: bool) -> None:
+        super().__init__(headers=run_headers(run.record), media_type="application/json")
+        self.manager = manager
+        self.run = run
+        self.cancel_on_disconnect = cancel_on_disconnect
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        completion_id, created, renderer = _ids(self.run)
-        builder = CompletionBuilder(completion_id, created, self.run.team.name, renderer)
-        outcome: list[RunResult] = []
-
-        async def collect(event: Event) -> None:
-            builder.add(event)
-
-        try:
+        run = self.run
+        disconnected = anyio.CancelScope()
+        with disconnected:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_watch_disconnect, receive, tg.cancel_scope)
-                outcome.append(await self._execute(collect, renderer))
+                tg.start_soon(_watch_disconnect, receive, disconnected)
+                await run.finished.wait()
                 tg.cancel_scope.cancel()
-        finally:
-            await self._release()
-        if not outcome:
-            return  # the client went away; nobody to answer
-        result = outcome[0]
-        if result.error is not None:
-            await self._send_error(send, result.error)
+        if disconnected.cancelled_caught:
+            if self.cancel_on_disconnect and not run.finished.is_set():
+                run.control.stop("cancelled: the client disconnected")
             return
-        self.body = builder.build(result.usage)
+        error: TroupeError | None = run.error
+        if error is not None or run.detached:
+            await self._send_error(send, error)
+            return
+        self.body = completion_body(run.snapshot(), run.events)
         self.headers["content-length"] = str(len(self.body))
         await self.start_response(send)
         await send({"type": "http.response.body", "body": self.body, "more_body": False})
 
-    async def _send_error(self, send: Send, error: TroupeError) -> None:
+    async def _send_error(self, send: Send, error: TroupeError | None) -> None:
+        if error is None:
+            error = TroupeError("the server stopped before the run ended")
         self.status_code = error.status_code
         self.body = error_response_body(error.message, error.error_type, error.code, error.param)
         self.headers["content-length"] = str(len(self.body))
         await self.start_response(send)
         await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+
+def _json(obj: object) -> bytes:
+    import msgspec
+
+    return msgspec.json.encode(obj)

@@ -1,25 +1,32 @@
-"""The HTTP routes: thin handlers over ``ChatService``."""
+"""The HTTP routes of chat completions and models: thin handlers over the run manager."""
 
 from __future__ import annotations
 
-__all__ = ["route_handlers"]
+__all__ = ["Settings", "route_handlers"]
 
 import time
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
 
-from troupe.errors import ConversationNotRunningError
 from troupe.server._auth import ApiKeys
-from troupe.server._responses import TeamCompletionResponse, TeamStreamResponse
+from troupe.server._responses import RunCompletionResponse, RunStreamResponse
 from troupe.server._schemas import decode_request
 from troupe.server._service import ChatService, check_conversation_id
 from troupe.teams import Team
 
 _STARTED = int(time.time())
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """What the routes need of the server's settings."""
+
+    keepalive: float = 15.0
+    on_disconnect: Literal["cancel", "continue"] = "cancel"
 
 
 def _model(team: Team) -> dict[str, Any]:
@@ -49,17 +56,21 @@ async def chat_completions(
     request: Request[Any, Any, Any],
     service: NamedDependency[ChatService],
     api_keys: NamedDependency[ApiKeys],
-    keepalive: NamedDependency[float],
+    settings: NamedDependency[Settings],
 ) -> ASGIResponse:
     body = decode_request(await request.body())
-    run = await service.prepare(
+    start = await service.run_start(
         body,
         conversation_id=request.headers.get("x-conversation-id") or None,
         scope=api_keys.scope(request),
     )
-    if run.stream:
-        return TeamStreamResponse(service, run, keepalive=keepalive)
-    return TeamCompletionResponse(service, run)
+    run = await service.manager.start(start)
+    cancel = not start.background and settings.on_disconnect == "cancel"
+    if body.stream:
+        return RunStreamResponse(
+            service.manager, run.record, keepalive=settings.keepalive, cancel_on_disconnect=cancel
+        )
+    return RunCompletionResponse(service.manager, run, cancel_on_disconnect=cancel)
 
 
 @post("/conversations/{conversation_id:str}/stop", status_code=200)
@@ -69,14 +80,16 @@ async def stop_conversation(
     api_keys: NamedDependency[ApiKeys],
     conversation_id: FromPath[str],
 ) -> dict[str, Any]:
-    """Ask the conversation's run in progress to stop (the ``external`` termination condition)."""
+    """Stop the conversation's run in progress now (409 when none is running)."""
     check_conversation_id(conversation_id)
-    running = await service.store.request_stop(conversation_id, scope=api_keys.scope(request))
-    if not running:
-        raise ConversationNotRunningError(
-            f"conversation {conversation_id!r} has no run in progress", param="conversation_id"
-        )
-    return {"id": conversation_id, "object": "conversation.stop", "stopping": True}
+    run = await service.manager.stop_conversation(conversation_id, api_keys.scope(request))
+    return {
+        "id": conversation_id,
+        "object": "conversation.stop",
+        "stopping": True,
+        "run_id": run.id,
+        "status": run.status,
+    }
 
 
 route_handlers = [list_models, get_model, chat_completions, stop_conversation]

@@ -46,6 +46,8 @@ class ChatCompletionRequest(msgspec.Struct, kw_only=True):
     tools: list[Any] | None = None
     tool_choice: Any = None
     user: str | None = None
+    # troupe's: the run goes on when the client goes away (follow it at /v1/runs/{id}/stream).
+    background: bool | None = False
 
 
 _decoder = msgspec.json.Decoder(ChatCompletionRequest)

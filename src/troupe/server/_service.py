@@ -1,11 +1,10 @@
-"""The chat service: from a request to a prepared run, and saving what it produced.
+"""The chat service: from a chat-completions request to a run, and the conversations API.
 
-Routes stay thin: they decode, call ``ChatService.prepare``, and hand the run
-to a response (``_responses``), which calls ``ChatService.commit`` when the
-run has ended well. ``prepare`` takes the conversation's lease: at once
-(``busy_policy="reject"``: a busy conversation is a 409) or after waiting
-for the run in progress (``"enqueue"``; requests of one process wait their
-turn in order, and poll the store, which may be shared with other replicas).
+Routes stay thin: they decode, call ``ChatService.run_start`` for what to run
+and hand it to the run manager, which owns the run; the response only watches
+it. A plain client resends its whole history: the conversation is found again
+by the fingerprint of that history, stored when each run ends (computed from
+the run's events, the same answer its ``content`` carried).
 """
 
 from __future__ import annotations
@@ -13,41 +12,29 @@ from __future__ import annotations
 __all__ = [
     "ChatService",
     "ConversationNotFoundError",
-    "PreparedRun",
     "check_conversation_id",
     "fingerprint",
 ]
 
 import hashlib
 import re
-import uuid
-from collections.abc import Mapping, Sequence
-from typing import Literal
+from collections.abc import Sequence
 
 import anyio
 import msgspec
 
-from troupe.errors import (
-    ConversationBusyError,
-    ModelNotFoundError,
-    RequestError,
-    RequestTooLargeError,
-)
+from troupe.errors import ConversationBusyError, RequestError
+from troupe.events import Event
 from troupe.messages import Message
 from troupe.models import capability_problem, has_images
+from troupe.runs import RunManager, RunStart
 from troupe.server._schemas import ChatCompletionRequest, InMessage, to_messages
-from troupe.store import (
-    ConversationStore,
-    ConversationSummary,
-    Lease,
-    StoredConversation,
-    encoded_size,
-)
-from troupe.teams import RunResult, RunState, Team
+from troupe.store import ConversationSummary, Lease, RunInput, RunRecord, StoredConversation
+from troupe.teams import Team
+from troupe.wire import Renderer
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 HistoryItem = tuple[str, str]
-BusyPolicy = Literal["reject", "enqueue"]
 
 
 class ConversationNotFoundError(RequestError):
@@ -88,53 +75,39 @@ def fingerprint(scope: str, team: str, items: Sequence[HistoryItem]) -> str:
     return hashlib.sha256(msgspec.json.encode([scope, team, items])).hexdigest()
 
 
-class PreparedRun(msgspec.Struct, kw_only=True):
-    team: Team
-    state: RunState
-    new_messages: tuple[Message, ...]
-    lease: Lease
-    history: tuple[HistoryItem, ...]
-    scope: str
-    stream: bool
-    include_usage: bool
+def answer_of(record: RunRecord, events: Sequence[Event]) -> str:
+    """The answer a plain client read in ``content`` for the run: what it sends back."""
+    agents = record.input.answer_agents
+    renderer = Renderer(
+        frozenset(agents) if agents is not None else None, record.input.speaker_lines
+    )
+    for event in events:
+        renderer.render(event)
+    return renderer.answer
 
-    @property
-    def conversation_id(self) -> str:
-        return self.state.conversation_id
+
+def run_fingerprint(record: RunRecord, events: Sequence[Event]) -> str:
+    """The fingerprint of the history a plain client will send after this run."""
+    answer = " ".join(answer_of(record, events).split())
+    return fingerprint(record.scope, record.team, (*record.input.history, ("assistant", answer)))
 
 
 class ChatService:
-    def __init__(
-        self,
-        teams: Mapping[str, Team],
-        store: ConversationStore,
-        *,
-        busy_policy: BusyPolicy = "reject",
-        busy_wait_seconds: float = 30.0,
-        max_transcript_bytes: int | None = None,
-    ) -> None:
-        self.teams = dict(teams)
-        self.store = store
-        self.busy_policy = busy_policy
-        self.busy_wait_seconds = busy_wait_seconds
-        self.max_transcript_bytes = max_transcript_bytes
-        # Runs in progress in this process (reported by /health; 0 when idle).
-        self.active_runs = 0
-        # Requests of this process waiting for a busy conversation, in arrival order.
-        self._queues: dict[tuple[str, str], tuple[anyio.Lock, int]] = {}
+    def __init__(self, manager: RunManager) -> None:
+        self.manager = manager
+        self.store = manager.store
+
+    @property
+    def teams(self) -> dict[str, Team]:
+        return self.manager.teams
 
     def team(self, name: str) -> Team:
-        team = self.teams.get(name)
-        if team is None:
-            known = ", ".join(sorted(self.teams)) or "none"
-            raise ModelNotFoundError(
-                f"The model '{name}' does not exist (teams: {known})", param="model"
-            )
-        return team
+        return self.manager.team(name)
 
-    async def prepare(
+    async def run_start(
         self, request: ChatCompletionRequest, *, conversation_id: str | None, scope: str
-    ) -> PreparedRun:
+    ) -> RunStart:
+        """What to run for a chat-completions request (the request's errors raised here)."""
         team = self.team(request.model)
         messages = request.messages
         last_assistant = max(
@@ -154,101 +127,28 @@ class ChatService:
             conversation_id = await self.store.find(
                 fingerprint(scope, team.name, earlier), scope=scope
             )
-        minted = conversation_id is None
-        conversation_id = conversation_id or f"conv_{uuid.uuid4().hex}"
-        lease = await self.acquire(conversation_id, scope)
-        try:
-            # An id minted just now has nothing stored: skip a store round trip.
-            state = None if minted else await self.store.load(conversation_id, scope=scope)
-            if state is not None and state.team != team.name:
-                raise RequestError(
-                    f"conversation {conversation_id!r} belongs to team {state.team!r}, not {team.name!r}",
-                    param="conversation_id",
-                )
-            if state is None:
-                state = team.new_state(conversation_id)
-                new = to_messages(messages)
-            else:
-                new = to_messages(trailing, offset=last_assistant + 1)
-            self._check_size(state, new)
-            _check_images(team, new)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self.store.release(lease)
-            raise
+        new = tuple(to_messages(trailing, offset=last_assistant + 1))
+        everything = tuple(to_messages(messages)) if last_assistant >= 0 else new
+        _check_images(team, everything)
         options = request.stream_options
-        return PreparedRun(
-            team=team,
-            state=state,
-            new_messages=tuple(new),
-            lease=lease,
-            history=history,
+        return RunStart(
+            team=team.name,
             scope=scope,
-            stream=bool(request.stream),
-            include_usage=bool(options and options.include_usage),
+            conversation_id=conversation_id,
+            messages=new,
+            all_messages=everything,
+            background=bool(request.background),
+            input=RunInput(
+                history=history,
+                api="chat",
+                include_usage=bool(request.stream and options and options.include_usage),
+                answer_agents=tuple(sorted(team.answer_agents))
+                if team.answer_agents is not None
+                else None,
+                speaker_lines=team.speaker_lines,
+                metadata=dict(request.metadata or {}),
+            ),
         )
-
-    async def commit(self, run: PreparedRun, result: RunResult, answer: str) -> None:
-        """Save a run that ended well, keyed also by the history the client will resend.
-
-        The save is fenced by the run's lease: if another request took the
-        conversation over meanwhile (this process stalled past its lease),
-        nothing is saved and ``ConversationBusyError`` is raised.
-        """
-        history = (*run.history, ("assistant", " ".join(answer.split())))
-        await self.store.save(
-            result.state,
-            fingerprint=fingerprint(run.scope, run.team.name, history),
-            scope=run.scope,
-            lease=run.lease,
-        )
-
-    async def acquire(self, conversation_id: str, scope: str) -> Lease:
-        """The conversation's lease, by the busy policy."""
-        if self.busy_policy == "reject":
-            return await self.store.acquire(conversation_id, scope=scope)
-        key = (scope, conversation_id)
-        lock, waiting = self._queues.get(key) or (anyio.Lock(), 0)
-        self._queues[key] = (lock, waiting + 1)
-        try:
-            with anyio.move_on_after(self.busy_wait_seconds):
-                async with lock:
-                    return await self._poll(conversation_id, scope)
-        finally:
-            lock, waiting = self._queues[key]
-            if waiting == 1:
-                del self._queues[key]
-            else:
-                self._queues[key] = (lock, waiting - 1)
-        raise ConversationBusyError(
-            f"conversation {conversation_id!r} is still busy with another request after "
-            f"waiting {self.busy_wait_seconds:g} s (server.busy_wait_seconds); retry later"
-        )
-
-    async def _poll(self, conversation_id: str, scope: str) -> Lease:
-        delay = 0.02
-        while True:
-            try:
-                # Shielded: a lease taken just as the wait times out must not be left behind.
-                with anyio.CancelScope(shield=True):
-                    return await self.store.acquire(conversation_id, scope=scope)
-            except ConversationBusyError:
-                await anyio.sleep(delay)
-                delay = min(delay * 1.5, 0.5)
-
-    def _check_size(self, state: RunState, new: Sequence[Message]) -> None:
-        limit = self.max_transcript_bytes
-        if limit is None:
-            return
-        size = encoded_size(state.transcript) + encoded_size(new)
-        if size > limit:
-            raise RequestTooLargeError(
-                f"conversation {state.conversation_id!r} would hold {size} bytes of transcript, "
-                f"over the limit of {limit} bytes (server.max_transcript_bytes); "
-                "start a new conversation",
-                param="messages",
-                code="conversation_too_large",
-            )
 
     # --- conversations over HTTP ------------------------------------------------------
 
@@ -273,16 +173,23 @@ class ChatService:
                 param="after",
             ) from None
 
+    async def runs(self, conversation_id: str, scope: str, *, limit: int) -> list[RunRecord]:
+        await self.conversation(conversation_id, scope)
+        return await self.store.list_runs(scope=scope, conversation_id=conversation_id, limit=limit)
+
     async def delete(self, conversation_id: str, scope: str) -> None:
-        """Delete a conversation that no request is advancing (else 409 ``conversation_busy``)."""
+        """Delete a conversation that no run is advancing (else 409 ``conversation_busy``)."""
         check_conversation_id(conversation_id)
+        busy = ConversationBusyError(
+            f"conversation {conversation_id!r} has a run in progress; stop it "
+            f"(POST /v1/conversations/{conversation_id}/stop) or wait for it to end"
+        )
+        if self.manager.holds(conversation_id, scope):
+            raise busy
         try:
-            lease = await self.store.acquire(conversation_id, scope=scope)
+            lease: Lease = await self.store.acquire(conversation_id, scope=scope)
         except ConversationBusyError:
-            raise ConversationBusyError(
-                f"conversation {conversation_id!r} has a run in progress; stop it "
-                f"(POST /v1/conversations/{conversation_id}/stop) or wait for it to end"
-            ) from None
+            raise busy from None
         try:
             deleted = await self.store.delete(conversation_id, scope=scope)
         finally:

@@ -50,7 +50,10 @@ def store_for(server: ServerSpec, *, default: str = DEFAULT_DATABASE_URL) -> Con
     url, source = database_url(server, default=default)
     try:
         return open_store(
-            url, lease_seconds=server.lease_seconds, ttl_seconds=server.conversation_ttl_seconds
+            url,
+            lease_seconds=server.lease_seconds,
+            ttl_seconds=server.conversation_ttl_seconds,
+            run_retention_seconds=server.run_retention_seconds,
         )
     except (ValueError, ModuleNotFoundError) as err:
         raise ConfigError(ConfigIssue(source, str(err))) from None

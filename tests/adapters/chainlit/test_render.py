@@ -19,6 +19,7 @@ import pytest
 from chainlit.config import config
 
 from tests.adapters.chainlit._page import open_page, user_says
+from tests.asgi import ServedTransport
 from troupe.adapters import TurnOutcome
 from troupe.adapters.chainlit import ChainlitRenderer, TroupeChainlit
 from troupe.adapters.chainlit._app import CONVERSATIONS_KEY
@@ -71,7 +72,7 @@ def duo_team() -> Team:
 
 def in_process(*teams: Team, api_keys: tuple[str, ...] = (), **kwargs: Any) -> TroupeChainlit:
     app = create_app(teams=list(teams), api_keys=api_keys)
-    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app))
+    http = httpx2.AsyncClient(transport=ServedTransport(app))
     return TroupeChainlit("http://troupe.test", http_client=http, **kwargs)
 
 
@@ -210,9 +211,7 @@ async def test_the_conversation_continues_with_the_id_the_server_gave() -> None:
             seen.append(request.headers.get("x-conversation-id"))
 
     app = create_app(teams=[calc_team("One.", "Two.")])
-    http = httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=app), event_hooks={"request": [record]}
-    )
+    http = httpx2.AsyncClient(transport=ServedTransport(app), event_hooks={"request": [record]})
     troupe = TroupeChainlit("http://troupe.test", http_client=http)
     await troupe.start()
     first = await ask(troupe, "one")

@@ -15,6 +15,7 @@ import httpx2
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from tests.asgi import ServedTransport
 from tests.fakes.slack_api import FakeSlackAPI, SlackMessage
 from troupe.adapters import TeamClient
 from troupe.adapters.slack import SlackTurn, ThreadPlace
@@ -45,7 +46,7 @@ def scripted_client(*replies: str, delay: float = 0.0) -> TeamClient:
         "team", [AssistantAgent("bot", ScriptedModel(list(replies), delay=delay))]
     )
     app = create_app(teams=[team])
-    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app))  # type: ignore[arg-type]
+    http = httpx2.AsyncClient(transport=ServedTransport(app))  # type: ignore[arg-type]
     return TeamClient("http://troupe.test", http_client=http)
 
 

@@ -1,0 +1,23 @@
+"""Runs: the durable unit of work. The run manager owns them; every API is a view of their logs."""
+
+from troupe.runs._live import LiveRun
+from troupe.runs._manager import (
+    RunManager,
+    RunNotFoundError,
+    RunSettings,
+    RunStart,
+    ServerShuttingDownError,
+    new_run_id,
+)
+from troupe.runs._writer import RunLostError
+
+__all__ = [
+    "LiveRun",
+    "RunLostError",
+    "RunManager",
+    "RunNotFoundError",
+    "RunSettings",
+    "RunStart",
+    "ServerShuttingDownError",
+    "new_run_id",
+]

@@ -1,0 +1,105 @@
+"""A run this process runs: its log in memory, for the views that follow it live.
+
+The run appends events without waiting (``emit``); a view waits for news with
+``wait_after(seq)`` and reads ``events`` past its cursor, so tokens that arrive
+together reach a client in one write, and followers on this replica never wait
+for the store. The log writer persists ``events`` in batches.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LiveRun"]
+
+import time
+
+import anyio
+
+from troupe.errors import TroupeError
+from troupe.events import Event, UsageReported
+from troupe.messages import Usage
+from troupe.store import Lease, RunRecord, RunStatus
+from troupe.teams import RunControl, RunResult, Team
+
+
+class LiveRun:
+    """A run in this process, from its start until a while after it ended."""
+
+    def __init__(
+        self, record: RunRecord, team: Team, lease: Lease, *, events: list[Event] | None = None
+    ) -> None:
+        self.record = record
+        self.team = team
+        self.lease = lease
+        # The whole log, event 1 first (a run taken over loads what was stored before).
+        self.events: list[Event] = events or []
+        # The last sequence number the store has.
+        self.persisted = len(self.events)
+        self.usage = Usage()
+        self.status: RunStatus = record.status
+        self.stop_reason: str | None = None
+        self.ended_at: float | None = None
+        self.control = RunControl(run_id=record.id, scope=record.scope)
+        # The scope of the task running it: cancelled to leave the run to another replica.
+        self.task_scope: anyio.CancelScope | None = None
+        self.result: RunResult | None = None
+        # The store has the run's record (it is written with the run's first commit).
+        self.begun = False
+        # Set when the run is over and its end is stored (or could not be): views may end.
+        self.finished = anyio.Event()
+        # This process stopped running it (shutting down, or its lease was taken over):
+        # the run is not over, another replica carries on.
+        self.detached = False
+        self._news = anyio.Event()
+        self._waited = False
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def last_seq(self) -> int:
+        return len(self.events)
+
+    @property
+    def error(self) -> TroupeError | None:
+        return self.result.error if self.result is not None else None
+
+    def append(self, event: Event) -> None:
+        self.events.append(event)
+        if type(event) is UsageReported:
+            self.usage += event.usage
+        if self._waited:
+            self._waited = False
+            self._news.set()
+
+    async def emit(self, event: Event) -> None:
+        self.append(event)
+
+    async def wait_after(self, seq: int) -> None:
+        """Wait until the log has an event past ``seq``, or the run is finished."""
+        while len(self.events) <= seq and not self.finished.is_set():
+            if self._news.is_set():
+                self._news = anyio.Event()
+            self._waited = True
+            await self._news.wait()
+
+    def finish(self, status: RunStatus, stop_reason: str | None, *, detached: bool = False) -> None:
+        self.status = status
+        self.stop_reason = stop_reason
+        self.detached = detached
+        self.ended_at = time.time()
+        self.finished.set()
+        self._news.set()
+
+    def snapshot(self) -> RunRecord:
+        """The run as ``GET /v1/runs/{id}`` shows it, from memory."""
+        from msgspec import structs
+
+        return structs.replace(
+            self.record,
+            status=self.status,
+            stop_reason=self.stop_reason,
+            usage=self.usage,
+            last_event_id=self.last_seq,
+            ended_at=self.ended_at if self.finished.is_set() else None,
+        )

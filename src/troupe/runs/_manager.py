@@ -1,0 +1,628 @@
+"""The run manager: the one place that owns runs.
+
+``start`` takes the conversation's lease, loads its state and starts the team
+in the manager's own task group, so a run outlives the HTTP response that
+asked for it; responses (and every other protocol) only watch its log
+(``follow``) and may ask it to stop (``cancel``). A run's life:
+
+    lease → load → run: each step committed with its events → end committed, lease released
+
+The manager also takes over runs whose process died (``recover``): a
+background run continues from its last committed step under the same id, any
+other run ends ``failed`` with its completed turns kept. ``drain`` is the
+shutdown: no new runs, a grace period for those in progress, then background
+runs are left, checkpointed, to another replica.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RunManager", "RunNotFoundError", "RunSettings", "ServerShuttingDownError"]
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Literal
+
+import anyio
+import msgspec
+
+from troupe.errors import (
+    ConversationBusyError,
+    ConversationNotRunningError,
+    RequestError,
+    RequestTooLargeError,
+    TroupeError,
+)
+from troupe.events import Event, RunEnded, RunFailed, RunResumed, RunStarted
+from troupe.messages import Message
+from troupe.runs._live import LiveRun
+from troupe.runs._owner import current_owner, owner_alive
+from troupe.runs._writer import LogWriter, RunLostError
+from troupe.store import (
+    ACTIVE,
+    ConversationStore,
+    Lease,
+    RunCommit,
+    RunEnd,
+    RunInput,
+    RunRecord,
+    StoreError,
+    decode_events,
+    encode_events,
+    encoded_size,
+)
+from troupe.teams import RunResult, RunState, Team, settle
+
+logger = logging.getLogger("troupe.runs")
+
+BusyPolicy = Literal["reject", "enqueue"]
+Fingerprint = Callable[[RunRecord, Sequence[Event]], str]
+
+
+class RunNotFoundError(RequestError):
+    status_code = 404
+    code = "run_not_found"
+
+
+class ServerShuttingDownError(TroupeError):
+    status_code = 503
+    error_type = "server_error"
+    code = "server_shutting_down"
+
+
+class RunSettings(msgspec.Struct, frozen=True, kw_only=True):
+    busy_policy: BusyPolicy = "reject"
+    busy_wait_seconds: float = 30.0
+    max_transcript_bytes: int | None = None
+    lease_seconds: float = 30.0
+    # How often live runs' events go to the store when no step ends meanwhile (what
+    # followers on other replicas wait at most), and how often cancels are polled for.
+    flush_seconds: float = 0.25
+    poll_seconds: float = 1.0
+
+
+class RunStart(msgspec.Struct, frozen=True, kw_only=True):
+    """What a view asks for: run ``team`` on a conversation with new messages.
+
+    ``messages`` are the new messages for a conversation that exists; ``all_messages``
+    are every message the client sent, which start a conversation that does not.
+    """
+
+    team: str
+    scope: str = ""
+    conversation_id: str | None = None
+    messages: tuple[Message, ...] = ()
+    all_messages: tuple[Message, ...] | None = None
+    background: bool = False
+    input: RunInput = RunInput()
+
+
+def new_run_id() -> str:
+    return f"run_{secrets.token_hex(12)}"
+
+
+class RunManager:
+    def __init__(
+        self,
+        teams: Mapping[str, Team],
+        store: ConversationStore,
+        settings: RunSettings | None = None,
+        *,
+        fingerprint: Fingerprint | None = None,
+    ) -> None:
+        self.teams = dict(teams)
+        self.store = store
+        self.settings = settings or RunSettings()
+        self.owner = current_owner()
+        self.accepting = True
+        # Runs of this process by id, from their start until they are forgotten.
+        self._runs: dict[str, LiveRun] = {}
+        # Conversations a run of this process holds: (scope, id) -> the run (None while
+        # its lease is being taken).
+        self._busy: dict[tuple[str, str], LiveRun | None] = {}
+        self._fingerprint = fingerprint
+        self._writer = LogWriter(
+            store, self.owner, self._running, flush_seconds=self.settings.flush_seconds
+        )
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._started = anyio.Event()
+        self._remote: dict[str, anyio.Event] = {}
+        self._enqueued: dict[tuple[str, str], anyio.Lock] = {}
+
+    @property
+    def active_runs(self) -> int:
+        return sum(1 for run in self._runs.values() if not run.finished.is_set())
+
+    def _running(self) -> list[LiveRun]:
+        return [run for run in self._runs.values() if not run.finished.is_set()]
+
+    # --- serving ------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Own every run, the log writer, recovery and notifications until cancelled."""
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            tg.start_soon(self._writer.serve)
+            tg.start_soon(self._recover_loop)
+            tg.start_soon(self._poll_cancels)
+            tg.start_soon(self._listen)
+            tg.start_soon(self._janitor)
+            self._started.set()
+            try:
+                await anyio.sleep_forever()
+            finally:
+                self._tg = None
+
+    async def drain(self, grace: float) -> None:
+        """Stop taking runs; give those in progress ``grace`` seconds, then stop the rest:
+        background runs are left checkpointed for another replica, the others end failed."""
+        self.accepting = False
+        with anyio.move_on_after(grace):
+            for run in self._running():
+                await run.finished.wait()
+        for run in self._running():
+            if run.record.background:
+                # Not over: stop running it here, as checkpointed, for another replica.
+                run.detached = True
+                if run.task_scope is not None:
+                    run.task_scope.cancel()
+            else:
+                run.control.stop(
+                    "server shutting down",
+                    error=ServerShuttingDownError("the server shut down before the run ended"),
+                )
+        with anyio.move_on_after(10):
+            for run in self._running():
+                await run.finished.wait()
+
+    # --- starting -----------------------------------------------------------------------
+
+    def team(self, name: str) -> Team:
+        from troupe.errors import ModelNotFoundError
+
+        team = self.teams.get(name)
+        if team is None:
+            known = ", ".join(sorted(self.teams)) or "none"
+            raise ModelNotFoundError(
+                f"The model '{name}' does not exist (teams: {known})", param="model"
+            )
+        return team
+
+    async def start(self, start: RunStart) -> LiveRun:
+        """Start a run; raises the request's errors (busy, too large, …) before it starts."""
+        if not self.accepting:
+            raise ServerShuttingDownError("the server is shutting down; retry on another replica")
+        team = self.team(start.team)
+        run_id = new_run_id()
+        minted = start.conversation_id is None
+        conversation_id = start.conversation_id or f"conv_{secrets.token_hex(16)}"
+        lease = Lease(conversation_id, secrets.token_hex(16), start.scope)
+        key = (start.scope, conversation_id)
+        if minted:
+            # Nothing can be stored under an id minted just now: no store round trip.
+            state = team.new_state(conversation_id)
+            new = start.all_messages or start.messages
+        else:
+            stored = await self._take(key, lease, run_id)
+            try:
+                state, new = self._prepare(team, conversation_id, stored, start)
+                if state.run is not None:
+                    state = await self._supersede(state, lease)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self.store.release(lease)
+                self._busy.pop(key, None)
+                raise
+        record = RunRecord(
+            id=run_id,
+            scope=start.scope,
+            conversation_id=conversation_id,
+            team=team.name,
+            status="in_progress",
+            background=start.background,
+            input=msgspec.structs.replace(start.input, messages=tuple(new)),
+            created_at=time.time(),
+        )
+        run = LiveRun(record, team, lease)
+        self._runs[run_id] = self._busy[key] = run
+        run.append(RunStarted(agent=team.name, run_id=run_id, conversation_id=conversation_id))
+        self._writer.begin(run)
+        self._spawn(run, state, tuple(new))
+        return run
+
+    async def _take(self, key: tuple[str, str], lease: Lease, run_id: str) -> RunState | None:
+        """The conversation's lease and state, by the busy policy."""
+        if self.settings.busy_policy == "reject":
+            if key in self._busy:
+                raise _busy(key[1])
+            self._busy[key] = None
+            try:
+                return await self.store.take_conversation(
+                    lease, run_id=run_id, owner=self.owner, load=True
+                )
+            except BaseException:
+                self._busy.pop(key, None)
+                raise
+        lock = self._enqueued.setdefault(key, anyio.Lock())
+        with anyio.move_on_after(self.settings.busy_wait_seconds):
+            async with lock:
+                delay = 0.02
+                while True:
+                    if key in self._busy:
+                        holder = self._busy[key]
+                        if holder is not None:
+                            await holder.finished.wait()
+                        else:
+                            await anyio.sleep(delay)
+                        continue
+                    self._busy[key] = None
+                    try:
+                        with anyio.CancelScope(shield=True):
+                            return await self.store.take_conversation(
+                                lease, run_id=run_id, owner=self.owner, load=True
+                            )
+                    except ConversationBusyError:
+                        self._busy.pop(key, None)
+                    await anyio.sleep(delay)
+                    delay = min(delay * 1.5, 0.5)
+        raise ConversationBusyError(
+            f"conversation {key[1]!r} is still busy with another request after waiting "
+            f"{self.settings.busy_wait_seconds:g} s (server.busy_wait_seconds); retry later"
+        )
+
+    def _prepare(
+        self, team: Team, conversation_id: str, stored: RunState | None, start: RunStart
+    ) -> tuple[RunState, tuple[Message, ...]]:
+        if stored is None:
+            return team.new_state(conversation_id), start.all_messages or start.messages
+        if stored.team != team.name:
+            raise RequestError(
+                f"conversation {conversation_id!r} belongs to team {stored.team!r}, "
+                f"not {team.name!r}",
+                param="conversation_id",
+            )
+        limit = self.settings.max_transcript_bytes
+        if limit is not None:
+            size = encoded_size(stored.transcript) + encoded_size(start.messages)
+            if size > limit:
+                raise RequestTooLargeError(
+                    f"conversation {conversation_id!r} would hold {size} bytes of transcript, "
+                    f"over the limit of {limit} bytes (server.max_transcript_bytes); "
+                    "start a new conversation",
+                    param="messages",
+                    code="conversation_too_large",
+                )
+        return stored, start.messages
+
+    async def _supersede(self, state: RunState, lease: Lease) -> RunState:
+        """A run of the conversation died mid-way and nobody took it over: it ends failed
+        (its completed steps kept), and the new run starts after it."""
+        flight = state.run
+        assert flight is not None
+        orphan = await self.store.get_run(flight.id, scope=lease.scope)
+        if orphan is not None and orphan.status in ACTIVE:
+            events: list[Event] = [
+                RunFailed(agent=orphan.team, code="run_lost", message=_LOST),
+                RunEnded(
+                    agent=orphan.team,
+                    stop_reason=f"error: {_LOST}",
+                    conversation_id=orphan.conversation_id,
+                    run_id=orphan.id,
+                ),
+            ]
+            await self.store.commit_runs(
+                [
+                    RunCommit(
+                        run_id=orphan.id,
+                        scope=orphan.scope,
+                        conversation_id=orphan.conversation_id,
+                        lease=lease,
+                        first_seq=orphan.last_event_id + 1,
+                        last_seq=orphan.last_event_id + len(events),
+                        events=encode_events(events),
+                        end=RunEnd(status="failed", stop_reason=_LOST, usage=flight.usage),
+                        release=False,
+                    )
+                ]
+            )
+        return settle(state)
+
+    def _spawn(self, run: LiveRun, state: RunState, new: tuple[Message, ...]) -> None:
+        if self._tg is None:
+            raise RuntimeError("the run manager is not serving (RunManager.serve)")
+        self._tg.start_soon(self._execute, run, state, new, name=f"run {run.id}")
+
+    # --- running ------------------------------------------------------------------------
+
+    async def _execute(self, run: LiveRun, state: RunState, new: tuple[Message, ...]) -> None:
+        async def checkpoint(step: RunState) -> None:
+            await self._writer.commit(run, state=step)
+
+        run.control.checkpoint = checkpoint
+        result: RunResult | None = None
+        with anyio.CancelScope() as run.task_scope:
+            result = await run.team.run(state, new, run.emit, control=run.control)
+        if result is None:  # detached (a shutdown): stored as last committed, lease let go
+            with anyio.CancelScope(shield=True):
+                await self._detach(run)
+            return
+        run.result = result
+        status = result.status
+        # A run that kept nothing (it failed or was stopped in its first step) leaves the
+        # conversation as it was.
+        saved = None if result.state is state else result.state
+        fingerprint = (
+            self._fingerprint(run.record, run.events)
+            if saved is not None and self._fingerprint is not None
+            else None
+        )
+        end = RunEnd(status=status, stop_reason=result.stop_reason, usage=result.usage)
+        try:
+            await self._writer.commit(run, state=saved, fingerprint=fingerprint, end=end)
+        except RunLostError as err:
+            logger.warning("run %s ended elsewhere: %s", run.id, err.message)
+            run.finish(status, result.stop_reason, detached=True)
+            self._forget(run)
+            return
+        except StoreError as err:
+            logger.error("run %s could not be stored at its end: %s", run.id, err.message)
+            status = "failed"
+        run.finish(status, result.stop_reason)
+        self._forget(run)
+
+    async def _detach(self, run: LiveRun) -> None:
+        """Stop running ``run`` here without ending it: its events so far are stored and
+        its lease let go, so another replica takes it over from its last step at once."""
+        try:
+            await self._writer.commit(run)
+            await self.store.release(run.lease)
+        except (StoreError, RunLostError) as err:
+            logger.warning("run %s left without its last events: %s", run.id, err.message)
+        run.finish("in_progress", None, detached=True)
+        self._forget(run)
+
+    def _forget(self, run: LiveRun) -> None:
+        """Free the conversation now; the run stays in memory a little for late followers."""
+        key = (run.record.scope, run.record.conversation_id)
+        if self._busy.get(key) is run:
+            del self._busy[key]
+
+    async def _janitor(self) -> None:
+        """Drop finished runs from memory half a minute after they ended."""
+        while True:
+            await anyio.sleep(10)
+            cutoff = time.time() - 30
+            for run_id, run in list(self._runs.items()):
+                if run.finished.is_set() and (run.ended_at or 0) < cutoff:
+                    del self._runs[run_id]
+
+    # --- reading and following ----------------------------------------------------------
+
+    def holds(self, conversation_id: str, scope: str) -> bool:
+        """Whether a run of this process is advancing the conversation."""
+        return (scope, conversation_id) in self._busy
+
+    def local(self, run_id: str, scope: str | None) -> LiveRun | None:
+        run = self._runs.get(run_id)
+        if run is not None and scope is not None and run.record.scope != scope:
+            return None
+        return run
+
+    async def get(self, run_id: str, scope: str) -> RunRecord:
+        run = self.local(run_id, scope)
+        if run is not None:
+            return run.snapshot()
+        record = await self.store.get_run(run_id, scope=scope)
+        if record is None:
+            raise RunNotFoundError(f"run {run_id!r} not found", param="run_id")
+        return record
+
+    async def events(self, run_id: str, scope: str) -> tuple[RunRecord, list[Event]]:
+        """A finished or running run's record and its events so far."""
+        run = self.local(run_id, scope)
+        if run is not None:
+            return run.snapshot(), list(run.events)
+        record = await self.get(run_id, scope)
+        return record, decode_events(b"\n".join(await self.store.run_events(run_id)))
+
+    async def follow(
+        self, run_id: str, scope: str, after: int
+    ) -> AsyncIterator[tuple[int, list[Event]]]:
+        """The run's events after ``after`` as (first seq, events) batches, live until the
+        run is over. A run of this process is read from memory; another replica's from the
+        store, woken by its notifications (or polled)."""
+        run = self.local(run_id, scope)
+        if run is not None:
+            while True:
+                await run.wait_after(after)
+                if run.last_seq > after:
+                    batch = run.events[after : run.last_seq]
+                    yield after + 1, batch
+                    after += len(batch)
+                elif run.finished.is_set():
+                    return
+        record = await self.get(run_id, scope)
+        while True:
+            data = await self.store.run_events(run_id, after=after)
+            if data:
+                batch = decode_events(b"\n".join(data))
+                yield after + 1, batch
+                after += len(batch)
+                continue
+            if record.status not in ACTIVE:
+                return
+            await self._wait_remote(run_id)
+            refreshed = await self.store.get_run(run_id, scope=scope)
+            if refreshed is None:
+                return
+            record = refreshed
+
+    async def _wait_remote(self, run_id: str) -> None:
+        news = self._remote.setdefault(run_id, anyio.Event())
+        with anyio.move_on_after(self.settings.poll_seconds):
+            await news.wait()
+        if self._remote.get(run_id) is news and news.is_set():
+            del self._remote[run_id]
+
+    # --- stopping -----------------------------------------------------------------------
+
+    async def cancel(self, run_id: str, scope: str, *, wait: float = 5.0) -> RunRecord:
+        """Stop the run now, on whichever replica runs it; returns it as it then stands."""
+        run = self.local(run_id, scope)
+        if run is not None:
+            return await self._stop_local(run, wait)
+        record = await self.get(run_id, scope)
+        if record.status not in ACTIVE:
+            return record
+        return await self._stop_remote(record, wait)
+
+    async def stop_conversation(self, conversation_id: str, scope: str) -> RunRecord:
+        """Stop the conversation's run in progress (409 when none is)."""
+        run = self._busy.get((scope, conversation_id))
+        if run is not None:
+            return await self._stop_local(run, 5.0)
+        record = await self.store.active_run(conversation_id, scope=scope)
+        if record is None:
+            raise ConversationNotRunningError(
+                f"conversation {conversation_id!r} has no run in progress",
+                param="conversation_id",
+            )
+        return await self._stop_remote(record, 5.0)
+
+    async def _stop_local(self, run: LiveRun, wait: float) -> RunRecord:
+        if not run.finished.is_set():
+            run.control.stop("cancelled")
+            with anyio.move_on_after(wait):
+                await run.finished.wait()
+        return run.snapshot()
+
+    async def _stop_remote(self, record: RunRecord, wait: float) -> RunRecord:
+        """Ask the replica running ``record`` to stop it, and wait (a while) for its end."""
+        await self.store.request_cancel(record.id)
+        with anyio.move_on_after(wait):
+            while True:
+                found = await self.store.get_run(record.id, scope=record.scope)
+                if found is not None:
+                    record = found
+                    if record.status not in ACTIVE:
+                        break
+                await anyio.sleep(0.05)
+        return record
+
+    async def _poll_cancels(self) -> None:
+        """Cancels asked on other replicas, for stores that cannot notify."""
+        while True:
+            await anyio.sleep(self.settings.poll_seconds)
+            mine = [run.id for run in self._running() if run.begun]
+            if not mine:
+                continue
+            try:
+                asked = await self.store.cancel_requests(mine)
+            except StoreError as err:
+                logger.warning("cannot read cancel requests: %s", err.message)
+                continue
+            for run_id in asked:
+                run = self._runs.get(run_id)
+                if run is not None:
+                    run.control.stop("cancelled")
+
+    async def _listen(self) -> None:
+        """Notifications from other replicas: events written, cancels asked."""
+        while True:
+            listener = self.store.run_notifications()
+            if listener is None:
+                return
+            try:
+                async with listener as notifications:
+                    async for kind, run_id in notifications:
+                        self._notified(kind, run_id)
+            except Exception as err:  # the database went away: listen again soon
+                logger.warning("listening for run notifications failed: %s", err)
+            await anyio.sleep(1.0)
+
+    def _notified(self, kind: str, run_id: str) -> None:
+        if kind == "events":
+            news = self._remote.pop(run_id, None)
+            if news is not None:
+                news.set()
+        elif kind == "cancel":
+            run = self._runs.get(run_id)
+            if run is not None:
+                run.control.stop("cancelled")
+
+    # --- recovery -----------------------------------------------------------------------
+
+    async def _recover_loop(self) -> None:
+        while True:
+            try:
+                await self.recover()
+            except StoreError as err:
+                logger.warning("looking for runs to take over failed: %s", err.message)
+            await anyio.sleep(self.settings.lease_seconds / 3)
+
+    async def recover(self) -> int:
+        """Take over the runs whose process died; returns how many."""
+        if not self.accepting:
+            return 0
+        taken = 0
+        for orphan in await self.store.orphaned_runs(owner_alive):
+            if orphan.id in self._runs or orphan.team not in self.teams:
+                continue
+            lease = Lease(orphan.conversation_id, secrets.token_hex(16), orphan.scope)
+            state = await self.store.claim_run(
+                orphan, lease=lease, owner=self.owner, owner_alive=owner_alive
+            )
+            if state is False:
+                continue
+            taken += 1
+            await self._take_over(orphan, lease, state)
+        return taken
+
+    async def _take_over(self, orphan: RunRecord, lease: Lease, state: RunState | None) -> None:
+        team = self.teams[orphan.team]
+        events = decode_events(b"\n".join(await self.store.run_events(orphan.id)))
+        run = LiveRun(orphan, team, lease, events=events)
+        run.begun = True
+        key = (orphan.scope, orphan.conversation_id)
+        self._runs[orphan.id] = self._busy[key] = run
+        state = state or team.new_state(orphan.conversation_id)
+        ours = state.run is not None and state.run.id == orphan.id
+        if not orphan.background:
+            logger.warning("run %s lost its process: it ends failed", orphan.id)
+            run.append(RunFailed(agent=team.name, code="run_lost", message=_LOST))
+            run.append(
+                RunEnded(
+                    agent=team.name,
+                    stop_reason=f"error: {_LOST}",
+                    conversation_id=orphan.conversation_id,
+                    run_id=orphan.id,
+                    usage=state.run.usage if ours and state.run else orphan.usage,
+                )
+            )
+            end = RunEnd(status="failed", stop_reason=f"error: {_LOST}", usage=orphan.usage)
+            settled = settle(state) if ours else None
+            fingerprint = (
+                self._fingerprint(orphan, run.events) if settled and self._fingerprint else None
+            )
+            try:
+                await self._writer.commit(run, state=settled, fingerprint=fingerprint, end=end)
+            finally:
+                run.finish("failed", end.stop_reason)
+                self._forget(run)
+            return
+        logger.info("run %s lost its process: continuing it here", orphan.id)
+        run.append(RunResumed(agent=team.name, reason=_LOST))
+        if ours:
+            self._spawn(run, state, ())
+        else:
+            self._spawn(run, settle(state), orphan.input.messages)
+
+
+_LOST = "the server running this run stopped before it ended"
+
+
+def _busy(conversation_id: str) -> ConversationBusyError:
+    return ConversationBusyError(
+        f"conversation {conversation_id!r} is busy with another request; retry when it ends"
+    )

@@ -1,0 +1,201 @@
+"""The log writer: every run's writes to the store, grouped into few transactions.
+
+A run hands the writer a commit (its record at its start, its state after a
+step, its end) and, except for the start, waits until it is stored. The writer
+takes everything that is waiting, adds the events every live run gathered
+since its last write, and stores it all in one transaction. So a run's events
+never cost a write of their own: they ride along with commits, or go out
+every ``flush_seconds`` for the views on other replicas.
+
+A run's start does not wait: it lingers up to ``linger_seconds`` for company,
+so a short run's start and end usually share one transaction.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LogWriter", "RunLostError"]
+
+import logging
+from collections.abc import Callable, Iterable
+
+import anyio
+import msgspec
+
+from troupe.errors import RunError
+from troupe.runs._live import LiveRun
+from troupe.store import ConversationStore, RunCommit, RunEnd, StoreError, encode_events
+from troupe.teams import RunState
+
+logger = logging.getLogger("troupe.runs")
+
+
+class RunLostError(RunError):
+    """Another replica took the run's conversation over: this process no longer runs it."""
+
+    code = "run_lost"
+
+
+class _Request:
+    __slots__ = ("begin", "done", "end", "error", "fingerprint", "release", "run", "state")
+
+    def __init__(
+        self,
+        run: LiveRun,
+        *,
+        begin: bool = False,
+        state: RunState | None = None,
+        fingerprint: str | None = None,
+        end: RunEnd | None = None,
+        release: bool = True,
+    ) -> None:
+        self.run = run
+        self.begin = begin
+        self.state = state
+        self.fingerprint = fingerprint
+        self.end = end
+        self.release = release
+        self.done = anyio.Event()
+        self.error: Exception | None = None
+
+
+class LogWriter:
+    def __init__(
+        self,
+        store: ConversationStore,
+        owner: str,
+        live: Callable[[], Iterable[LiveRun]],
+        *,
+        flush_seconds: float = 0.25,
+        linger_seconds: float = 0.02,
+    ) -> None:
+        self.store = store
+        self.owner = owner
+        self.flush_seconds = flush_seconds
+        self.linger_seconds = linger_seconds
+        self._live = live
+        self._pending: list[_Request] = []
+        self._wake = anyio.Event()
+        # Someone waits for a pending request: write now rather than linger.
+        self._urgent = False
+
+    def begin(self, run: LiveRun) -> None:
+        """Record ``run`` (and take its lease) with the next write; nobody waits for it."""
+        self._pending.append(_Request(run, begin=True))
+        self._wake.set()
+
+    async def commit(
+        self,
+        run: LiveRun,
+        *,
+        state: RunState | None = None,
+        fingerprint: str | None = None,
+        end: RunEnd | None = None,
+    ) -> None:
+        """Store ``run``'s events so far, with ``state`` and ``end``; return once stored.
+
+        Raises ``RunLostError`` when the run's lease was taken over, ``StoreError`` when
+        the store cannot be reached. Not cancellable: a commit always finishes.
+        """
+        request = _Request(run, state=state, fingerprint=fingerprint, end=end)
+        self._pending.append(request)
+        self._urgent = True
+        self._wake.set()
+        with anyio.CancelScope(shield=True):
+            await request.done.wait()
+        if request.error is not None:
+            raise request.error
+
+    async def serve(self) -> None:
+        """Write until cancelled; what is pending then is written first."""
+        try:
+            while True:
+                with anyio.move_on_after(self.flush_seconds):
+                    await self._wake.wait()
+                if self._pending and not self._urgent:
+                    # Only starts are waiting: give the run a moment to end too.
+                    with anyio.move_on_after(self.linger_seconds):
+                        while not self._urgent:
+                            self._wake = anyio.Event()
+                            await self._wake.wait()
+                await self.write()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.write()
+
+    async def write(self) -> None:
+        """Write everything pending, and every live run's unwritten events, now."""
+        self._wake = anyio.Event()
+        self._urgent = False
+        requests, self._pending = self._pending, []
+        batches: dict[str, list[_Request]] = {}
+        for request in requests:
+            batches.setdefault(request.run.id, []).append(request)
+        runs = {run.id: run for run in self._live() if run.begun and run.last_seq > run.persisted}
+        runs.update((r.run.id, r.run) for r in requests)
+        commits: list[RunCommit] = []
+        order: list[tuple[LiveRun, int]] = []
+        for run_id, run in runs.items():
+            if run.detached:
+                continue
+            commit = self._commit(run, batches.get(run_id, []))
+            if commit is not None:
+                commits.append(commit)
+                order.append((run, commit.last_seq))
+        error: Exception | None = None
+        problems: list[str | None] = [None] * len(commits)
+        if commits:
+            try:
+                problems = await self.store.commit_runs(commits)
+            except StoreError as err:
+                error = err
+            except Exception as err:  # a bug: the runs waiting must hear of it
+                logger.exception("writing the run log failed")
+                error = err
+        lost: dict[str, str] = {}
+        for (run, last), problem in zip(order, problems, strict=True):
+            if error is not None:
+                continue
+            if problem is None:
+                run.persisted = max(run.persisted, last)
+                run.begun = True
+            else:
+                lost[run.id] = problem
+        for request in requests:
+            if error is not None:
+                request.error = error
+            elif request.run.id in lost:
+                request.error = RunLostError(
+                    f"run {request.run.id!r} cannot be stored: {lost[request.run.id]}"
+                )
+            request.done.set()
+        if error is not None and commits and not requests:
+            logger.warning("writing the run log failed: %s", error)
+
+    def _commit(self, run: LiveRun, requests: list[_Request]) -> RunCommit | None:
+        if not (run.begun or requests):
+            return None  # its start is not written yet: its events wait for it
+        last = run.last_seq
+        state = fingerprint = end = None
+        release = True
+        for request in requests:
+            if request.state is not None:
+                state, fingerprint = request.state, request.fingerprint
+            if request.end is not None:
+                end, release = request.end, request.release
+        # Until the run's record is stored, every write of the run starts by storing it.
+        record = None if run.begun else msgspec.structs.replace(run.record, status="in_progress")
+        return RunCommit(
+            run_id=run.id,
+            scope=run.record.scope,
+            conversation_id=run.record.conversation_id,
+            lease=run.lease,
+            owner=self.owner,
+            begin=record,
+            first_seq=run.persisted + 1,
+            last_seq=last,
+            events=encode_events(run.events[run.persisted : last]),
+            state=state,
+            fingerprint=fingerprint,
+            end=end,
+            release=release,
+        )
