@@ -191,7 +191,7 @@ def _import_provider(spec: ModelSpec) -> ChatModel:
             ConfigIssue(
                 "$.provider",
                 f"provider {spec.provider} needs a package that is not installed ({err.name}): "
-                f"pip install 'troupe[{extra}]'",
+                f'pip install "troupe-server[{extra}]" (from a clone: uv sync --extra {extra})',
             )
         ) from None
 

@@ -55,7 +55,8 @@ def register(commands: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("chainlit") is None:
         print(
-            "troupe chainlit needs Chainlit: pip install 'troupe[chainlit]'",
+            'troupe chainlit needs Chainlit: pip install "troupe-server[chainlit]" '
+            "(from a clone: uv run --extra chainlit troupe chainlit ...)",
             file=sys.stderr,
         )
         return 2
