@@ -259,3 +259,22 @@ def test_serve_refuses_an_invalid_config(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert "$.teams.t.agents[0].model: unknown model 'nope'" in proc.stderr
+
+
+def test_termination_names_agents_of_the_team() -> None:
+    text = """
+models: {m: {provider: demo}}
+teams:
+  t:
+    agents: [{name: a, model: m}, {name: inner, kind: team, team: u}]
+    termination:
+      any:
+        - text_mention: {text: X, sources: [a, deep, c]}
+        - {source_match: [zz], handoff: user, text_message: deep}
+  u: {agents: [{name: deep, model: m}]}
+"""
+    assert issues(text) == [
+        "$.teams.t.termination.any[0].text_mention.sources[2]: "
+        "unknown agent 'c' (agents: a, deep, inner)",
+        "$.teams.t.termination.any[1].source_match[0]: unknown agent 'zz' (agents: a, deep, inner)",
+    ]

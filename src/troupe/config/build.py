@@ -30,7 +30,7 @@ from troupe.agents import (
     UserProxyAgent,
 )
 from troupe.config._collect import join, shown
-from troupe.config._termination import build_termination
+from troupe.config._termination import build_termination, unknown_agents
 from troupe.config.executors import build_executor
 from troupe.config.models import build_model
 from troupe.config.spec import (
@@ -188,6 +188,9 @@ class _Builder:
         team_type, kind_args = TEAM_BUILDERS[type(spec)](self, spec, path)
         if any(p.startswith(f"{path}.agents[") for p in self.dropped):
             return None  # its agents' own errors first: the team's checks would miss them
+        names = self._speakers(spec, {name})
+        for issue in unknown_agents(spec.termination, names, f"{path}.termination"):
+            self.report(issue.path, issue.message)
         members = [a or _stand_in(s) for a, s in zip(built, spec.agents, strict=True)]
         try:
             team = team_type(
@@ -203,6 +206,16 @@ class _Builder:
             self.nested(path, err)
             return None
         return None if self.failed else team
+
+    def _speakers(self, spec: TeamSpec, seen: set[str]) -> set[str]:
+        """The names of the agents that speak in a run of the team, nested teams' too."""
+        names = {agent.name for agent in spec.agents}
+        for agent in spec.agents:
+            if isinstance(agent, TeamAgentSpec) and agent.team not in seen:
+                inner = self.spec.teams.get(agent.team)
+                if inner is not None:
+                    names |= self._speakers(inner, seen | {agent.team})
+        return names
 
 
 def _stand_in(spec: AgentSpec) -> Agent:
