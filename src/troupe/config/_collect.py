@@ -179,7 +179,10 @@ class Collector:
     def _struct(self, raw: Any, kinds: list[type[msgspec.Struct]], path: str) -> Any:
         """A Struct, or one of ``kinds`` (tagged) chosen by the mapping's tag."""
         if not isinstance(raw, dict):
-            got = "null" if raw is None else type(raw).__name__
+            # msgspec's words for what YAML gave, as in its own messages.
+            got = {type(None): "null", list: "array", str: "str", bool: "bool"}.get(
+                type(raw), type(raw).__name__
+            )
             self.report(path, f"Expected `object`, got `{got}`")
             return _BAD
         config = kinds[0].__struct_config__
