@@ -50,12 +50,39 @@ def _show(event: Event, show_work: bool) -> None:
         )
 
 
+def _check_team(client: Any, server: str, team: str) -> str | None:
+    """Why chatting with ``team`` cannot start, or None: asked before the first message."""
+    import openai
+
+    try:
+        client.models.retrieve(team)
+    except openai.NotFoundError:
+        try:
+            teams = ", ".join(sorted(m.id for m in client.models.list())) or "none"
+        except openai.APIError:
+            teams = "unknown"
+        return f"the server at {server} has no team {team!r}; its teams: {teams}"
+    except openai.AuthenticationError:
+        return (
+            f"the server at {server} refused the API key: give it with --api-key or TROUPE_API_KEY"
+        )
+    except openai.APIConnectionError:
+        return f"cannot reach a troupe server at {server}: start one with `troupe serve`, or pass --server"
+    except openai.APIError as err:
+        return f"the server at {server} cannot serve {team!r}: {err.message}"
+    return None
+
+
 def run_chat(server: str, team: str, *, api_key: str | None = None, show_work: bool = True) -> int:
     import openai
 
     client = openai.OpenAI(
         base_url=server.rstrip("/") + "/v1", api_key=api_key or "none", max_retries=0
     )
+    problem = _check_team(client, server, team)
+    if problem:
+        print(f"troupe chat: {problem}", file=sys.stderr)
+        return 1
     conversation: dict[str, str] = {}
     print(f"Chatting with team '{team}' at {server} (Ctrl-D to quit)")
     while True:

@@ -34,26 +34,46 @@ def _print_config_error(err: ConfigError) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from troupe.server import create_app
+    from troupe.server import InMemoryConversationStore, TroupePlugin, create_app
 
     config = Path(args.config) if args.config else _default_config()
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # The HTTP clients log every upstream request at INFO: noise, and CPU on the hot path.
-    for noisy in ("httpx", "httpx2", "openai"):
+    # Alembic announces its plugins and each step of every start's schema check: the
+    # store says the one thing that matters (where conversations are, at which revision).
+    for noisy in ("httpx", "httpx2", "openai", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # Uvicorn's start-up chatter (process id, "waiting for startup", its own address) says
+    # nothing the lines below do not; its errors still show, all of it with --log-level debug.
+    quiet = logging.DEBUG if args.log_level == "debug" else logging.WARNING
+    logging.getLogger("uvicorn.error").setLevel(quiet)
+    logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     try:
         app = create_app(config)
     except ConfigError as err:
         _print_config_error(err)
         return 1
-    print(f"troupe: serving {config} on http://{args.host}:{args.port}/v1", file=sys.stderr)
+    plugin = app.plugins.get(TroupePlugin)
+    url = f"http://{args.host}:{args.port}{plugin.path}"
+    say = logging.getLogger("troupe")
+    if not plugin.api_keys.enabled:
+        say.info("API keys off: anyone who can reach %s can use the teams", url)
+    if isinstance(plugin.store, InMemoryConversationStore):
+        say.info("conversations in memory: they end with the process")
+    teams = ", ".join(plugin.service.teams)
+
+    def serving() -> None:  # once the store is open: the server is really up
+        say.info("serving %s (from %s) on %s", teams, config, url)
+
+    app.on_startup.append(serving)
     uvicorn.run(
         app,
         host=args.host,
         port=args.port,
-        log_level=args.log_level,
+        log_config=None,  # uvicorn logs through the handler configured above
+        log_level=None,
         access_log=args.access_log,
         timeout_graceful_shutdown=10,
     )

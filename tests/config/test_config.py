@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from troupe.cli import main
-from troupe.config import build_teams, load_teams, read_config
+from troupe.config import build_teams, load_teams, read_config, read_teams
 from troupe.errors import ConfigError
 from troupe.examples import BUNDLED_CONFIG
 from troupe.models import DemoModel
@@ -31,8 +31,7 @@ teams:
 
 def issues(text: str, env: dict[str, str] | None = None) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        spec = read_config(text, env=env or {})
-        build_teams(spec)
+        read_teams(text, env=env or {})
     return [str(issue) for issue in caught.value.issues]
 
 
@@ -45,9 +44,7 @@ def test_a_good_config_builds_teams() -> None:
 
 def test_every_error_is_reported_with_its_path() -> None:
     text = (
-        GOOD.replace("model: local, system", "model: gpt5, system").replace(
-            "max_messages: 8", "max_messages: 8"
-        )
+        GOOD.replace("model: local, system", "model: gpt5, system")
         + """
   second:
     agents:
@@ -56,13 +53,14 @@ def test_every_error_is_reported_with_its_path() -> None:
 """
     )
     found = issues(text)
-    assert found == ["$.teams.second.agents[1]: Object contains unknown field `temperature`"]
-    # Field errors come first; fix them and the references are checked, all of them at once.
-    text = text.replace(", temperature: 3", "")
-    found = issues(text)
-    assert "$.teams.writers.agents[0].model: unknown model 'gpt5'" in found[0]
-    assert found[1].startswith("$.teams.second.agents[0].tools[0]: cannot import 'nowhere.tools'")
-    assert len(found) == 2
+    # Field errors first, then references: all of them in one run.
+    assert found[0].startswith(
+        "$.teams.second.agents[1].temperature: unknown field `temperature`; "
+        "fields of kind assistant: name, description, model,"
+    )
+    assert "$.teams.writers.agents[0].model: unknown model 'gpt5'" in found[1]
+    assert found[2].startswith("$.teams.second.agents[0].tools[0]: cannot import 'nowhere.tools'")
+    assert len(found) == 3
 
 
 def test_field_errors_in_several_entries_are_all_reported() -> None:
@@ -73,10 +71,130 @@ models:
 teams:
   t: {agents: []}
 """
-    found = issues(text)
-    assert found[0].startswith("$.models.a.max_retries: Expected `int`, got `str`")
-    assert found[1].startswith("$.models.b.provider: Invalid enum value 'anthropicc'")
-    assert found[2].startswith("$.teams.t.agents: Expected `array` of length >= 1")
+    assert issues(text) == [
+        "$.models.a.max_retries: Expected `int`, got `str`",
+        "$.models.b.provider: invalid value 'anthropicc'; "
+        "expected one of: openai, anthropic, ollama, demo",
+        "$.teams.t.agents: Expected `array` of length >= 1",
+    ]
+
+
+def test_a_field_of_another_kind_is_an_error() -> None:
+    text = """
+models: {m: {provider: demo}}
+teams:
+  t:
+    edges: [{from: a, to: a}]
+    agents:
+      - {name: a, model: m, prompt: "Your turn"}
+      - {name: b, kind: user_proxy, model: m}
+      - {name: c, kind: team}
+  g: {kind: graf, agents: [{name: x, model: m}]}
+"""
+    assert issues(text) == [
+        "$.teams.t.edges: `edges` does not apply to kind round_robin (only to kind graph)",
+        "$.teams.t.agents[0].prompt: `prompt` does not apply to kind assistant "
+        "(only to kind user_proxy)",
+        "$.teams.t.agents[1].model: `model` does not apply to kind user_proxy "
+        "(only to kind assistant, code_executor)",
+        "$.teams.t.agents[2].team: required field missing (kind team needs it)",
+        "$.teams.g.kind: invalid kind 'graf'; expected one of: round_robin, selector, swarm, graph",
+    ]
+
+
+def test_an_enum_value_that_may_be_a_secret_is_not_shown() -> None:
+    key = "sk-proj-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"
+    found = issues(
+        f"models: {{m: {{provider: {key}}}, n: {{provider: Xk29fLq8ZmT3vR7wP1yN5sD0hJ4c}}}}\n"
+        "teams: {t: {agents: [{name: a, model: m}]}}"
+    )
+    assert found == [
+        "$.models.m.provider: invalid value (not shown); "
+        "expected one of: openai, anthropic, ollama, demo",
+        "$.models.n.provider: invalid value (not shown); "
+        "expected one of: openai, anthropic, ollama, demo",
+    ]
+    assert key not in str(found)
+
+
+MANY_ERRORS = """
+models:
+  gpt: {provider: openai, model: gpt-4o, api_key: "${NO_SUCH_KEY}"}
+  demo: {provider: demo}
+  broken: {provider: anthropicc}
+  retry: {provider: openai, model: x, api_key: none, max_retries: many}
+executors:
+  box: {kind: dockr}
+teams:
+  writers:
+    edges: [{from: a, to: b}]
+    agents:
+      - {name: a, model: gtp}
+      - {name: b, model: demo, prompt: "hi", temprature: 1}
+      - {name: c, kind: user_proxy, tools: [x]}
+    termination: {text_mention: APPROVE, max_messages: 0}
+  pipe:
+    kind: graph
+    agents:
+      - {name: x, model: broken}
+      - {name: y, model: gpt, tools: ["nowhere.mod:fn"]}
+    edges: [{from: x, to: z}]
+  pick:
+    kind: selector
+    agents: [{name: p, model: demo}, {name: q, model: demo, team_tools: [nosuch]}]
+    selector: {model: nomodel, max_attempts: 0}
+  hand:
+    kind: swarm
+    agents:
+      - {name: s1, model: demo, handoffs: [s3]}
+      - {name: s2, kind: code_executor, executor: box}
+  k: {kind: roundrobin, agents: [{name: z, model: demo}]}
+  t2: {agents: [{name: w, kind: team, team: nosuchteam}]}
+server: {busy_policy: sometimes}
+"""
+
+MANY_ERRORS_FOUND = [
+    "$.models.gpt.api_key: environment variable NO_SUCH_KEY is not set",
+    "$.models.broken.provider: invalid value 'anthropicc'; "
+    "expected one of: openai, anthropic, ollama, demo",
+    "$.models.retry.max_retries: Expected `int`, got `str`",
+    "$.executors.box.kind: invalid kind 'dockr'; expected one of: docker, local",
+    "$.teams.writers.edges: `edges` does not apply to kind round_robin (only to kind graph)",
+    "$.teams.writers.agents[1].prompt: `prompt` does not apply to kind assistant "
+    "(only to kind user_proxy)",
+    "$.teams.writers.agents[1].temprature: unknown field `temprature`",
+    "$.teams.writers.agents[2].tools: `tools` does not apply to kind user_proxy "
+    "(only to kind assistant)",
+    "$.teams.writers.termination.max_messages: Expected `int` >= 1",
+    "$.teams.pick.selector.max_attempts: Expected `int` >= 1",
+    "$.teams.k.kind: invalid kind 'roundrobin'; expected one of: round_robin, selector, swarm, graph",
+    "$.server.busy_policy: invalid value 'sometimes'; expected one of: reject, enqueue",
+    "$.teams.writers.agents[0].model: unknown model 'gtp' (did you mean 'gpt'?); "
+    "models: broken, demo, gpt, retry",
+    "$.teams.pipe.agents[1].tools[0]: cannot import 'nowhere.mod'",
+    "$.teams.pipe.edges[0]: edge to or from unknown agent 'z'",
+    "$.teams.pick.agents[1].team_tools[0]: unknown team 'nosuch'; teams: hand, k, pick, pipe, t2, writers",
+    "$.teams.pick.selector.model: unknown model 'nomodel'; models: broken, demo, gpt, retry",
+    "$.teams.hand.agents[0].handoffs: handoff to unknown agent 's3'",
+    "$.teams.t2.agents[0].team: unknown team 'nosuchteam'; teams: hand, k, pick, pipe, t2, writers",
+]
+
+
+def test_troupe_check_prints_every_error_of_a_file_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NO_SUCH_KEY", raising=False)
+    bad = tmp_path / "teams.yaml"
+    bad.write_text(MANY_ERRORS)
+    assert main(["check", str(bad)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"{bad}: {len(MANY_ERRORS_FOUND)} error(s)"
+    printed = [line.strip() for line in lines[1:]]
+    assert len(printed) == len(MANY_ERRORS_FOUND) == 19
+    for line, expected in zip(printed, MANY_ERRORS_FOUND, strict=True):
+        assert line.startswith(expected)
+    # The unset variable is one error, not a second one about the empty key it left.
+    assert not any("no API key" in line for line in printed)
 
 
 def test_env_interpolation() -> None:
@@ -95,8 +213,9 @@ teams:
 
 def test_bad_yaml_and_unknown_sections() -> None:
     assert issues("teams: [oops")[0].startswith("$: invalid YAML at line 1")
-    assert issues("temas: {}\nteams: {}")[0].startswith(
-        "$.temas: unknown section (expected one of "
+    assert issues("temas: {}\nteams: {}")[0] == (
+        "$.temas: unknown field `temas` (did you mean `teams`?); "
+        "fields: models, executors, teams, server"
     )
 
 
@@ -140,3 +259,22 @@ def test_serve_refuses_an_invalid_config(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert "$.teams.t.agents[0].model: unknown model 'nope'" in proc.stderr
+
+
+def test_termination_names_agents_of_the_team() -> None:
+    text = """
+models: {m: {provider: demo}}
+teams:
+  t:
+    agents: [{name: a, model: m}, {name: inner, kind: team, team: u}]
+    termination:
+      any:
+        - text_mention: {text: X, sources: [a, deep, c]}
+        - {source_match: [zz], handoff: user, text_message: deep}
+  u: {agents: [{name: deep, model: m}]}
+"""
+    assert issues(text) == [
+        "$.teams.t.termination.any[0].text_mention.sources[2]: "
+        "unknown agent 'c' (agents: a, deep, inner)",
+        "$.teams.t.termination.any[1].source_match[0]: unknown agent 'zz' (agents: a, deep, inner)",
+    ]

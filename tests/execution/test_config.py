@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from troupe.agents import CodeAssistantAgent, CodeExecutorAgent
-from troupe.config import build_teams, read_config
+from troupe.config import build_teams, read_config, read_teams
 from troupe.errors import ConfigError
 from troupe.execution import DockerExecutor, LocalExecutor
 
@@ -17,7 +17,7 @@ models:
 
 def issues(text: str) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        build_teams(read_config(text))
+        read_teams(text)
     return [f"{i.path}: {i.message}" for i in caught.value.issues]
 
 
@@ -64,9 +64,9 @@ teams:
 """
     )
     assert found == [
+        "$.teams.t.agents[1].executor: required field missing (kind code_executor needs it)",
         "$.teams.t.agents[0].code_executor: unknown executor 'sandbx' "
         "(did you mean 'sandbox'?); executors: sandbox",
-        "$.teams.t.agents[1].executor: an executor is required",
     ]
 
 

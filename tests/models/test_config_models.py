@@ -205,7 +205,10 @@ def test_an_unknown_provider_is_reported_with_its_path() -> None:
     text = (
         "models:\n  m: {provider: gemini, model: x}\nteams:\n  t: {agents: [{name: a, model: m}]}\n"
     )
-    with pytest.raises(ConfigError, match=r"\$\.models\.m\.provider: Invalid enum value 'gemini'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"\$\.models\.m\.provider: invalid value 'gemini'; expected one of: openai, anthropic, ollama, demo",
+    ):
         read_config(text, env={})
 
 

@@ -84,7 +84,10 @@ def test_a_database_url_it_cannot_use_is_a_config_error(
 @pytest.mark.parametrize(
     ("server", "error"),
     [
-        ("{busy_policy: wait}", "$.server.busy_policy: Invalid enum value 'wait'"),
+        (
+            "{busy_policy: wait}",
+            "$.server.busy_policy: invalid value 'wait'; expected one of: reject, enqueue",
+        ),
         ("{lease_seconds: 0}", "$.server.lease_seconds: Expected `float` >= 1.0"),
         ("{max_transcript_bytes: 0}", "$.server.max_transcript_bytes: Expected `int` >= 1"),
         ("{conversation_ttl_seconds: -1}", "$.server.conversation_ttl_seconds: Expected"),

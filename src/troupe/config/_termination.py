@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["build_termination"]
+__all__ = ["build_termination", "unknown_agents"]
 
 from troupe.config.spec import TerminationSpec
+from troupe.errors import ConfigIssue
 from troupe.teams import (
     AllOf,
     AnyOf,
@@ -66,3 +67,33 @@ def build_termination(spec: TerminationSpec | None) -> TerminationCondition | No
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else AnyOf(parts)
+
+
+def unknown_agents(spec: TerminationSpec | None, agents: set[str], path: str) -> list[ConfigIssue]:
+    """The names a ``termination:`` mapping gives that are no agent of the team.
+
+    ``agents`` holds the names that may speak in the team's run (those of teams
+    taking part as one agent included); a handoff may also go to ``user``.
+    """
+    if spec is None:
+        return []
+    known = ", ".join(sorted(agents))
+    named: list[tuple[str, str]] = []
+    if spec.text_mention is not None and not isinstance(spec.text_mention, str):
+        named += [
+            (f"text_mention.sources[{i}]", s) for i, s in enumerate(spec.text_mention.sources or ())
+        ]
+    named += [(f"source_match[{i}]", s) for i, s in enumerate(spec.source_match or ())]
+    if isinstance(spec.text_message, str):
+        named.append(("text_message", spec.text_message))
+    if spec.handoff is not None and spec.handoff != "user":
+        named.append(("handoff", spec.handoff))
+    issues = [
+        ConfigIssue(f"{path}.{where}", f"unknown agent {name!r} (agents: {known})")
+        for where, name in named
+        if name not in agents
+    ]
+    for group, specs in (("any", spec.any), ("all", spec.all)):
+        for i, inner in enumerate(specs or ()):
+            issues += unknown_agents(inner, agents, f"{path}.{group}[{i}]")
+    return issues

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from troupe.config._collect import shown
 from troupe.errors import ConfigError, ConfigIssue
 from troupe.models import ChatModel, DemoModel, FallbackModel, ModelCapabilities, capabilities_for
 
@@ -106,7 +107,7 @@ def _thinking(spec: ModelSpec) -> Any:
         expected = 'a reasoning effort: "minimal", "low", "medium" or "high"'
     else:
         return None
-    raise ConfigError(ConfigIssue("$.thinking", f"expected {expected}, got {value!r}"))
+    raise ConfigError(ConfigIssue("$.thinking", f"expected {expected}, got {shown(value)}"))
 
 
 def _capabilities(spec: ModelSpec) -> ModelCapabilities:
@@ -190,7 +191,7 @@ def _import_provider(spec: ModelSpec) -> ChatModel:
             ConfigIssue(
                 "$.provider",
                 f"provider {spec.provider} needs a package that is not installed ({err.name}): "
-                f"pip install 'troupe[{extra}]'",
+                f'pip install "troupe-server[{extra}]" (from a clone: uv sync --extra {extra})',
             )
         ) from None
 

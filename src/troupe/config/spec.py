@@ -1,33 +1,65 @@
 """The configuration schema: msgspec Structs that YAML is decoded into.
 
 Unknown fields are errors (``forbid_unknown_fields``) so a typo never passes
-silently. Cross-references (an agent's model, its tools) are checked when the
-config is built, so every error can be reported with its path at once.
+silently. Teams, agents and executors are tagged unions on ``kind``: each kind
+is a Struct with its own fields, so a field of another kind (``edges:`` on a
+round-robin team) is an error at its path too. A mapping without ``kind`` is
+of the first kind of its union (``round_robin``, ``assistant``, ``docker``).
+Decoding (``troupe.config.load``) reports every field error at once, and
+cross-references (an agent's model, its tools) are checked when the config
+is built (``troupe.config.build``), also all at once.
+
+Adding a kind of team (agents alike, in ``troupe.config.agents``):
+
+1. a Struct ``class MyTeamSpec(_TeamBase, tag="my_kind", kw_only=True,
+   frozen=True)`` with ``kind: ClassVar[Literal["my_kind"]] = "my_kind"`` and
+   the fields only that kind has;
+2. its name in the ``TeamSpec`` union below (and in ``__all__``);
+3. a function building it, registered in ``build.py``'s ``TEAM_BUILDERS``
+   (``AGENT_BUILDERS`` for an agent kind);
+4. a row in docs/configuration.md.
+
+A field that every kind has goes in ``_TeamBase`` (``_AgentBase``).
 """
 
 from __future__ import annotations
 
 __all__ = [
     "AgentSpec",
+    "AssistantAgentSpec",
+    "CodeExecutorAgentSpec",
     "ConfigSpec",
     "EdgeSpec",
     "ExecutorSpec",
+    "GraphTeamSpec",
     "HandoffSpec",
     "ModelSpec",
+    "RoundRobinTeamSpec",
     "SelectorSpec",
+    "SelectorTeamSpec",
     "ServerSpec",
+    "SwarmTeamSpec",
+    "TeamAgentSpec",
     "TeamSpec",
     "TerminationSpec",
     "TextMentionSpec",
     "TokenUsageSpec",
+    "UserProxyAgentSpec",
 ]
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 from msgspec import Meta
 
-from troupe.agents._context import ContextPolicy
+from troupe.config.agents import (
+    AgentSpec,
+    AssistantAgentSpec,
+    CodeExecutorAgentSpec,
+    HandoffSpec,
+    TeamAgentSpec,
+    UserProxyAgentSpec,
+)
 from troupe.config.executors import ExecutorSpec
 from troupe.config.models import ModelSpec
 
@@ -37,46 +69,6 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 
 class _Spec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     pass
-
-
-class HandoffSpec(_Spec, kw_only=True, frozen=True):
-    target: str
-    description: str = ""
-    message: str = ""
-
-
-class AgentSpec(_Spec, kw_only=True, frozen=True):
-    """An agent. ``kind`` decides which of the other fields apply."""
-
-    name: Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
-    kind: Literal["assistant", "user_proxy", "team", "code_executor"] = "assistant"
-    description: str = ""
-    # assistant
-    model: str | None = None
-    system_message: str | None = "You are a helpful assistant."
-    tools: list[str] = []
-    # Other teams of this config the agent may call as tools (with a ``task``).
-    team_tools: list[str] = []
-    handoffs: list[str | HandoffSpec] = []
-    # Give the agent a ``stop_run`` tool (see the ``stop_message`` condition).
-    stop_tool: bool = False
-    max_tool_iterations: PositiveInt = 1
-    reflect_on_tool_use: bool = True
-    # What the model sees: {last_messages: N} and/or {token_budget: N}; default all.
-    context: ContextPolicy = ContextPolicy()
-    # Structured output: the JSON schema the agent's answer must match.
-    output_schema: dict[str, Any] | None = None
-    tool_call_summary_format: str = "{result}"
-    # user_proxy: what the human is asked
-    prompt: str | None = None
-    # team: another team of this config, taking part as one participant
-    team: str | None = None
-    # assistant: a ``run_code`` tool in this executor (a name under ``executors:``)
-    code_executor: str | None = None
-    # code_executor: the executor it runs code in; with ``model``, it writes the code too
-    # and retries failed runs up to ``max_retries`` times
-    executor: str | None = None
-    max_retries: Annotated[int, Meta(ge=0)] = 3
 
 
 class TextMentionSpec(_Spec, kw_only=True, frozen=True):
@@ -133,20 +125,50 @@ class EdgeSpec(_Spec, kw_only=True, frozen=True, rename={"source": "from", "targ
     when_func: str | None = None
 
 
-class TeamSpec(_Spec, kw_only=True, frozen=True):
-    kind: Literal["round_robin", "selector", "swarm", "graph"] = "round_robin"
+class _TeamBase(_Spec, kw_only=True, frozen=True, tag_field="kind"):
+    """The fields every kind of team has. ``kind`` is the tag, also readable as ``.kind``."""
+
+    kind: ClassVar[str]
     description: str = ""
     agents: Annotated[list[AgentSpec], Meta(min_length=1)]
     termination: TerminationSpec | None = None
     max_turns: PositiveInt | None = None
     # The agents whose messages are the answer (``content``); default: all.
     answer_agents: list[str] | None = None
-    # selector
-    selector: SelectorSpec | None = None
-    # graph
+
+
+class RoundRobinTeamSpec(_TeamBase, tag="round_robin", kw_only=True, frozen=True):
+    """Agents speak in turn (the default kind)."""
+
+    kind: ClassVar[Literal["round_robin"]] = "round_robin"
+
+
+class SelectorTeamSpec(_TeamBase, tag="selector", kw_only=True, frozen=True):
+    """A model (or a function) picks who speaks next."""
+
+    kind: ClassVar[Literal["selector"]] = "selector"
+    selector: SelectorSpec
+
+
+class SwarmTeamSpec(_TeamBase, tag="swarm", kw_only=True, frozen=True):
+    """The speaker hands off to the next one; the first agent speaks first."""
+
+    kind: ClassVar[Literal["swarm"]] = "swarm"
+
+
+class GraphTeamSpec(_TeamBase, tag="graph", kw_only=True, frozen=True):
+    """Agents run along the edges of a directed graph, parallel branches at once."""
+
+    kind: ClassVar[Literal["graph"]] = "graph"
     edges: list[EdgeSpec] = []
+    # The agents that start; default: those no edge leads to.
     entry: list[str] | None = None
+    # A node with several parents waits for ``all`` of them (default) or ``any``.
     activation: dict[str, Literal["all", "any"]] = {}
+
+
+# The first member is the kind of a team without ``kind:``.
+TeamSpec = RoundRobinTeamSpec | SelectorTeamSpec | SwarmTeamSpec | GraphTeamSpec
 
 
 class ServerSpec(_Spec, kw_only=True, frozen=True):

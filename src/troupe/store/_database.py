@@ -164,7 +164,9 @@ class PostgresDatabase:
         self.url = url
         if importlib.util.find_spec("asyncpg") is None:
             raise ModuleNotFoundError(
-                "PostgreSQL needs asyncpg: pip install 'troupe[postgres]'", name="asyncpg"
+                "PostgreSQL needs asyncpg: pip install 'troupe-server[postgres]' "
+                "(from a clone: uv sync --extra postgres)",
+                name="asyncpg",
             )
         self.engine = create_async_engine(
             url.sqlalchemy, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800

@@ -35,4 +35,4 @@ def test_the_command_says_how_to_install_chainlit(
     _cli.register(parser.add_subparsers())
     args = parser.parse_args(["chainlit", "--server", "http://127.0.0.1:9"])
     assert args.func(args) == 2
-    assert "pip install 'troupe[chainlit]'" in capsys.readouterr().err
+    assert 'pip install "troupe-server[chainlit]"' in capsys.readouterr().err

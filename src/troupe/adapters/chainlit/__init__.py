@@ -8,7 +8,7 @@ Run it with ``troupe chainlit --server URL`` (or ``chainlit run`` on
     TroupeChainlit("http://127.0.0.1:8000", api_key="sk-...").attach()
 
 Importing this package is cheap: Chainlit itself is imported when one of the
-names below is first used (``pip install "troupe[chainlit]"``).
+names below is first used (``pip install "troupe-server[chainlit]"``).
 """
 
 from __future__ import annotations

@@ -23,6 +23,13 @@ its agents answer, and their tool calls show as steps you can open.
 """
 
 
+def default_app_root() -> Path:
+    """Where Chainlit keeps .chainlit/, .files/ and chainlit.md without ``--app-root``:
+    the user's cache, not the directory they happen to start troupe from."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "troupe" / "chainlit"
+
+
 def register(commands: Any) -> None:
     """Add the ``chainlit`` subcommand to the ``troupe`` command."""
     parser = commands.add_parser(
@@ -45,8 +52,8 @@ def register(commands: Any) -> None:
     parser.add_argument("--port", type=int, default=8010)
     parser.add_argument(
         "--app-root",
-        default=".",
-        help="Chainlit's app directory: .chainlit/config.toml, chainlit.md, public/ (default: .)",
+        help="Chainlit's app directory: .chainlit/config.toml, chainlit.md, public/ "
+        "(default: troupe/chainlit in the user's cache directory, never the working directory)",
     )
     parser.add_argument("--open", action="store_true", help="open the app in a browser")
     parser.set_defaults(func=_run)
@@ -55,11 +62,12 @@ def register(commands: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("chainlit") is None:
         print(
-            "troupe chainlit needs Chainlit: pip install 'troupe[chainlit]'",
+            'troupe chainlit needs Chainlit: pip install "troupe-server[chainlit]" '
+            "(from a clone: uv run --extra chainlit troupe chainlit ...)",
             file=sys.stderr,
         )
         return 2
-    root = Path(args.app_root).resolve()
+    root = Path(args.app_root).resolve() if args.app_root else default_app_root()
     root.mkdir(parents=True, exist_ok=True)
     welcome = root / "chainlit.md"
     if not welcome.exists():  # else Chainlit writes its own "Welcome to Chainlit!"

@@ -1,6 +1,6 @@
 """The Slack adapter: troupe teams as a Slack bot, streaming answers into threads.
 
-Needs the Slack extra (``pip install "troupe[slack]"``)::
+Needs the Slack extra (``pip install "troupe-server[slack]"``)::
 
     from troupe.adapters.slack import SlackAdapter, SlackSettings
 

@@ -58,7 +58,11 @@ def _run(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as err:
         if (err.name or "").split(".")[0] not in ("slack_bolt", "slack_sdk"):
             raise
-        print('troupe slack needs the Slack extra: pip install "troupe[slack]"', file=sys.stderr)
+        print(
+            'troupe slack needs the Slack extra: pip install "troupe-server[slack]" '
+            "(from a clone: uv run --extra slack troupe slack ...)",
+            file=sys.stderr,
+        )
         return 1
     from troupe.adapters.slack._settings import SlackSettings, parse_channel_teams
 

@@ -13,7 +13,7 @@ Embed a team in your own page::
 
 or run the ready app: ``troupe streamlit --server URL --api-key KEY``.
 Streamlit is imported when ``chat`` is first used, so ``troupe --help`` works
-without the ``troupe[streamlit]`` extra.
+without the ``streamlit`` extra (``pip install "troupe-server[streamlit]"``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``troupe streamlit``: the ready chat app, served by ``streamlit run``.
 
 This module imports nothing heavy: ``troupe --help`` lists the command even
-without the ``troupe[streamlit]`` extra, and running it then says what to
+without the ``streamlit`` extra, and running it then says what to
 install. The server URL and API key reach the app as ``TROUPE_SERVER`` and
 ``TROUPE_API_KEY`` in its environment (not on its command line, where other
 users of the machine could read the key).
@@ -74,7 +74,11 @@ def streamlit_command(args: argparse.Namespace) -> tuple[list[str], dict[str, st
 
 def _run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("streamlit") is None:
-        print('troupe streamlit needs Streamlit: pip install "troupe[streamlit]"', file=sys.stderr)
+        print(
+            'troupe streamlit needs Streamlit: pip install "troupe-server[streamlit]" '
+            "(from a clone: uv run --extra streamlit troupe streamlit ...)",
+            file=sys.stderr,
+        )
         return 1
     command, env = streamlit_command(args)
     print(
