@@ -35,7 +35,7 @@ from troupe.errors import (
 )
 from troupe.messages import Message
 from troupe.models import capability_problem, has_images
-from troupe.server._schemas import ChatCompletionRequest, InMessage, to_messages
+from troupe.server._schemas import ChatCompletionRequest, InMessage, history_text, to_messages
 from troupe.store import (
     ConversationStore,
     ConversationSummary,
@@ -72,15 +72,7 @@ def _item(message: InMessage) -> HistoryItem | None:
     role = "system" if message.role == "developer" else message.role
     if role not in ("system", "user", "assistant"):
         return None
-    content = message.content
-    if content is None or isinstance(content, str):
-        text = content or ""
-    else:
-        text = " ".join(
-            str(part.get("text") or (part.get("image_url") or {}).get("url") or "")
-            for part in content
-        )
-    return role, " ".join(text.split())
+    return role, " ".join(history_text(message).split())
 
 
 def fingerprint(scope: str, team: str, items: Sequence[HistoryItem]) -> str:
