@@ -18,6 +18,7 @@ from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 
 from troupe.errors import TroupeError
+from troupe.logs import redact
 from troupe.wire import error_body
 
 logger = logging.getLogger("troupe.server")
@@ -43,7 +44,9 @@ _CODES = {
 def error_response_body(
     message: str, type: str, code: str | None, param: str | None = None
 ) -> bytes:
-    return msgspec.json.encode({"error": error_body(message, type=type, code=code, param=param)})
+    # Last line of defence: no key, token or password goes back to a client.
+    body = error_body(redact(message), type=type, code=code, param=param)
+    return msgspec.json.encode({"error": body})
 
 
 def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response[bytes]:
