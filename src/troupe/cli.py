@@ -34,28 +34,30 @@ def _print_config_error(err: ConfigError) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from troupe import logs
     from troupe.server import create_app
+    from troupe.server._http import http_options
 
     config = Path(args.config) if args.config else _default_config()
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The HTTP clients log every upstream request at INFO: noise, and CPU on the hot path.
-    for noisy in ("httpx", "httpx2", "openai"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    logs.configure(args.log_format, args.log_level)
     try:
         app = create_app(config)
     except ConfigError as err:
         _print_config_error(err)
         return 1
-    print(f"troupe: serving {config} on http://{args.host}:{args.port}/v1", file=sys.stderr)
+    logging.getLogger("troupe.server").info(
+        "serving %s on http://%s:%d/v1", config, args.host, args.port
+    )
     uvicorn.run(
         app,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        # Logging is configured above: uvicorn's lines go through the same handler and format.
+        log_config=None,
         access_log=args.access_log,
         timeout_graceful_shutdown=10,
+        **http_options(),
     )
     return 0
 
@@ -142,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=int(os.environ.get("TROUPE_PORT", "8000")))
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.add_argument(
+        "--log-format",
+        default=os.environ.get("TROUPE_LOG_FORMAT", "text"),
+        choices=["text", "json"],
+        help="json: one JSON object per line (default: $TROUPE_LOG_FORMAT or text)",
     )
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False)
     serve.set_defaults(func=_serve)

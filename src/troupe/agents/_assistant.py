@@ -202,9 +202,9 @@ async def call_model(
 ) -> ModelResponse:
     """One model call for ``agent``: its text and thinking streamed, its final response returned."""
     stream.new_part()
-    try:
-        # aclosing: a turn cancelled mid-stream closes the upstream request now, not at GC.
-        with logs.bound(agent=agent):
+    with logs.bound(agent=agent):
+        try:
+            # aclosing: a turn cancelled mid-stream closes the upstream request now, not at GC.
             async with contextlib.aclosing(model.stream(request)) as items:
                 async for item in items:
                     if isinstance(item, TextChunk):
@@ -213,11 +213,11 @@ async def call_model(
                         await stream.think(item.text)
                     elif isinstance(item, ModelResponse):
                         return item
-    except UpstreamError as err:
-        failure = err.for_agent(agent)
-        # The client gets failure.message; the log also gets the endpoint.
-        logger.warning("model call failed: %s", failure.detail)
-        raise failure from err.__cause__
+        except UpstreamError as err:
+            failure = err.for_agent(agent)
+            # The client gets failure.message; the log also gets the endpoint.
+            logger.warning("model call failed: %s", failure.detail)
+            raise failure from err.__cause__
     raise UpstreamError(
         f"agent '{agent}': {model.provider} model '{model.model_name}' ended its stream without a response",
         provider=model.provider,

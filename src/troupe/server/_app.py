@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from litestar import Litestar, Router, get
+from litestar import Litestar, Router
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
@@ -20,8 +20,10 @@ from litestar.plugins import InitPluginProtocol
 
 from troupe.config import ConfigSpec, ServerSpec, load_teams
 from troupe.server._auth import ApiKeys
+from troupe.server._context import request_context
 from troupe.server._conversations import conversation_handlers
 from troupe.server._errors import exception_handlers
+from troupe.server._health import health_handlers
 from troupe.server._routes import route_handlers
 from troupe.server._service import ChatService
 from troupe.server._store import MEMORY_DEFAULT, ConversationStore, store_for
@@ -146,7 +148,7 @@ def create_app(
     path: str = "/v1",
     debug: bool = False,
 ) -> Litestar:
-    """A standalone troupe app: ``/v1`` routes and ``/health``.
+    """A standalone troupe app: ``/v1`` routes, ``/health/live`` and ``/health/ready``.
 
     Give a config file path, or ``teams`` built in Python (then ``config`` may
     be a ``ConfigSpec`` for server settings).
@@ -159,23 +161,19 @@ def create_app(
     else:
         raise TypeError("create_app needs a config file path or teams=...")
 
-    @get("/health", sync_to_thread=False, include_in_schema=False)
-    def health() -> dict[str, Any]:
-        service = plugin.service
-        return {"status": "ok", "teams": len(service.teams), "active_runs": service.active_runs}
-
     cors = (
         CORSConfig(
             allow_origins=list(plugin.server.cors_origins),
             # Browser clients need it to continue a conversation by id.
-            expose_headers=["X-Conversation-Id"],
+            expose_headers=["X-Conversation-Id", "X-Request-Id"],
         )
         if plugin.server.cors_origins
         else None
     )
     return Litestar(
-        route_handlers=[health],
+        route_handlers=health_handlers(plugin.service),
         plugins=[plugin],
+        middleware=[request_context],
         exception_handlers=exception_handlers,
         cors_config=cors,
         openapi_config=None,

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
 
+from troupe import logs
 from troupe.errors import ConversationNotRunningError
 from troupe.server._auth import ApiKeys
 from troupe.server._responses import TeamCompletionResponse, TeamStreamResponse
@@ -57,6 +58,7 @@ async def chat_completions(
         conversation_id=request.headers.get("x-conversation-id") or None,
         scope=api_keys.scope(request),
     )
+    logs.bind(conversation_id=run.conversation_id, team=run.team.name)
     if run.stream:
         return TeamStreamResponse(service, run, keepalive=keepalive)
     return TeamCompletionResponse(service, run)
