@@ -22,6 +22,7 @@ from troupe.config import ConfigSpec, ServerSpec, load_teams
 from troupe.server._auth import ApiKeys
 from troupe.server._context import request_context
 from troupe.server._conversations import conversation_handlers
+from troupe.server._docs import docs_handlers
 from troupe.server._errors import exception_handlers
 from troupe.server._health import health_handlers
 from troupe.server._routes import route_handlers
@@ -171,7 +172,10 @@ def create_app(
         else None
     )
     return Litestar(
-        route_handlers=health_handlers(plugin.service),
+        route_handlers=[
+            *health_handlers(plugin.service),
+            *docs_handlers(plugin.service, prefix=path, secured=plugin.api_keys.enabled),
+        ],
         plugins=[plugin],
         middleware=[request_context],
         exception_handlers=exception_handlers,

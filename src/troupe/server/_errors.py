@@ -75,8 +75,11 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
         elif status == 413:
             message = "The request body is too large."
     error_type = _TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
+    # Headers the exception carries (Allow on a 405) are part of the answer.
     return _response(
-        status, error_response_body(message, error_type, _CODES.get(status, "server_error"))
+        status,
+        error_response_body(message, error_type, _CODES.get(status, "server_error")),
+        dict(exc.headers or {}),
     )
 
 
