@@ -33,7 +33,7 @@ schema.config.generation.update(
 
 
 @schema.parametrize()
-@settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 def test_api_answers_by_its_document(case: schemathesis.Case) -> None:
     # A schema-valid request may still be a 400 for reasons no schema states (the last
     # message must be the user's; 'after' must name a conversation): not checked.
