@@ -34,17 +34,15 @@ def _print_config_error(err: ConfigError) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from troupe import logs
     from troupe.server import InMemoryConversationStore, TroupePlugin, create_app
+    from troupe.server._http import http_options
 
     config = Path(args.config) if args.config else _default_config()
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The HTTP clients log every upstream request at INFO: noise, and CPU on the hot path.
+    logs.configure(args.log_format, args.log_level)
     # Alembic announces its plugins and each step of every start's schema check: the
     # store says the one thing that matters (where conversations are, at which revision).
-    for noisy in ("httpx", "httpx2", "openai", "alembic"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     # Uvicorn's start-up chatter (process id, "waiting for startup", its own address) says
     # nothing the lines below do not; its errors still show, all of it with --log-level debug.
     quiet = logging.DEBUG if args.log_level == "debug" else logging.WARNING
@@ -72,10 +70,12 @@ def _serve(args: argparse.Namespace) -> int:
         app,
         host=args.host,
         port=args.port,
-        log_config=None,  # uvicorn logs through the handler configured above
+        # Logging is configured above: uvicorn's lines go through the same handler and format.
+        log_config=None,
         log_level=None,
         access_log=args.access_log,
         timeout_graceful_shutdown=10,
+        **http_options(),
     )
     return 0
 
@@ -162,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=int(os.environ.get("TROUPE_PORT", "8000")))
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.add_argument(
+        "--log-format",
+        default=os.environ.get("TROUPE_LOG_FORMAT", "text"),
+        choices=["text", "json"],
+        help="json: one JSON object per line (default: $TROUPE_LOG_FORMAT or text)",
     )
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False)
     serve.set_defaults(func=_serve)

@@ -42,6 +42,8 @@ __all__ = [
 
 from dataclasses import dataclass
 
+from troupe.logs import redact
+
 
 class TroupeError(Exception):
     """Base of every error troupe raises on purpose."""
@@ -118,13 +120,26 @@ class RequestTooLargeError(RequestError):
 
 
 class RunError(TroupeError):
-    """A team run failed for a reason that is not the client's nor a provider's."""
+    """A team run failed for a reason that is not the client's nor a provider's.
+
+    Its message often quotes an exception from deep inside a run, and clients
+    read it: anything in it that looks like a key, token or password is masked.
+    """
 
     code = "run_failed"
 
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(redact(message), param=param, code=code)
+
 
 class UpstreamError(TroupeError):
-    """A model provider failed. The message says which agent, model and provider."""
+    """A model provider failed.
+
+    ``message`` says which agent, provider and model, and what the provider
+    said: it is what API clients see. ``detail`` adds where the provider was
+    reached (its base URL, which is internal to the deployment): it is for the
+    server's log, and it is also ``str(err)``, so tracebacks show it.
+    """
 
     status_code = 502
     error_type = "upstream_error"
@@ -134,29 +149,39 @@ class UpstreamError(TroupeError):
         self,
         message: str,
         *,
+        detail: str | None = None,
         provider: str = "",
         model: str = "",
         agent: str = "",
         code: str | None = None,
     ) -> None:
         super().__init__(message, code=code)
+        self.detail = detail or message
+        self.args = (self.detail,)
         self.provider = provider
         self.model = model
         self.agent = agent
+
+    def reworded(self, message: str, detail: str, **fields: str) -> UpstreamError:
+        """The same kind of error with new wording (and fields), keeping its cause."""
+        err = type(self)(
+            message,
+            detail=detail,
+            provider=fields.get("provider", self.provider),
+            model=fields.get("model", self.model),
+            agent=fields.get("agent", self.agent),
+            code=self.code,
+        )
+        err.__cause__ = self.__cause__
+        return err
 
     def for_agent(self, agent: str) -> UpstreamError:
         """The same error, attributed to ``agent`` (providers don't know who called them)."""
         if self.agent:
             return self
-        err = type(self)(
-            f"agent '{agent}': {self.message}",
-            provider=self.provider,
-            model=self.model,
-            agent=agent,
-            code=self.code,
+        return self.reworded(
+            f"agent '{agent}': {self.message}", f"agent '{agent}': {self.detail}", agent=agent
         )
-        err.__cause__ = self.__cause__
-        return err
 
 
 class UpstreamTimeoutError(UpstreamError):

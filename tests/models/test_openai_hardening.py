@@ -119,10 +119,11 @@ def test_knows_what_a_model_family_can_do() -> None:
     assert (old.vision, old.structured_output, old.tools) == (False, False, True)
 
 
-def test_base_url_credentials_stay_out_of_messages() -> None:
-    model = OpenAIModel("m", api_key="k", base_url="https://user:pw@gateway.example/v1?key=s")
+def test_base_url_query_stays_out_of_messages() -> None:
+    # Credentials in the URL itself are refused at build time (tests/server/test_upstream_errors.py).
+    model = OpenAIModel("m", api_key="k", base_url="https://gateway.example/v1?key=s")
     assert "gateway.example/v1" in model._upstream.where
-    assert "pw" not in model._upstream.where and "key=s" not in model._upstream.where
+    assert "key=s" not in model._upstream.where
 
 
 # --- Azure OpenAI ---

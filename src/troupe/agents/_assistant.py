@@ -12,9 +12,11 @@ from __future__ import annotations
 __all__ = ["AssistantAgent"]
 
 import contextlib
+import logging
 from collections.abc import Sequence
 from typing import Any
 
+from troupe import logs
 from troupe.agents._base import AgentOutcome, AgentTurn, Emit, new_message_id
 from troupe.agents._context import ContextPolicy, apply_context_policy
 from troupe.agents._handoff import STOP_TOOL, Handoff
@@ -40,6 +42,8 @@ from troupe.models._base import (
     ToolSpec,
 )
 from troupe.tools import Tool
+
+logger = logging.getLogger("troupe.agents")
 
 
 class AssistantAgent:
@@ -192,18 +196,22 @@ async def call_model(
 ) -> ModelResponse:
     """One model call for ``agent``: its text and thinking streamed, its final response returned."""
     stream.new_part()
-    try:
-        # aclosing: a turn cancelled mid-stream closes the upstream request now, not at GC.
-        async with contextlib.aclosing(model.stream(request)) as items:
-            async for item in items:
-                if isinstance(item, TextChunk):
-                    await stream.write(item.text)
-                elif isinstance(item, ReasoningChunk):
-                    await stream.think(item.text)
-                elif isinstance(item, ModelResponse):
-                    return item
-    except UpstreamError as err:
-        raise err.for_agent(agent) from err.__cause__
+    with logs.bound(agent=agent):
+        try:
+            # aclosing: a turn cancelled mid-stream closes the upstream request now, not at GC.
+            async with contextlib.aclosing(model.stream(request)) as items:
+                async for item in items:
+                    if isinstance(item, TextChunk):
+                        await stream.write(item.text)
+                    elif isinstance(item, ReasoningChunk):
+                        await stream.think(item.text)
+                    elif isinstance(item, ModelResponse):
+                        return item
+        except UpstreamError as err:
+            failure = err.for_agent(agent)
+            # The client gets failure.message; the log also gets the endpoint.
+            logger.warning("model call failed: %s", failure.detail)
+            raise failure from err.__cause__
     raise UpstreamError(
         f"agent '{agent}': {model.provider} model '{model.model_name}' ended its stream without a response",
         provider=model.provider,

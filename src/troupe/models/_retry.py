@@ -61,15 +61,8 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
 def _final(err: UpstreamError, attempts: int) -> UpstreamError:
     if attempts == 1:
         return err
-    final = type(err)(
-        f"{err.message} (gave up after {attempts} attempts)",
-        provider=err.provider,
-        model=err.model,
-        agent=err.agent,
-        code=err.code,
-    )
-    final.__cause__ = err.__cause__
-    return final
+    after = f" (gave up after {attempts} attempts)"
+    return err.reworded(err.message + after, err.detail + after)
 
 
 async def retrying(attempt: Attempt, policy: RetryPolicy) -> AsyncGenerator[ModelStreamItem, None]:
@@ -89,7 +82,7 @@ async def retrying(attempt: Attempt, policy: RetryPolicy) -> AsyncGenerator[Mode
                 delay = policy.delay(retries, retry_after_of(err))
             if delay is None:
                 raise _final(err, retries + 1) from err.__cause__
-            logger.warning("%s; retry %d of %d in %.2fs", err.message, retries + 1,
+            logger.warning("%s; retry %d of %d in %.2fs", err.detail, retries + 1,
                            policy.max_retries, delay)  # fmt: skip
         retries += 1
         await anyio.sleep(delay)
@@ -163,7 +156,7 @@ class FallbackModel:
             failure = err
         logger.warning(
             "%s; falling back to %s model '%s'",
-            failure.message,
+            failure.detail,
             self.fallback.provider,
             self.fallback.model_name,
         )
@@ -172,10 +165,8 @@ class FallbackModel:
                 async for item in items:
                     yield item
         except UpstreamError as err:
-            both = type(err)(
+            both = err.reworded(
                 f"{failure.message}; then the fallback failed too: {err.message}",
-                provider=err.provider,
-                model=err.model,
-                code=err.code,
+                f"{failure.detail}; then the fallback failed too: {err.detail}",
             )
             raise both from err

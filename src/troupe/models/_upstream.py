@@ -1,8 +1,8 @@
 """How providers fail: one way to word, classify and mark their errors.
 
 Every provider error is an ``UpstreamError`` (or its 429 and 504 subclasses)
-whose message says which provider, which model, which endpoint and what the
-provider said, with the API key masked. An error a retry may cure (429, 408,
+whose message says which provider, which model and what the provider said,
+with the API key masked; its ``detail``, for the log, also names the endpoint. An error a retry may cure (429, 408,
 409, 5xx, 529, a refused or dropped connection, a timeout) is marked
 *transient*, with the wait the provider asked for, if any; the retry loop in
 ``troupe.models._retry`` reads the mark. The mark lives on the exception
@@ -14,6 +14,7 @@ from __future__ import annotations
 __all__ = [
     "Headers",
     "Upstream",
+    "check_base_url",
     "describe",
     "display_url",
     "is_timeout",
@@ -30,7 +31,14 @@ from collections.abc import Mapping
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
-from troupe.errors import UpstreamError, UpstreamRateLimitError, UpstreamTimeoutError
+from troupe.errors import (
+    ConfigError,
+    ConfigIssue,
+    UpstreamError,
+    UpstreamRateLimitError,
+    UpstreamTimeoutError,
+)
+from troupe.logs import redact
 
 _TRANSIENT: Final = "_troupe_transient"
 _HINTS: Final = {
@@ -120,20 +128,43 @@ def display_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", "")) if netloc else url
 
 
+def check_base_url(url: str) -> str:
+    """``url`` if a provider can be reached at it, else a ``ConfigError`` at ``$.base_url``.
+
+    Credentials in the URL (``user:password@``) are refused: the SDKs send the
+    key as a header and fail every request when the URL has its own.
+    """
+    parts = urlsplit(url)
+    problem = None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problem = f"{display_url(url)!r} is not an http(s) URL with a host"
+    elif parts.username is not None or parts.password is not None:
+        problem = (
+            f"{display_url(url)!r} carries credentials (user:password@); put the key in "
+            "api_key, or other credentials in headers"
+        )
+    if problem:
+        raise ConfigError(ConfigIssue("$.base_url", problem))
+    return url
+
+
 class Upstream:
     """Builds one model's errors: where it failed, what the provider said, the key masked."""
 
-    __slots__ = ("_secret", "model", "provider", "where")
+    __slots__ = ("_secret", "model", "provider", "what", "where")
 
     def __init__(self, provider: str, model: str, base_url: str, *, secret: str = "") -> None:
         self.provider = provider
         self.model = model
-        self.where = f"{provider} model {model!r} at {display_url(base_url)}"
+        # Clients see what failed; the log also gets where (the base URL is internal).
+        self.what = f"{provider} model {model!r}"
+        self.where = f"{self.what} at {display_url(base_url)}"
         # Short placeholders ("none", "x") would mask ordinary words.
         self._secret = secret if len(secret) >= 6 else ""
 
     def mask(self, text: str) -> str:
-        return text.replace(self._secret, "***") if self._secret else text
+        """``text`` without this model's key, nor anything that looks like a secret."""
+        return redact(text.replace(self._secret, "***") if self._secret else text)
 
     def error(
         self,
@@ -145,7 +176,11 @@ class Upstream:
         code: str | None = None,
     ) -> UpstreamError:
         err = cls(
-            self.mask(f"{self.where}: {text}"), provider=self.provider, model=self.model, code=code
+            self.mask(f"{self.what}: {text}"),
+            detail=self.mask(f"{self.where}: {text}"),
+            provider=self.provider,
+            model=self.model,
+            code=code,
         )
         return mark_transient(err, retry_after) if transient else err
 

@@ -46,7 +46,7 @@ from troupe.models._capabilities import capabilities_for
 from troupe.models._guard import check_model_request
 from troupe.models._retry import RetryPolicy, retrying
 from troupe.models._sse import SSEParser
-from troupe.models._upstream import Upstream, is_timeout
+from troupe.models._upstream import Upstream, check_base_url, is_timeout
 
 try:
     import aiohttp
@@ -165,7 +165,7 @@ class AnthropicModel:
     ) -> None:
         self.model_name = model
         url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or _ANTHROPIC_URL
-        self.base_url = url.rstrip("/")
+        self.base_url = check_base_url(url.rstrip("/"))
         key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY", "")
         # The provider's own endpoint without a key: config reports it before any call.
         self.needs_api_key = not key and self.base_url == _ANTHROPIC_URL

@@ -52,7 +52,7 @@ from troupe.models._base import (
 from troupe.models._capabilities import capabilities_for
 from troupe.models._guard import check_model_request
 from troupe.models._retry import RetryPolicy, retrying
-from troupe.models._upstream import Upstream
+from troupe.models._upstream import Upstream, check_base_url
 
 _DEFAULT_HOST: Final = "127.0.0.1:11434"
 # troupe's setting names -> Ollama's option names.
@@ -198,7 +198,7 @@ class OllamaModel:
         capabilities: ModelCapabilities | None = None,
     ) -> None:
         self.model_name = model
-        self.base_url = _host(base_url)
+        self.base_url = check_base_url(_host(base_url))
         settings = dict(settings or {})
         self.options = {_OPTIONS[k]: v for k, v in settings.items() if k in _OPTIONS}
         self.options.update(options or {})

@@ -47,7 +47,7 @@ from troupe.models._openai_wire import Chunk, message_json, response_format, too
 from troupe.models._openai_wire import decode_chunk as _decode_chunk
 from troupe.models._retry import RetryPolicy, retrying
 from troupe.models._sse import SSEParser as _SSEParser
-from troupe.models._upstream import Upstream, is_timeout
+from troupe.models._upstream import Upstream, check_base_url, is_timeout
 
 try:
     import aiohttp
@@ -141,7 +141,9 @@ class OpenAIModel:
                 raise ConfigError(
                     ConfigIssue("$.base_url", "Azure OpenAI needs the resource endpoint")
                 )
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or _OPENAI_URL).rstrip("/")
+        self.base_url = check_base_url(
+            (base_url or os.environ.get("OPENAI_BASE_URL") or _OPENAI_URL).rstrip("/")
+        )
         env = _AZURE_KEY_ENV if api_version else "OPENAI_API_KEY"
         key = api_key if api_key is not None else os.environ.get(env, "")
         # The provider's own endpoint without a key: config reports it before any call.

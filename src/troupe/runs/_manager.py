@@ -141,6 +141,7 @@ class RunManager:
 
     async def serve(self) -> None:
         """Own every run, the log writer, recovery and notifications until cancelled."""
+        self.accepting = True
         async with anyio.create_task_group() as tg:
             self._tg = tg
             tg.start_soon(self._writer.serve)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from litestar import Litestar, Router, get
+from litestar import Litestar, Router
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
@@ -21,8 +21,11 @@ from litestar.plugins import InitPluginProtocol
 from troupe.config import ConfigSpec, ServerSpec, load_teams
 from troupe.runs import RunManager, RunSettings
 from troupe.server._auth import ApiKeys
+from troupe.server._context import request_context
 from troupe.server._conversations import conversation_handlers
+from troupe.server._docs import docs_handlers
 from troupe.server._errors import exception_handlers
+from troupe.server._health import health_handlers
 from troupe.server._routes import Settings, route_handlers
 from troupe.server._run_routes import run_handlers
 from troupe.server._service import ChatService, run_fingerprint
@@ -86,6 +89,10 @@ class TroupePlugin(InitPluginProtocol):
         self.settings = Settings(
             keepalive=server.keepalive_seconds, on_disconnect=server.on_disconnect
         )
+
+    async def draining(self) -> str | None:
+        """A readiness check: a server shutting down takes no new runs."""
+        return None if self.runs.accepting else "shutting down: no new runs are taken"
 
     @classmethod
     def from_config(cls, config: str | Path, **kwargs: Any) -> TroupePlugin:
@@ -159,7 +166,7 @@ def create_app(
     path: str = "/v1",
     debug: bool = False,
 ) -> Litestar:
-    """A standalone troupe app: ``/v1`` routes and ``/health``.
+    """A standalone troupe app: ``/v1`` routes, ``/health/live`` and ``/health/ready``.
 
     Give a config file path, or ``teams`` built in Python (then ``config`` may
     be a ``ConfigSpec`` for server settings).
@@ -172,27 +179,23 @@ def create_app(
     else:
         raise TypeError("create_app needs a config file path or teams=...")
 
-    @get("/health", sync_to_thread=False, include_in_schema=False)
-    def health() -> dict[str, Any]:
-        service = plugin.service
-        return {
-            "status": "ok",
-            "teams": len(service.teams),
-            "active_runs": plugin.runs.active_runs,
-        }
-
     cors = (
         CORSConfig(
             allow_origins=list(plugin.server.cors_origins),
-            # Browser clients need them to continue a conversation, and to resume a run.
-            expose_headers=["X-Conversation-Id", "X-Run-Id"],
+            # Browser clients need them to continue a conversation, resume a run, and
+            # quote a request in a bug report.
+            expose_headers=["X-Conversation-Id", "X-Run-Id", "X-Request-Id"],
         )
         if plugin.server.cors_origins
         else None
     )
     return Litestar(
-        route_handlers=[health],
+        route_handlers=[
+            *health_handlers(plugin.service, plugin.draining),
+            *docs_handlers(plugin.service, prefix=path, secured=plugin.api_keys.enabled),
+        ],
         plugins=[plugin],
+        middleware=[request_context],
         exception_handlers=exception_handlers,
         cors_config=cors,
         openapi_config=None,

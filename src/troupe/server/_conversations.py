@@ -14,7 +14,7 @@ __all__ = ["conversation_handlers"]
 from typing import Any
 
 import msgspec
-from litestar import Request, delete, get
+from litestar import HttpMethod, Request, get, route
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
@@ -116,26 +116,26 @@ async def list_conversations(
     }
 
 
-@get("/conversations/{conversation_id:str}")
-async def get_conversation(
+# One handler for both methods: Litestar's automatic OPTIONS answer (its Allow
+# header) only knows the methods of the first handler registered on a path.
+@route(
+    "/conversations/{conversation_id:str}",
+    http_method=[HttpMethod.GET, HttpMethod.DELETE],
+    status_code=200,
+)
+async def conversation(
     request: Request[Any, Any, Any],
     service: NamedDependency[ChatService],
     api_keys: NamedDependency[ApiKeys],
     conversation_id: FromPath[str],
 ) -> dict[str, Any]:
-    stored = await service.conversation(conversation_id, api_keys.scope(request))
+    """``GET``: the conversation with its transcript. ``DELETE``: delete it (not while it runs)."""
+    scope = api_keys.scope(request)
+    if request.method == HttpMethod.DELETE:
+        await service.delete(conversation_id, scope)
+        return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
+    stored = await service.conversation(conversation_id, scope)
     return _conversation(stored, service.teams)
 
 
-@delete("/conversations/{conversation_id:str}", status_code=200)
-async def delete_conversation(
-    request: Request[Any, Any, Any],
-    service: NamedDependency[ChatService],
-    api_keys: NamedDependency[ApiKeys],
-    conversation_id: FromPath[str],
-) -> dict[str, Any]:
-    await service.delete(conversation_id, api_keys.scope(request))
-    return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
-
-
-conversation_handlers = [list_conversations, get_conversation, delete_conversation]
+conversation_handlers = [list_conversations, conversation]

@@ -18,6 +18,7 @@ from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 
 from troupe.errors import TroupeError
+from troupe.logs import redact
 from troupe.wire import error_body
 
 logger = logging.getLogger("troupe.server")
@@ -43,7 +44,9 @@ _CODES = {
 def error_response_body(
     message: str, type: str, code: str | None, param: str | None = None
 ) -> bytes:
-    return msgspec.json.encode({"error": error_body(message, type=type, code=code, param=param)})
+    # Last line of defence: no key, token or password goes back to a client.
+    body = error_body(redact(message), type=type, code=code, param=param)
+    return msgspec.json.encode({"error": body})
 
 
 def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -72,8 +75,11 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
         elif status == 413:
             message = "The request body is too large."
     error_type = _TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
+    # Headers the exception carries (Allow on a 405) are part of the answer.
     return _response(
-        status, error_response_body(message, error_type, _CODES.get(status, "server_error"))
+        status,
+        error_response_body(message, error_type, _CODES.get(status, "server_error")),
+        dict(exc.headers or {}),
     )
 
 

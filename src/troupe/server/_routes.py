@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
 
+from troupe import logs
 from troupe.server._auth import ApiKeys
 from troupe.server._responses import RunCompletionResponse, RunStreamResponse
 from troupe.server._schemas import decode_request
@@ -65,6 +66,7 @@ async def chat_completions(
         scope=api_keys.scope(request),
     )
     run = await service.manager.start(start)
+    logs.bind(conversation_id=run.record.conversation_id, team=run.record.team, run_id=run.id)
     cancel = not start.background and settings.on_disconnect == "cancel"
     if body.stream:
         return RunStreamResponse(

@@ -1,14 +1,27 @@
-"""The chat-completions request as troupe reads it, and its conversion to messages."""
+"""Decoding a chat-completions request, and its conversion to messages.
+
+``decode_request`` is the only door: what it returns is fully typed
+(``troupe.server._request``), nested no deeper than ``MAX_DEPTH``, and
+valid UTF-8, so no later code meets a value that makes it fail. Everything
+else is a 400 that names the field (``param``), as OpenAI answers.
+"""
 
 from __future__ import annotations
 
-__all__ = ["ChatCompletionRequest", "InMessage", "decode_request", "to_messages"]
+__all__ = [
+    "MAX_DEPTH",
+    "ChatCompletionRequest",
+    "InMessage",
+    "decode_request",
+    "history_text",
+    "to_messages",
+]
 
 import re
-from typing import Annotated, Any, Literal
+from collections.abc import Iterator
+from typing import Any
 
 import msgspec
-from msgspec import Meta
 
 from troupe.errors import RequestError
 from troupe.messages import (
@@ -20,38 +33,26 @@ from troupe.messages import (
     TextPart,
     UserMessage,
 )
+from troupe.server._request import (
+    AllowedToolsChoice,
+    AssistantIn,
+    ChatCompletionRequest,
+    FunctionTool,
+    ImageUrlIn,
+    InMessage,
+    JsonSchemaFormat,
+    RefusalIn,
+    TextIn,
+    UserIn,
+)
 
-
-class InMessage(msgspec.Struct, kw_only=True):
-    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[dict[str, Any]] | None = None
-    name: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
-    tool_call_id: str | None = None
-
-
-class StreamOptions(msgspec.Struct, kw_only=True):
-    include_usage: bool | None = False
-
-
-class ChatCompletionRequest(msgspec.Struct, kw_only=True):
-    """Fields troupe reads. Sampling settings are the team's own and are ignored."""
-
-    model: str
-    messages: Annotated[list[InMessage], Meta(min_length=1)]
-    stream: bool | None = False
-    stream_options: StreamOptions | None = None
-    n: int | None = None
-    metadata: dict[str, str] | None = None
-    tools: list[Any] | None = None
-    tool_choice: Any = None
-    user: str | None = None
-    # troupe's: the run goes on when the client goes away (follow it at /v1/runs/{id}/stream).
-    background: bool | None = False
-
+# JSON nested deeper than this (in the free-form parts: tool parameters, JSON
+# schemas) is refused; real schemas are a handful of levels deep.
+MAX_DEPTH = 64
 
 _decoder = msgspec.json.Decoder(ChatCompletionRequest)
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.DOTALL)
+_MISSING = re.compile(r"missing required field `(?P<field>[^`]+)`")
 
 
 def decode_request(body: bytes) -> ChatCompletionRequest:
@@ -61,19 +62,21 @@ def decode_request(body: bytes) -> ChatCompletionRequest:
     try:
         request = _decoder.decode(body)
     except msgspec.ValidationError as err:
-        match = _AT.match(str(err))
-        assert match is not None
-        param = match.group("path") or None
-        where = f" (at '{param}')" if param else ""
-        raise RequestError(f"invalid request: {match.group('msg')}{where}", param=param) from None
+        raise _invalid(str(err)) from None
     except msgspec.DecodeError as err:
         raise RequestError(f"the request body is not valid JSON: {err}") from None
+    except UnicodeDecodeError:
+        raise RequestError("the request body is not valid UTF-8") from None
+    except RecursionError:
+        raise RequestError(
+            f"the request body is nested too deeply (at most {MAX_DEPTH} levels)"
+        ) from None
+    _check_depth(request)
     if request.n is not None and request.n != 1:
         raise RequestError(
             "n must be 1: a team gives one answer per request", param="n", code="unsupported_value"
         )
-    choice = request.tool_choice
-    if choice not in (None, "auto", "none"):
+    if request.tool_choice not in (msgspec.UNSET, "auto", "none"):
         raise RequestError(
             "client-side tools cannot be forced: the team decides which tools to use "
             "(tool_choice may be 'auto' or 'none')",
@@ -83,23 +86,71 @@ def decode_request(body: bytes) -> ChatCompletionRequest:
     return request
 
 
-def _parts(content: list[dict[str, Any]], index: int) -> tuple[ContentPart, ...]:
+def _invalid(text: str) -> RequestError:
+    match = _AT.match(text)
+    assert match is not None
+    # msgspec writes a mapping's value as `[...]`: the mapping's own name says enough.
+    message, param = match.group("msg"), (match.group("path") or "").replace("[...]", "") or None
+    missing = _MISSING.search(message)
+    if missing:
+        param = f"{param}.{missing.group('field')}" if param else missing.group("field")
+    where = f" (at '{param}')" if param else ""
+    return RequestError(f"invalid request: {message}{where}", param=param)
+
+
+def _free_form(request: ChatCompletionRequest) -> Iterator[tuple[str, Any]]:
+    """The request's untyped JSON values, with their paths."""
+    if request.tools:
+        for i, tool in enumerate(request.tools):
+            if isinstance(tool, FunctionTool):
+                yield f"tools[{i}].function.parameters", tool.function.parameters
+    if request.functions:
+        for i, function in enumerate(request.functions):
+            yield f"functions[{i}].parameters", function.parameters
+    choice = request.tool_choice
+    if isinstance(choice, AllowedToolsChoice):
+        yield "tool_choice.allowed_tools.tools", choice.allowed_tools.tools
+    if isinstance(request.response_format, JsonSchemaFormat):
+        yield "response_format.json_schema.schema", request.response_format.json_schema.schema
+
+
+def _check_depth(request: ChatCompletionRequest) -> None:
+    for param, value in _free_form(request):
+        # An explicit stack: a deep value must not exhaust Python's own.
+        stack: list[tuple[Any, int]] = [(value, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if depth > MAX_DEPTH:
+                raise RequestError(
+                    f"'{param}' is nested too deeply (at most {MAX_DEPTH} levels)", param=param
+                )
+            if isinstance(node, dict):
+                stack.extend((child, depth + 1) for child in node.values())
+            elif isinstance(node, list):
+                stack.extend((child, depth + 1) for child in node)
+
+
+def _parts(message: InMessage, index: int) -> tuple[ContentPart, ...]:
     parts: list[ContentPart] = []
-    for i, part in enumerate(content):
-        kind = part.get("type")
-        param = f"messages[{index}].content[{i}]"
-        if kind == "text" and isinstance(part.get("text"), str):
-            parts.append(TextPart(part["text"]))
-        elif kind == "image_url":
-            image = part.get("image_url")
-            url = image.get("url") if isinstance(image, dict) else image
-            if not isinstance(url, str) or not url:
-                raise RequestError("an image_url part needs image_url.url", param=param)
-            detail = image.get("detail") if isinstance(image, dict) else None
-            parts.append(ImagePart(url, detail if detail in ("low", "high") else "auto"))
+    assert isinstance(message.content, list)
+    for i, part in enumerate(message.content):
+        if isinstance(part, TextIn):
+            parts.append(TextPart(part.text))
+        elif isinstance(part, ImageUrlIn):
+            if not part.image_url.url:
+                raise RequestError(
+                    "an image_url part needs image_url.url",
+                    param=f"messages[{index}].content[{i}].image_url.url",
+                )
+            parts.append(ImagePart(part.image_url.url, part.image_url.detail))
+        elif isinstance(part, RefusalIn):
+            parts.append(TextPart(part.refusal))
         else:
+            kind = type(part).__struct_config__.tag
             raise RequestError(
-                f"unsupported content part type {kind!r}", param=param, code="unsupported_value"
+                f"unsupported content part type {kind!r}",
+                param=f"messages[{index}].content[{i}]",
+                code="unsupported_value",
             )
     return tuple(parts)
 
@@ -107,10 +158,25 @@ def _parts(content: list[dict[str, Any]], index: int) -> tuple[ContentPart, ...]
 def _content(message: InMessage, index: int) -> str | tuple[ContentPart, ...]:
     if message.content is None or isinstance(message.content, str):
         return message.content or ""
-    parts = _parts(message.content, index)
+    parts = _parts(message, index)
     if all(isinstance(p, TextPart) for p in parts):
         return "".join(p.text for p in parts if isinstance(p, TextPart))
     return parts
+
+
+def history_text(message: InMessage) -> str:
+    """A message's text as the conversation fingerprint reads it (an image by its URL)."""
+    content = message.content
+    if content is None or isinstance(content, str):
+        return content or ""
+    return " ".join(
+        part.text
+        if isinstance(part, TextIn)
+        else part.image_url.url
+        if isinstance(part, ImageUrlIn)
+        else ""
+        for part in content
+    )
 
 
 def to_messages(messages: list[InMessage], offset: int = 0) -> list[Message]:
@@ -120,10 +186,11 @@ def to_messages(messages: list[InMessage], offset: int = 0) -> list[Message]:
         content = _content(message, index)
         if message.role in ("system", "developer"):
             out.append(SystemMessage(content=content if isinstance(content, str) else ""))
-        elif message.role == "user":
+        elif isinstance(message, UserIn):
             out.append(UserMessage(content=content))
-        elif message.role == "assistant":
+        elif isinstance(message, AssistantIn):
             text = content if isinstance(content, str) else ""
             if text:
-                out.append(AssistantMessage(content=text, source=message.name or "assistant"))
+                name = message.name if isinstance(message.name, str) else None
+                out.append(AssistantMessage(content=text, source=name or "assistant"))
     return out

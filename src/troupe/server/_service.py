@@ -28,7 +28,7 @@ from troupe.events import Event
 from troupe.messages import Message
 from troupe.models import capability_problem, has_images
 from troupe.runs import RunManager, RunStart
-from troupe.server._schemas import ChatCompletionRequest, InMessage, to_messages
+from troupe.server._schemas import ChatCompletionRequest, InMessage, history_text, to_messages
 from troupe.store import ConversationSummary, Lease, RunInput, RunRecord, StoredConversation
 from troupe.teams import Team
 from troupe.wire import Renderer
@@ -59,15 +59,7 @@ def _item(message: InMessage) -> HistoryItem | None:
     role = "system" if message.role == "developer" else message.role
     if role not in ("system", "user", "assistant"):
         return None
-    content = message.content
-    if content is None or isinstance(content, str):
-        text = content or ""
-    else:
-        text = " ".join(
-            str(part.get("text") or (part.get("image_url") or {}).get("url") or "")
-            for part in content
-        )
-    return role, " ".join(text.split())
+    return role, " ".join(history_text(message).split())
 
 
 def fingerprint(scope: str, team: str, items: Sequence[HistoryItem]) -> str:
@@ -103,6 +95,10 @@ class ChatService:
 
     def team(self, name: str) -> Team:
         return self.manager.team(name)
+
+    @property
+    def active_runs(self) -> int:
+        return self.manager.active_runs
 
     async def run_start(
         self, request: ChatCompletionRequest, *, conversation_id: str | None, scope: str

@@ -134,6 +134,15 @@ class SQLConversationStore(SQLRunStore):
             logger.info("conversations in %s (schema revision %s)", self.url.display, revision)
             self.revision = revision
 
+    async def check_ready(self) -> None:
+        """Raise ``StoreError`` unless the database answers with this troupe's schema."""
+        revision = await self._read(_schema_revision)
+        if revision != SCHEMA_REVISION:
+            raise StoreError(
+                f"the database schema at {self.url.display} is at revision {revision!r}, "
+                f"this troupe needs {SCHEMA_REVISION!r}: run 'troupe db upgrade'"
+            )
+
     async def maintain(self) -> None:
         """Renew this process's leases every third of ``lease_seconds``; drop expired
         conversations now and then. Runs until cancelled; errors are logged, not raised."""

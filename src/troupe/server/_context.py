@@ -1,0 +1,48 @@
+"""Each request's id: taken from ``X-Request-Id`` or made, bound to its log lines, sent back.
+
+A gateway's id is kept (when it is a plain token of at most 128 characters),
+so one id follows the request through the gateway's logs and troupe's.
+"""
+
+from __future__ import annotations
+
+__all__ = ["REQUEST_ID_HEADER", "request_context"]
+
+import re
+import uuid
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from troupe import logs
+
+REQUEST_ID_HEADER = "x-request-id"
+_VALID = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
+
+
+def _incoming(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            return value.decode() if _VALID.fullmatch(value) else None
+    return None
+
+
+def request_context(app: ASGIApp) -> ASGIApp:
+    """Litestar middleware: binds ``request_id`` for the request's log lines and returns it."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        request_id = _incoming(scope) or f"req_{uuid.uuid4().hex}"
+        header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        with logs.bound(request_id=request_id):
+            await app(scope, receive, send_with_id)
+
+    return middleware
