@@ -60,7 +60,9 @@ async def test_standard_shapes_are_openais_and_additions_are_marked(raw_client: 
 
 async def test_team_names_are_not_listed_to_anyone_when_keys_are_required(raw_client: Any) -> None:
     document = (
-        await (await raw_client(app_for(echo_team(), api_keys=["sk-k-123456"]))).get("/openapi.json")
+        await (await raw_client(app_for(echo_team(), api_keys=["sk-k-123456"]))).get(
+            "/openapi.json"
+        )
     ).json()
     assert "enum" not in document["components"]["schemas"]["TeamName"]
     assert document["security"] == [{"bearer": []}]
