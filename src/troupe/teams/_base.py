@@ -310,7 +310,7 @@ class Team:
             final = _final_message(outcome)
             prompt = (text_of(final) if final is not None else "") or outcome.handoff_message
             pending = PendingInput(agent=agent.name, prompt=prompt, kind="handoff")
-        await emit(InputRequested(agent=pending.agent, prompt=pending.prompt))
+        await emit(InputRequested(agent=pending.agent, prompt=pending.prompt, kind=pending.kind))
         return msgspec.structs.replace(
             state, pending_input=pending
         ), f"input requested by {agent.name}"
