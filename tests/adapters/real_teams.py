@@ -55,15 +55,17 @@ executors:
 CODE = "```python\nprint(6 * 7)\n```"
 
 
-def config(extra_teams: str = "") -> str:
-    """A config with the demo model, the executor and every team above (and ``extra_teams``)."""
-    return f"models:\n  demo: {{provider: demo}}\n{EXECUTORS}teams:{TEAMS}{extra_teams}"
+def config(extra_teams: str = "", extra_models: str = "") -> str:
+    """A config with the demo model, the executor, ``extra_teams`` and every team above."""
+    models = f"models:\n  demo: {{provider: demo}}\n{extra_models}"
+    return f"{models}{EXECUTORS}teams:{extra_teams}{TEAMS}"
 
 
 class TeamServer:
-    def __init__(self, url: str, api_key: str) -> None:
+    def __init__(self, url: str, api_key: str, directory: Path) -> None:
         self.url = url
         self.api_key = api_key
+        self.cancelled = directory / "cancelled"
 
     def transcript(self, conversation_id: str) -> list[tuple[str, str]]:
         """(source, text) of each message the team kept, as the server tells it."""
@@ -81,11 +83,21 @@ class TeamServer:
 
 @contextmanager
 def team_server(
-    directory: Path, api_key: str, *, extra_teams: str = "", env: dict[str, str] | None = None
+    directory: Path,
+    api_key: str,
+    *,
+    extra_teams: str = "",
+    extra_models: str = "",
+    env: dict[str, str] | None = None,
 ) -> Iterator[TeamServer]:
-    """``troupe serve`` on these teams, on a free port, its working directory ``directory``."""
+    """``troupe serve`` on these teams, on a free port, its working directory ``directory``.
+
+    The slow clock tool (``tests.adapters.slow_tools``) writes ``cancelled`` into
+    ``directory / "cancelled"`` when a run using it is cancelled.
+    """
     path = directory / "teams.yaml"
-    path.write_text(config(extra_teams))
+    path.write_text(config(extra_teams, extra_models))
+    env = {"TROUPE_TEST_CANCELLED_FILE": str(directory / "cancelled"), **(env or {})}
     port = free_port()
     proc = start(
         [
@@ -93,11 +105,11 @@ def team_server(
             *("--port", str(port), "--log-level", "warning"),
         ],
         f"http://127.0.0.1:{port}/health",
-        env={"TROUPE_API_KEYS": api_key, "TROUPE_DEMO_DELAY": "0.005", **(env or {})},
+        env={"TROUPE_API_KEYS": api_key, "TROUPE_DEMO_DELAY": "0.005", **env},
         cwd=directory,
     )
     try:
-        yield TeamServer(f"http://127.0.0.1:{port}", api_key)
+        yield TeamServer(f"http://127.0.0.1:{port}", api_key, directory)
     finally:
         stderr = stop(proc)
     assert "Traceback" not in stderr, stderr

@@ -20,7 +20,16 @@ server that is down, a refused key, an unknown team or a failed run: it calls
 
 from __future__ import annotations
 
-__all__ = ["TeamClient", "TeamInfo", "TeamStreamHandler", "TurnOutcome", "describe_error"]
+__all__ = [
+    "APPROVE",
+    "REJECT",
+    "TeamClient",
+    "TeamInfo",
+    "TeamStreamHandler",
+    "TurnOutcome",
+    "answer_choices",
+    "describe_error",
+]
 
 from collections.abc import AsyncIterator
 from typing import Any
@@ -47,6 +56,21 @@ from troupe.events import (
 )
 from troupe.messages import Usage
 from troupe.wire import StreamDecoder
+
+# What the team expects to hear for code waiting for approval (see docs/code-execution.md):
+# ``approve`` runs it; ``reject`` (or ``reject: <reason>``, typed) does not.
+APPROVE = "approve"
+REJECT = "reject"
+
+
+def answer_choices(event: InputRequested) -> list[tuple[str, str]]:
+    """The answers a front end can offer as buttons for ``event``, as (label, answer).
+
+    An approval has two (approve, reject); a question is answered in words.
+    """
+    if event.kind == "approval":
+        return [("Approve", APPROVE), ("Reject", REJECT)]
+    return []
 
 
 class TeamInfo(msgspec.Struct, frozen=True, kw_only=True):

@@ -49,7 +49,7 @@ teams:
         model: demo
         tools:
           - troupe.tools.builtin:calculator
-          - tests.adapters.chainlit.slow_tools:current_time
+          - tests.adapters.slow_tools:current_time
         max_tool_iterations: 2
   writers:
     description: A writer drafts, a critic reviews.
