@@ -7,6 +7,7 @@ server or team code. ``TeamStreamHandler`` is the base each one fills in.
 from troupe.adapters._base import (
     APPROVE,
     REJECT,
+    ConversationInfo,
     TeamClient,
     TeamInfo,
     TeamStreamHandler,
@@ -18,6 +19,7 @@ from troupe.adapters._base import (
 __all__ = [
     "APPROVE",
     "REJECT",
+    "ConversationInfo",
     "TeamClient",
     "TeamInfo",
     "TeamStreamHandler",

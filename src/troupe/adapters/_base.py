@@ -23,6 +23,7 @@ from __future__ import annotations
 __all__ = [
     "APPROVE",
     "REJECT",
+    "ConversationInfo",
     "TeamClient",
     "TeamInfo",
     "TeamStreamHandler",
@@ -82,6 +83,14 @@ class TeamInfo(msgspec.Struct, frozen=True, kw_only=True):
     agents: tuple[str, ...] = ()
 
 
+class ConversationInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A conversation the server keeps, as ``/v1/conversations/{id}`` tells it."""
+
+    id: str
+    team: str
+    waiting_for: str | None = None  # the agent waiting for the human's answer, if one is
+
+
 class TurnOutcome(msgspec.Struct, kw_only=True):
     """How one turn (one request) ended."""
 
@@ -133,6 +142,14 @@ class TeamClient:
                 )
             )
         return teams
+
+    async def conversation(self, conversation_id: str) -> ConversationInfo | None:
+        """The server's conversation ``conversation_id``; None when it has none by that id."""
+        try:
+            body = await self.openai.get(f"/conversations/{conversation_id}", cast_to=object)
+        except openai.NotFoundError:
+            return None
+        return msgspec.convert(body, ConversationInfo, strict=False)
 
     async def stream(
         self, team: str, text: str, *, conversation_id: str | None = None
