@@ -14,6 +14,8 @@ from troupe.events import (
     HandoffOccurred,
     InputRequested,
     RunEnded,
+    RunFailed,
+    RunResumed,
     TextDelta,
     ToolCalled,
     ToolResultReturned,
@@ -24,6 +26,7 @@ from troupe.wire import (
     CompletionBuilder,
     Renderer,
     StreamDecoder,
+    answer_text,
     events_from_completion,
 )
 
@@ -151,3 +154,137 @@ def test_event_tags_are_the_fixed_wire_names() -> None:
         "input_requested",
         "run_end",
     }
+
+
+def _text_of(chunks: list[dict], field: str) -> str:  # type: ignore[type-arg]
+    return "".join(c["choices"][0]["delta"].get(field) or "" for c in chunks if c["choices"])
+
+
+def _parallel(*, last: Event | None = None) -> list[Event]:
+    """Two branches writing at once, word by word; ``b`` also calls a tool meanwhile."""
+    events: list[Event] = [
+        AgentStarted(agent="a", message_id="ma"),
+        AgentStarted(agent="b", message_id="mb"),
+    ]
+    for word in ("one ", "two ", "three"):
+        events.append(TextDelta(agent="a", message_id="ma", text=f"a-{word}"))
+        events.append(TextDelta(agent="b", message_id="mb", text=f"b-{word}"))
+    events.append(ToolCalled(agent="b", call_id="c1", name="look", arguments="{}"))
+    events.append(ToolResultReturned(agent="b", call_id="c1", name="look", content="seen"))
+    events.append(TextDelta(agent="b", message_id="mb", text=" b-after"))
+    events.append(AgentFinished(agent="a", message_id="ma"))
+    events.append(TextDelta(agent="b", message_id="mb", text=" b-live"))
+    events.append(AgentFinished(agent="b", message_id="mb"))
+    events.append(last or RunEnded(agent="team", stop_reason="done"))
+    return events
+
+
+def test_concurrent_messages_reach_content_whole_one_after_another() -> None:
+    events = _parallel()
+    chunks = encode_all(events, Renderer(speaker_lines=True))
+    content = _text_of(chunks, "content")
+    assert content == "**a:** a-one a-two a-three\n\n**b:** b-one b-two b-three b-after b-live"
+    # Rich clients keep the live, interleaved view, every piece attributed.
+    decoder = StreamDecoder()
+    assert [e for c in chunks for e in decoder.feed(c)] == events
+    # b's text so far goes out whole when a ends; b then streams live.
+    released = next(
+        c
+        for c in chunks
+        if (c["choices"][0]["delta"].get("troupe") or {}).get("type") == "agent_end"
+    )
+    assert released["choices"][0]["delta"]["content"] == "\n\n**b:** b-one b-two b-three b-after"
+    # Non-stream content is the same text, and so is the answer the server keeps.
+    builder = CompletionBuilder("chatcmpl-1", 1, "team", Renderer(speaker_lines=True))
+    for event in events:
+        builder.add(event)
+    body = json.loads(builder.build(Usage()))
+    assert body["choices"][0]["message"]["content"] == content
+    assert answer_text(events, None, True) == content
+
+
+def test_concurrent_work_reaches_reasoning_content_one_message_at_a_time() -> None:
+    chunks = encode_all(_parallel(), Renderer(answer_agents=frozenset({"a"})))
+    assert _text_of(chunks, "content") == "a-one a-two a-three"
+    reasoning = _text_of(chunks, "reasoning_content")
+    assert reasoning == (
+        "\n\n**b:** b-one b-two b-three\n\n`b` calls `look({})`\n`look` returned: seen\n"
+        " b-after b-live"
+    )
+
+
+def test_the_first_message_to_write_holds_content() -> None:
+    events: list[Event] = [
+        AgentStarted(agent="slow", message_id="m1"),
+        AgentStarted(agent="quick", message_id="m2"),
+        ToolCalled(agent="slow", call_id="c1", name="look", arguments="{}"),
+        TextDelta(agent="quick", message_id="m2", text="first"),
+        TextDelta(agent="slow", message_id="m1", text="later"),
+        TextDelta(agent="quick", message_id="m2", text=" words"),
+        AgentFinished(agent="quick", message_id="m2"),
+        AgentFinished(agent="slow", message_id="m1"),
+    ]
+    chunks = encode_all(events, Renderer(speaker_lines=True))
+    assert _text_of(chunks, "content") == "**quick:** first words\n\n**slow:** later"
+
+
+def test_a_message_without_text_opens_no_speaker_line() -> None:
+    events: list[Event] = [
+        AgentStarted(agent="triage", message_id="m1"),
+        ToolCalled(agent="triage", call_id="c1", name="transfer_to_billing", arguments="{}"),
+        HandoffOccurred(agent="triage", target="billing"),
+        AgentFinished(agent="triage", message_id="m1"),
+        AgentStarted(agent="billing", message_id="m2"),
+        TextDelta(agent="billing", message_id="m2", text="Your invoice is paid."),
+        AgentFinished(agent="billing", message_id="m2"),
+        RunEnded(agent="team", stop_reason="done"),
+    ]
+    chunks = encode_all(events, Renderer(speaker_lines=True))
+    assert _text_of(chunks, "content") == "**billing:** Your invoice is paid."
+    reasoning = encode_all(events, Renderer(answer_agents=frozenset({"billing"})))
+    assert "**triage:**" not in _text_of(reasoning, "reasoning_content")
+    decoder = StreamDecoder()
+    assert [e for c in chunks for e in decoder.feed(c)] == events
+
+
+def test_messages_of_one_agent_are_kept_apart() -> None:
+    events: list[Event] = [
+        AgentStarted(agent="bot", message_id="m1"),
+        TextDelta(agent="bot", message_id="m1", text="First."),
+        AgentFinished(agent="bot", message_id="m1"),
+        AgentStarted(agent="bot", message_id="m2"),
+        TextDelta(agent="bot", message_id="m2", text="Second."),
+        AgentFinished(agent="bot", message_id="m2"),
+    ]
+    assert _text_of(encode_all(events, Renderer()), "content") == "First.\n\nSecond."
+
+
+def test_held_text_goes_out_with_a_failure() -> None:
+    events = _parallel()[:8]  # both messages open, b's text held
+    events.append(RunFailed(agent="team", code="upstream_error", message="boom"))
+    chunks = encode_all(events, Renderer(speaker_lines=True))
+    assert _text_of(chunks, "content") == "**a:** a-one a-two a-three\n\n**b:** b-one b-two b-three"
+    error = next(c for c in chunks if c.get("error"))
+    assert error["choices"][0]["delta"]["content"] == "\n\n**b:** b-one b-two b-three"
+
+
+def test_a_resumed_run_drops_what_it_held_of_messages_that_never_end() -> None:
+    events = _parallel()[:8]
+    events += [
+        RunResumed(agent="team", reason="replica died"),
+        AgentStarted(agent="b", message_id="mb2"),
+        TextDelta(agent="b", message_id="mb2", text="b again"),
+        AgentFinished(agent="b", message_id="mb2"),
+    ]
+    chunks = encode_all(events, Renderer(speaker_lines=True))
+    assert _text_of(chunks, "content") == "**a:** a-one a-two a-three\n\n**b:** b again"
+    decoder = StreamDecoder()
+    assert [e for c in chunks for e in decoder.feed(c)] == events
+
+
+def test_the_same_events_encode_to_the_same_bytes() -> None:
+    def frames() -> bytes:
+        encoder = ChunkEncoder("chatcmpl-1", 1, "team", Renderer(speaker_lines=True))
+        return b"".join(encoder.encode(e) for e in _parallel()[:-1])
+
+    assert frames() == frames()

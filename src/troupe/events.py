@@ -132,9 +132,15 @@ class SpeakerSelected(_Event, tag="speaker_selected", frozen=True):
 
 
 class InputRequested(_Event, tag="input_requested", frozen=True):
-    """The team waits for the human; the next user message answers ``prompt``."""
+    """The team waits for the human; the next user message answers ``prompt``.
+
+    ``kind`` says what waits: ``proxy`` (a user proxy agent's question),
+    ``handoff`` (an agent handed the conversation to the user) or ``approval``
+    (code waits to run: ``approve`` runs it, ``reject: <reason>`` does not).
+    """
 
     prompt: str
+    kind: str = "proxy"
 
 
 class UsageReported(_Event, tag="usage", frozen=True):

@@ -17,145 +17,35 @@ __all__ = [
     "CompletionBuilder",
     "Renderer",
     "StreamDecoder",
+    "answer_text",
     "error_body",
     "events_from_completion",
 ]
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 
+from troupe._render import Renderer, answer_text
 from troupe.events import (
     AgentFinished,
     AgentStarted,
-    CodeExecuted,
-    CodeExecutionStarted,
     Event,
-    HandoffOccurred,
-    InputRequested,
     ReasoningDelta,
     RunEnded,
     RunFailed,
+    RunResumed,
     RunStarted,
-    SpeakerSelected,
     TextDelta,
-    ToolCalled,
-    ToolResultReturned,
 )
 from troupe.messages import Usage
 
 DONE = b"data: [DONE]\n\n"
 KEEPALIVE = b": keepalive\n\n"
-_RESULT_PREVIEW = 500
 
 _encode = msgspec.json.Encoder().encode
 _decode_event = msgspec.json.Decoder(Event).decode
-
-
-class Rendered(NamedTuple):
-    """What one event becomes on the wire: any of these may be None."""
-
-    content: str | None
-    reasoning: str | None
-    troupe: Event | None
-    status: str | None
-
-
-class Renderer:
-    """Turns events into what clients read; one per run, it tracks open messages.
-
-    ``answer_agents`` names the agents whose text is the team's answer
-    (``content``); the others' text goes to ``reasoning_content``. With
-    ``speaker_lines`` each answer message starts with a ``**agent:**`` line.
-    """
-
-    def __init__(self, answer_agents: frozenset[str] | None = None, speaker_lines: bool = False):
-        self.answer_agents = answer_agents
-        self.speaker_lines = speaker_lines
-        # message_id -> (to content?, the text-tag event sent when messages interleave)
-        self.open: dict[str, tuple[bool, TextDelta]] = {}
-        self.wrote_content = False
-        # Everything written to ``content``: the answer a client will send back as history.
-        self.content: list[str] = []
-
-    @property
-    def answer(self) -> str:
-        return "".join(self.content)
-
-    def answers(self, agent: str) -> bool:
-        return self.answer_agents is None or agent in self.answer_agents
-
-    def render(self, event: Event) -> Rendered:
-        rendered = self._render(event)
-        if rendered.content:
-            self.content.append(rendered.content)
-        return rendered
-
-    def _render(self, event: Event) -> Rendered:
-        if isinstance(event, TextDelta):
-            to_content, tag = self.open.get(event.message_id, (self.answers(event.agent), None))
-            troupe = tag if len(self.open) > 1 else None
-            if to_content:
-                self.wrote_content = True
-                return Rendered(event.text, None, troupe, None)
-            return Rendered(None, event.text, troupe, None)
-        if isinstance(event, AgentStarted):
-            to_content = self.answers(event.agent)
-            self.open[event.message_id] = (
-                to_content,
-                TextDelta(agent=event.agent, message_id=event.message_id),
-            )
-            status = f"{event.agent} is working"
-            if to_content:
-                if not self.speaker_lines:
-                    return Rendered(None, None, event, status)
-                line = ("\n\n" if self.wrote_content else "") + f"**{event.agent}:** "
-                self.wrote_content = True
-                return Rendered(line, None, event, status)
-            return Rendered(None, f"\n\n**{event.agent}:** ", event, status)
-        if isinstance(event, AgentFinished):
-            self.open.pop(event.message_id, None)
-            return Rendered(None, None, event, None)
-        if isinstance(event, ReasoningDelta):
-            return Rendered(
-                None,
-                event.text,
-                ReasoningDelta(agent=event.agent, message_id=event.message_id),
-                None,
-            )
-        if isinstance(event, ToolCalled):
-            readable = f"\n\n`{event.agent}` calls `{event.name}({event.arguments})`\n"
-            return Rendered(None, readable, event, f"{event.agent} calls {event.name}")
-        if isinstance(event, ToolResultReturned):
-            verb = "failed" if event.is_error else "returned"
-            preview = event.content[:_RESULT_PREVIEW]
-            if len(event.content) > _RESULT_PREVIEW:
-                preview += "…"
-            return Rendered(None, f"`{event.name}` {verb}: {preview}\n", event, None)
-        if isinstance(event, HandoffOccurred):
-            readable = f"\n\n`{event.agent}` hands off to `{event.target}`\n"
-            return Rendered(None, readable, event, f"{event.agent} hands off to {event.target}")
-        if isinstance(event, CodeExecutionStarted):
-            readable = f"\n\n`{event.agent}` runs {event.language}:\n```{event.language}\n{event.code}\n```\n"
-            return Rendered(None, readable, event, f"{event.agent} runs {event.language} code")
-        if isinstance(event, CodeExecuted):
-            status = "timed out" if event.timed_out else f"exit code {event.exit_code}"
-            readable = f"{status}:\n```\n{event.output[:_RESULT_PREVIEW]}\n```\n"
-            return Rendered(None, readable, event, None)
-        if isinstance(event, SpeakerSelected):
-            readable = f"\n\n`{event.team or 'team'}` chooses `{event.agent}`\n"
-            return Rendered(None, readable, event, f"{event.agent} speaks next")
-        if isinstance(event, InputRequested):
-            if self.answer.rstrip().endswith(event.prompt.strip()):
-                # A handoff to the user: the question is the agent's own last words.
-                return Rendered(None, None, event, "waiting for your answer")
-            text = ("\n\n" if self.wrote_content else "") + event.prompt
-            self.wrote_content = True
-            return Rendered(text, None, event, "waiting for your answer")
-        if isinstance(event, RunEnded):
-            return Rendered(None, None, event, None)
-        return Rendered(None, None, event, None)
 
 
 # --- encoding -------------------------------------------------------------------------
@@ -241,19 +131,18 @@ class ChunkEncoder:
         A deterministic function of the events so far: a stored run's events replayed
         through a new encoder give the same bytes."""
         renderer = self.renderer
-        if type(event) is TextDelta and len(renderer.open) <= 1:
-            to_content = renderer.open.get(event.message_id, (renderer.answers(event.agent),))[0]
-            if to_content:
-                renderer.wrote_content = True
-                renderer.content.append(event.text)
-                return self._content_prefix + _encode(event.text) + self._suffix
-            return self._reasoning_prefix + _encode(event.text) + self._suffix
+        if type(event) is TextDelta:
+            to_content = renderer.fast_text(event)
+            if to_content is not None:
+                prefix = self._content_prefix if to_content else self._reasoning_prefix
+                return prefix + _encode(event.text) + self._suffix
         if type(event) is RunStarted:
             return self.start(event)
         if type(event) is RunEnded:
-            renderer.render(event)
-            done = self._chunk(_Delta(troupe=event), "stop", event=_status("done", done=True))
-            return self._frame(done)
+            # Text still held (messages a failure or a stop left open) goes out with the end.
+            held, thinking, _, _ = renderer.render(event)
+            delta = _Delta(content=held, reasoning_content=thinking, troupe=event)
+            return self._frame(self._chunk(delta, "stop", event=_status("done", done=True)))
         content, reasoning, troupe, status = renderer.render(event)
         delta = _Delta(content=content, reasoning_content=reasoning, troupe=troupe)
         if isinstance(event, RunFailed):
@@ -270,9 +159,12 @@ class ChunkEncoder:
 
     def finish(self, run_end: RunEnded | None, usage: Usage | None) -> bytes:
         """The closing frames: finish reason (with ``run_end``), usage if asked, ``[DONE]``."""
+        content = reasoning = None
         if run_end is not None:
-            self.renderer.render(run_end)
-        last = self._chunk(_Delta(troupe=run_end), "stop", event=_status("done", done=True))
+            # Text still held (messages a failure or a stop left open) goes out with the end.
+            content, reasoning, _, _ = self.renderer.render(run_end)
+        delta = _Delta(content=content, reasoning_content=reasoning, troupe=run_end)
+        last = self._chunk(delta, "stop", event=_status("done", done=True))
         out = self._frame(last)
         if usage is not None:
             out += self.usage(usage)
@@ -364,12 +256,15 @@ def _event_of(raw: Any) -> Event | None:
 class StreamDecoder:
     """Turns streamed chunks (dicts or ``openai`` chunk objects) back into events.
 
-    Text without a ``troupe`` tag belongs to the message started last, so the
-    decoder keeps that much state; use one per stream.
+    A message's text is the ``text`` of its ``delta.troupe`` tag when that is
+    not empty (text held for ``content``, or written after a speaker line),
+    else the chunk's ``content`` or ``reasoning_content``. Text without a tag
+    belongs to the open message started last, so the decoder keeps that much
+    state; use one per stream.
     """
 
     def __init__(self) -> None:
-        self._current: TextDelta | None = None
+        self._open: dict[str, TextDelta] = {}  # open messages, in start order
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
 
@@ -394,23 +289,25 @@ class StreamDecoder:
         if raw is not None and event is None:
             return []  # an event type this client does not know: ignore it
         if isinstance(event, AgentStarted):
-            self._current = TextDelta(agent=event.agent, message_id=event.message_id)
-            return [event]
+            self._open[event.message_id] = TextDelta(agent=event.agent, message_id=event.message_id)
+        elif isinstance(event, AgentFinished):
+            self._open.pop(event.message_id, None)
+        elif isinstance(event, RunResumed | RunEnded | RunFailed):
+            self._open.clear()
         if isinstance(event, ReasoningDelta):
-            return [msgspec.structs.replace(event, text=delta.get("reasoning_content") or "")]
+            text = event.text or delta.get("reasoning_content") or ""
+            return [msgspec.structs.replace(event, text=text)]
         if event is not None and not isinstance(event, TextDelta):
-            if (
-                isinstance(event, AgentFinished)
-                and self._current
-                and (self._current.message_id == event.message_id)
-            ):
-                self._current = None
+            return [event]  # text beside an event is text released for plain clients
+        if event is not None and event.text:
             return [event]
         text = delta.get("content") or delta.get("reasoning_content") or ""
         if not text:
             return [_error_event(error)] if error else []
-        base = event or self._current or TextDelta(agent="assistant", message_id="")
-        return [msgspec.structs.replace(base, text=text)]
+        if event is None:
+            last = next(reversed(self._open.values()), None)
+            event = last or TextDelta(agent="assistant", message_id="")
+        return [msgspec.structs.replace(event, text=text)]
 
 
 def _error_event(error: Mapping[str, Any]) -> RunFailed:

@@ -81,6 +81,7 @@ async def test_approval_pauses_and_approve_runs_the_code(tmp_path: Path) -> None
     paused, events = await run_team(team, "compute")
     request = events.events[-2]
     assert isinstance(request, InputRequested) and request.agent == "runner"
+    assert request.kind == "approval"  # front ends offer approve / reject buttons
     assert "```python\nprint(6 * 7)\n```" in request.prompt
     assert not any(isinstance(e, CodeExecutionStarted) for e in events.events)
 

@@ -5,11 +5,25 @@ server or team code. ``TeamStreamHandler`` is the base each one fills in.
 """
 
 from troupe.adapters._base import (
+    APPROVE,
+    REJECT,
+    ConversationInfo,
     TeamClient,
     TeamInfo,
     TeamStreamHandler,
     TurnOutcome,
+    answer_choices,
     describe_error,
 )
 
-__all__ = ["TeamClient", "TeamInfo", "TeamStreamHandler", "TurnOutcome", "describe_error"]
+__all__ = [
+    "APPROVE",
+    "REJECT",
+    "ConversationInfo",
+    "TeamClient",
+    "TeamInfo",
+    "TeamStreamHandler",
+    "TurnOutcome",
+    "answer_choices",
+    "describe_error",
+]

@@ -20,7 +20,17 @@ server that is down, a refused key, an unknown team or a failed run: it calls
 
 from __future__ import annotations
 
-__all__ = ["TeamClient", "TeamInfo", "TeamStreamHandler", "TurnOutcome", "describe_error"]
+__all__ = [
+    "APPROVE",
+    "REJECT",
+    "ConversationInfo",
+    "TeamClient",
+    "TeamInfo",
+    "TeamStreamHandler",
+    "TurnOutcome",
+    "answer_choices",
+    "describe_error",
+]
 
 from collections.abc import AsyncIterator
 from typing import Any
@@ -48,6 +58,21 @@ from troupe.events import (
 from troupe.messages import Usage
 from troupe.wire import StreamDecoder
 
+# What the team expects to hear for code waiting for approval (see docs/code-execution.md):
+# ``approve`` runs it; ``reject`` (or ``reject: <reason>``, typed) does not.
+APPROVE = "approve"
+REJECT = "reject"
+
+
+def answer_choices(event: InputRequested) -> list[tuple[str, str]]:
+    """The answers a front end can offer as buttons for ``event``, as (label, answer).
+
+    An approval has two (approve, reject); a question is answered in words.
+    """
+    if event.kind == "approval":
+        return [("Approve", APPROVE), ("Reject", REJECT)]
+    return []
+
 
 class TeamInfo(msgspec.Struct, frozen=True, kw_only=True):
     """A team as ``/v1/models`` lists it."""
@@ -56,6 +81,14 @@ class TeamInfo(msgspec.Struct, frozen=True, kw_only=True):
     description: str = ""
     kind: str = ""
     agents: tuple[str, ...] = ()
+
+
+class ConversationInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A conversation the server keeps, as ``/v1/conversations/{id}`` tells it."""
+
+    id: str
+    team: str
+    waiting_for: str | None = None  # the agent waiting for the human's answer, if one is
 
 
 class TurnOutcome(msgspec.Struct, kw_only=True):
@@ -109,6 +142,14 @@ class TeamClient:
                 )
             )
         return teams
+
+    async def conversation(self, conversation_id: str) -> ConversationInfo | None:
+        """The server's conversation ``conversation_id``; None when it has none by that id."""
+        try:
+            body = await self.openai.get(f"/conversations/{conversation_id}", cast_to=object)
+        except openai.NotFoundError:
+            return None
+        return msgspec.convert(body, ConversationInfo, strict=False)
 
     async def stream(
         self, team: str, text: str, *, conversation_id: str | None = None

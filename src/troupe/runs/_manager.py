@@ -27,6 +27,7 @@ from typing import Literal
 import anyio
 import msgspec
 
+from troupe import logs
 from troupe.errors import (
     ConversationBusyError,
     ConversationNotRunningError,
@@ -337,6 +338,9 @@ class RunManager:
     # --- running ------------------------------------------------------------------------
 
     async def _execute(self, run: LiveRun, state: RunState, new: tuple[Message, ...]) -> None:
+        record = run.record
+        logs.bind(run_id=run.id, conversation_id=record.conversation_id, team=record.team)
+
         async def checkpoint(step: RunState) -> None:
             await self._writer.commit(run, state=step)
 

@@ -31,7 +31,7 @@ from troupe.runs import RunManager, RunStart
 from troupe.server._schemas import ChatCompletionRequest, InMessage, history_text, to_messages
 from troupe.store import ConversationSummary, Lease, RunInput, RunRecord, StoredConversation
 from troupe.teams import Team
-from troupe.wire import Renderer
+from troupe.wire import answer_text
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 HistoryItem = tuple[str, str]
@@ -67,20 +67,14 @@ def fingerprint(scope: str, team: str, items: Sequence[HistoryItem]) -> str:
     return hashlib.sha256(msgspec.json.encode([scope, team, items])).hexdigest()
 
 
-def answer_of(record: RunRecord, events: Sequence[Event]) -> str:
-    """The answer a plain client read in ``content`` for the run: what it sends back."""
-    agents = record.input.answer_agents
-    renderer = Renderer(
-        frozenset(agents) if agents is not None else None, record.input.speaker_lines
-    )
-    for event in events:
-        renderer.render(event)
-    return renderer.answer
-
-
 def run_fingerprint(record: RunRecord, events: Sequence[Event]) -> str:
-    """The fingerprint of the history a plain client will send after this run."""
-    answer = " ".join(answer_of(record, events).split())
+    """The fingerprint of the history a plain client will send after this run: its history
+    and the answer its ``content`` carried."""
+    agents = record.input.answer_agents
+    answer = answer_text(
+        events, frozenset(agents) if agents is not None else None, record.input.speaker_lines
+    )
+    answer = " ".join(answer.split())
     return fingerprint(record.scope, record.team, (*record.input.history, ("assistant", answer)))
 
 

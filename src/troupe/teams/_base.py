@@ -412,11 +412,20 @@ class Team:
                     agent=agent.name, prompt=prompt, kind="approval" if approval else "proxy"
                 )
             case _:
-                final = _final_message(outcome)
+                # A handoff to the user: the question is what the agent said with it.
+                said = next(
+                    (
+                        text_of(m)
+                        for m in reversed(outcome.messages)
+                        if isinstance(m, AssistantMessage) and m.tool_calls and text_of(m)
+                    ),
+                    "",
+                )
                 handoff_message = outcome.end.message if isinstance(outcome.end, HandedOff) else ""
-                prompt = (text_of(final) if final is not None else "") or handoff_message
-                pending = PendingInput(agent=agent.name, prompt=prompt, kind="handoff")
-        await emit(InputRequested(agent=pending.agent, prompt=pending.prompt))
+                pending = PendingInput(
+                    agent=agent.name, prompt=said or handoff_message, kind="handoff"
+                )
+        await emit(InputRequested(agent=pending.agent, prompt=pending.prompt, kind=pending.kind))
         return msgspec.structs.replace(
             state, pending_input=pending
         ), f"input requested by {agent.name}"

@@ -23,6 +23,14 @@ class Page(BaseChainlitEmitter):
         super().__init__(session)
         self.steps: dict[str, dict[str, Any]] = {}
         self.tokens: dict[str, list[str]] = defaultdict(list)
+        self.actions: dict[str, dict[str, Any]] = {}  # buttons on the page, by id
+
+    async def emit(self, event: str, data: Any) -> None:
+        if event == "action":
+            assert data["forId"] in self.steps, "a button for a message not on the page"
+            self.actions[data["id"]] = data
+        elif event == "remove_action":
+            del self.actions[data["id"]]
 
     async def send_step(self, step_dict: Any) -> None:
         self._upsert(step_dict)
@@ -58,6 +66,14 @@ class Page(BaseChainlitEmitter):
             (s["type"], s["name"], s["output"])
             for s in self.steps.values()
             if s["type"] != "run" and s["type"] != "user_message"
+        ]
+
+    def buttons(self, step_id: str) -> list[cl.Action]:
+        """The buttons under a message, as the actions the app will be called with."""
+        return [
+            cl.Action(**{k: v for k, v in a.items() if k in ("name", "payload", "label", "id")})
+            for a in self.actions.values()
+            if a["forId"] == step_id
         ]
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:

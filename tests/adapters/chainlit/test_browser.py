@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.adapters import real_teams
 from tests.e2e.conftest import ROOT, free_port, wait_http
 
 pytestmark = pytest.mark.e2e
@@ -38,10 +39,8 @@ CHROMIUM_ARGS = [
 ]
 # The demo model calls `current_time` when asked the time; the test's own tool
 # of that name waits until the run is cancelled and writes down that it was.
-CONFIG = """
-models:
-  demo: {provider: demo}
-teams:
+# Beside these, the graph, swarm, user-proxy and approval teams of real_teams.
+TEAMS = """
   assistant:
     description: One assistant with a calculator and a (slow) clock.
     agents:
@@ -49,21 +48,14 @@ teams:
         model: demo
         tools:
           - troupe.tools.builtin:calculator
-          - tests.adapters.chainlit.slow_tools:current_time
+          - tests.adapters.slow_tools:current_time
         max_tool_iterations: 2
   writers:
     description: A writer drafts, a critic reviews.
     agents:
       - {name: writer, model: demo, system_message: You are a writer.}
       - {name: critic, model: demo, system_message: You are a critic. Review the draft.}
-    termination: {max_messages: 3}
-  booking:
-    description: A host who asks how many people are coming.
-    agents:
-      - {name: host, model: demo, system_message: You book tables.}
-      - {name: guest, kind: user_proxy, prompt: "How many people are coming?"}
-    termination: {max_messages: 4}
-"""
+    termination: {max_messages: 3}"""
 
 
 class Running:
@@ -110,7 +102,7 @@ class Process:
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     tmp = tmp_path_factory.mktemp("chainlit")
     config = tmp / "teams.yaml"
-    config.write_text(CONFIG)
+    config.write_text(real_teams.config(TEAMS))
     cancelled = tmp / "cancelled"
     server_port, app_port = free_port(), free_port()
     server_url = f"http://127.0.0.1:{server_port}"
@@ -256,3 +248,28 @@ def test_stop_stops_the_run_on_the_server(app: Running, page: Page) -> None:
     send(page, "What is 2+3?")
     expect(page.get_by_text("The calculator tool says: 5.")).to_be_visible()
     screenshot(page, "stopped")
+
+
+def test_parallel_branches_are_one_message_each(page: Page) -> None:
+    choose_team(page, "pipeline")
+    send(page, "An essay on tea")
+    expect(page.locator("[data-step-type=assistant_message]")).to_have_count(3, timeout=30_000)
+    expect(page.locator("#stop-button")).to_have_count(0, timeout=30_000)  # the turn is over
+    outliner, intro, body = answers(page)
+    for text, agent in ((outliner, "outliner"), (intro, "intro_writer"), (body, "body_writer")):
+        assert text.startswith(f"{agent}: This is the offline demo model answering")
+        assert text.count("offline demo model") == 1  # whole, and only its own words
+    screenshot(page, "parallel")
+
+
+def test_approve_is_a_button(page: Page) -> None:
+    choose_team(page, "coding")
+    send(page, real_teams.CODE)
+    approve = page.get_by_role("button", name="Approve")
+    expect(approve).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name="Reject")).to_be_visible()
+    approve.click()
+    expect(page.locator("[data-step-type=user_message]").last).to_contain_text("approve")
+    expect(page.get_by_text("exit code 0")).to_be_visible(timeout=30_000)
+    expect(approve).to_have_count(0)  # answered: the buttons are gone
+    screenshot(page, "approval")

@@ -2,7 +2,8 @@
 
 * a fake Slack Web API in the test's own event loop (``slack``), on a port
   fixed for the session so the adapter processes can be pointed at it;
-* a real ``troupe serve`` with teams on the offline demo model;
+* a real ``troupe serve`` with teams on the offline demo model (and the
+  graph, swarm, user-proxy and approval teams of ``tests.adapters.real_teams``);
 * ``troupe slack`` (HTTP mode, served by uvicorn) pointed at both, as a
   process; more adapters, and a server whose team asks questions, in threads;
 * ``SlackEvents``: sends events, slash commands and actions to an adapter
@@ -28,6 +29,7 @@ import pytest
 import uvicorn
 from slack_sdk.signature import SignatureVerifier
 
+from tests.adapters import real_teams
 from tests.adapters.slack.interview_server import Interviewer
 from tests.e2e.conftest import ROOT, free_port, stop, wait_http
 from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlackAPI, SlackMessage
@@ -41,10 +43,8 @@ API_KEY = "sk-slack-e2e"
 ALICE = "U0ALICE"
 WRITERS_CHANNEL = "C0WRITERS"
 
-CONFIG = """
-models:
-  demo: {provider: demo}
-teams:
+# Beside these, the graph, swarm, user-proxy and approval teams of real_teams.
+TEAMS = """
   assistant:
     description: One agent with a calculator.
     agents:
@@ -54,8 +54,8 @@ teams:
     agents:
       - {name: writer, model: demo, system_message: You are a writer.}
       - {name: critic, model: demo, system_message: You are a critic. Review the draft.}
-    termination: {text_mention: APPROVE, max_messages: 4}
-"""
+    termination: {text_mention: APPROVE, max_messages: 4}"""
+CONFIG = real_teams.config(TEAMS)
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,7 @@ from troupe.teams import RoundRobinTeam
 pytestmark = pytest.mark.anyio
 
 PLACE = ThreadPlace(channel="D0DIRECT", thread_ts="1800000100.000100", user="U0ALICE")
-CONVERSATION = "slack:T0TROUPE:D0DIRECT:1800000100.000100:team"
+CONVERSATION = "slack:T0TROUPE:D0DIRECT:1800000100.000100"
 
 
 def scripted_client(*replies: str, delay: float = 0.0) -> TeamClient:

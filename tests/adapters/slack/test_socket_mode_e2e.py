@@ -58,6 +58,6 @@ async def test_socket_mode_answers_events_and_acks_them(slack: FakeSlackAPI, sta
     answer, second = finished(slack, "D0SOCKET", ts)
     assert answer.text == "The calculator tool says: 42."
     assert second.text.endswith("The calculator tool says: 2.")
-    assert turn_of(answer)["conversation_id"] == f"slack:{TEAM_ID}:D0SOCKET:{ts}:assistant"
+    assert turn_of(answer)["conversation_id"] == f"slack:{TEAM_ID}:D0SOCKET:{ts}"
     assert slack.calls_to("apps.connections.open")[0].token == "xapp-troupe-test"
     assert not adapter.is_running

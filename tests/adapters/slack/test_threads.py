@@ -9,7 +9,6 @@ import pytest
 from troupe.adapters.slack._settings import SlackSettings, parse_channel_teams
 from troupe.adapters.slack._threads import (
     Recent,
-    ThreadBook,
     clean_text,
     conversation_id,
     split_point,
@@ -19,15 +18,14 @@ from troupe.adapters.slack._threads import (
 SERVER_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def test_each_thread_and_team_is_its_own_conversation() -> None:
-    one = conversation_id("T01", "C01", "1700000000.000100", "support")
-    assert one == "slack:T01:C01:1700000000.000100:support"
-    assert conversation_id("T01", "C01", "1700000000.000200", "support") != one
-    assert conversation_id("T01", "C01", "1700000000.000100", "billing") != one
-    odd = conversation_id("T01", "C01", "1700000000.000100", "équipe support/2")
-    long = conversation_id("T01", "C01", "1700000000.000100", "x" * 200)
-    assert SERVER_ID.match(odd) and SERVER_ID.match(long)
-    assert odd != conversation_id("T01", "C01", "1700000000.000100", "équipe support/3")
+def test_each_thread_is_its_own_conversation() -> None:
+    one = conversation_id("T01", "C01", "1700000000.000100")
+    assert one == "slack:T01:C01:1700000000.000100"
+    assert conversation_id("T01", "C01", "1700000000.000200") != one
+    assert conversation_id("T01", "C02", "1700000000.000100") != one
+    odd = conversation_id("T/01", "C01", "1700000000.000100")
+    assert SERVER_ID.match(odd) and SERVER_ID.match(conversation_id("T" * 200, "C", "1.0"))
+    assert conversation_id("", "D01", "1.0") == "slack:-:D01:1.0"
 
 
 def test_message_text_loses_the_mention_and_slack_escapes() -> None:
@@ -53,16 +51,6 @@ def test_a_delivery_is_recognised_again() -> None:
     assert seen.add("Ev1")  # the oldest is forgotten when the set is full
     expiring = Recent(ttl=0.0)
     assert expiring.add("Ev1") and expiring.add("Ev1")
-
-
-def test_the_thread_book_remembers_recent_threads() -> None:
-    book = ThreadBook(size=2)
-    book.remember("C1", "1.0", "support")
-    book.remember("C1", "2.0", "billing")
-    assert book.team_of("C1", "1.0") == "support"  # now the most recent
-    book.remember("C1", "3.0", "support")
-    assert book.team_of("C1", "2.0") is None
-    assert book.team_of("C1", "1.0") == "support"
 
 
 def test_settings_from_the_environment() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.adapters.streamlit.conftest import TroupeServer
+from tests.adapters.real_teams import TeamServer as TroupeServer
 from troupe.adapters.streamlit._cli import APP
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +28,7 @@ def test_team_picker_and_a_history_per_team(
     picker = at.sidebar.radio[0]
     assert (picker.label, picker.options, picker.value) == (
         "Team",
-        ["solo", "checked", "broken"],
+        ["solo", "checked", "clock", "broken", "pipeline", "support", "booking", "coding"],
         "solo",
     )
     assert at.subheader[0].value == "solo"

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
-from tests.adapters.streamlit.conftest import TroupeServer
+from tests.adapters.real_teams import CODE
+from tests.adapters.real_teams import TeamServer as TroupeServer
 from tests.e2e.conftest import free_port, start, stop
 
 pytestmark = pytest.mark.e2e
@@ -89,4 +91,48 @@ def test_ask_a_team_in_the_browser_and_reload(app_url: str) -> None:
         page.reload()
         expect(messages.filter(has_text="APPROVE")).to_be_visible()
         expect(messages.first).to_contain_text("What is 12*(3+4)?")
+        browser.close()
+
+
+def pick(page: Page, team: str) -> Locator:
+    """Choose ``team`` in the sidebar; its chat input."""
+    page.get_by_test_id("stSidebar").locator("label").filter(has_text=team).first.click()
+    return page.get_by_placeholder(f"Message {team}")
+
+
+def test_parallel_branches_and_an_approval_in_the_browser(
+    app_url: str, troupe_server: TroupeServer
+) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(app_url)
+        messages = page.get_by_test_id("stChatMessage")
+
+        question = pick(page, "pipeline")
+        question.fill("An essay on tea")
+        question.press("Enter")
+        expect(messages).to_have_count(4, timeout=20_000)  # you, and one bubble per agent
+        expect(page).to_have_url(re.compile(r"chat-pipeline=conv_"), timeout=20_000)
+        conversation = page.url.split("chat-pipeline=")[1].split("&")[0]
+        kept = dict(troupe_server.transcript(conversation))
+        for index, agent in enumerate(["outliner", "intro_writer", "body_writer"], start=1):
+            bubble = messages.nth(index)
+            expect(bubble.locator("p").first).to_have_text(agent)
+            expect(bubble.locator("p").nth(1)).to_have_text(kept[agent])
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT.with_name("streamlit-parallel.png")))
+
+        question = pick(page, "coding")
+        question.fill(CODE)
+        question.press("Enter")
+        approve = page.get_by_role("button", name="Approve")
+        expect(approve).to_be_visible(timeout=20_000)
+        expect(page.get_by_role("button", name="Reject")).to_be_visible()
+        approve.click()
+        expect(messages.filter(has_text="exit code 0")).to_have_count(1, timeout=20_000)
+        expect(messages.nth(-2).locator("p")).to_have_text("approve")  # sent as your answer
+        expect(approve).to_be_hidden()
+        expect(page.get_by_placeholder("Message coding")).to_be_visible()  # nothing waits now
+        page.screenshot(path=str(SCREENSHOT.with_name("streamlit-approval.png")))
         browser.close()

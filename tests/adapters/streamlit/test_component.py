@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.adapters.streamlit.conftest import TroupeServer
+from tests.adapters.real_teams import TeamServer as TroupeServer
 from troupe.adapters.streamlit._view import NOT_KEPT
 
 pytestmark = pytest.mark.e2e

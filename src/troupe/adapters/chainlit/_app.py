@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CONVERSATIONS_KEY", "TroupeChainlit"]
+__all__ = ["CONVERSATIONS_KEY", "QUESTION_KEY", "TroupeChainlit"]
 
 import logging
 import os
@@ -17,13 +17,15 @@ import openai
 from chainlit.user import User
 
 from troupe.adapters._base import TeamClient, TeamInfo, TurnOutcome, describe_error
-from troupe.adapters.chainlit._render import NOT_KEPT, ChainlitRenderer
+from troupe.adapters.chainlit._render import ANSWER_ACTION, NOT_KEPT, ChainlitRenderer
 
 logger = logging.getLogger("troupe.adapters.chainlit")
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 # The user session key holding {team: conversation id} for the chat.
 CONVERSATIONS_KEY = "troupe_conversations"
+# The user session key holding the team's question whose answers are buttons.
+QUESTION_KEY = "troupe_question"
 
 
 class TroupeChainlit:
@@ -34,7 +36,8 @@ class TroupeChainlit:
     profile's team, rendered by ``renderer`` (a ``ChainlitRenderer`` class). The
     conversation id the server returns is kept in the Chainlit user session and
     sent back with the next message, so the team keeps its state (and an input
-    request is answered by the user's next message). Chainlit's stop button
+    request is answered by the user's next message, typed or chosen with the
+    question's buttons: an approval's approve / reject). Chainlit's stop button
     cancels the reply, which closes the request, and the server stops the run.
 
     In your own Chainlit app, call the pieces from your own hooks instead::
@@ -97,11 +100,16 @@ class TroupeChainlit:
         return self._client
 
     def attach(self) -> TroupeChainlit:
-        """Register chat profiles, ``on_chat_start`` and ``on_message`` with Chainlit."""
+        """Register chat profiles, ``on_chat_start``, ``on_message`` and the answer buttons."""
         cl.set_chat_profiles(self.chat_profiles)
         cl.on_chat_start(self.start)
         cl.on_message(self.reply)
+        cl.action_callback(ANSWER_ACTION)(self._on_answer)
         return self
+
+    async def _on_answer(self, action: cl.Action) -> None:
+        # Chainlit sends what an action callback returns to the browser, as JSON.
+        await self.answer(action)
 
     async def teams(self) -> list[TeamInfo]:
         """The server's teams (raises ``openai.APIError`` when it cannot say)."""
@@ -144,9 +152,23 @@ class TroupeChainlit:
         conversations: dict[str, str] = cl.user_session.get(CONVERSATIONS_KEY) or {}
         return conversations.get(team)
 
+    async def answer(self, action: cl.Action) -> TurnOutcome:
+        """A button of the team's question was pressed: its answer is the user's next message."""
+        text = str(action.payload.get("answer") or "")
+        message = cl.Message(content=text, type="user_message", author="User")
+        await message.send()
+        # Run as Chainlit runs on_message, so the turn's steps nest the same way.
+        async with cl.Step(name="on_message", type="run", parent_id=message.id) as step:
+            step.input = text
+            return await self.reply(message)
+
     async def reply(self, message: cl.Message | str) -> TurnOutcome:
         """Send the user's message to the chat's team and render the team's turn."""
         text = message if isinstance(message, str) else message.content
+        question: cl.Message | None = cl.user_session.get(QUESTION_KEY)
+        if question is not None:  # answered, by a button or in words: its buttons go
+            cl.user_session.set(QUESTION_KEY, None)
+            await question.remove_actions()
         try:
             team = await self._team()
         except openai.APIError as err:
@@ -163,6 +185,7 @@ class TroupeChainlit:
                 await renderer.close(stopped=isinstance(exc, anyio.get_cancelled_exc_class()))
             raise
         await renderer.close()
+        cl.user_session.set(QUESTION_KEY, renderer.question)
         if outcome.conversation_id:
             conversations = cl.user_session.get(CONVERSATIONS_KEY) or {}
             conversations[team] = outcome.conversation_id

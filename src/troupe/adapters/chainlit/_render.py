@@ -11,7 +11,7 @@ the step instead of growing above it.
 
 from __future__ import annotations
 
-__all__ = ["ChainlitRenderer"]
+__all__ = ["ANSWER_ACTION", "ChainlitRenderer"]
 
 import json
 from typing import Literal
@@ -21,7 +21,7 @@ from chainlit.context import context
 from chainlit.message import MessageBase
 from chainlit.utils import utc_now
 
-from troupe.adapters._base import TeamStreamHandler
+from troupe.adapters._base import TeamStreamHandler, answer_choices
 from troupe.events import (
     AgentFinished,
     AgentStarted,
@@ -37,6 +37,8 @@ from troupe.events import (
 )
 
 STOPPED = "Stopped before the tool returned."
+# The name of the actions (buttons) that answer a team's question, e.g. approve / reject.
+ANSWER_ACTION = "troupe_answer"
 # A failed turn leaves the server's conversation as it was before the message.
 NOT_KEPT = "The team did not keep this message: send it again once this is fixed."
 
@@ -50,7 +52,9 @@ class ChainlitRenderer(TeamStreamHandler):
     - Each tool call is a ``cl.Step(type="tool")`` named after the tool, with the
       arguments as input and the result as output, marked as an error when the
       tool failed. A model's own thinking text is a ``reasoning`` step.
-    - A handoff is a short line; an input request is the question, as a message.
+    - A handoff is a short line; an input request is the question, as a message,
+      with a button per answer the team expects (an approval's approve / reject:
+      ``ANSWER_ACTION`` actions, whose ``payload["answer"]`` is the answer).
     - A failed turn (server down, refused key, failed run) is a ``cl.ErrorMessage``.
 
     Steps go under ``parent_id``, by default the step that is running when they
@@ -69,6 +73,8 @@ class ChainlitRenderer(TeamStreamHandler):
         self._introduced: set[str] = set()  # message ids whose speaker line is on the page
         self._tools: dict[str, cl.Step] = {}  # call id -> running tool step
         self._thinking: dict[str, cl.Step] = {}  # message id -> reasoning step
+        # The question this turn ended with, when it offers answers as buttons.
+        self.question: cl.Message | None = None
 
     # --- hooks -------------------------------------------------------------------
 
@@ -149,7 +155,13 @@ class ChainlitRenderer(TeamStreamHandler):
     async def on_input_requested(self, event: InputRequested) -> None:
         # The question is for the person reading, as it is: no speaker line.
         await self.close()
-        await self._say(event.agent, event.prompt)
+        actions = [
+            cl.Action(name=ANSWER_ACTION, payload={"answer": answer}, label=label)
+            for label, answer in answer_choices(event)
+        ]
+        question = await self._say(event.agent, event.prompt, actions=actions)
+        if actions:
+            self.question = question
 
     async def on_run_end(self, event: RunEnded) -> None:
         await self.close()
@@ -212,10 +224,13 @@ class ChainlitRenderer(TeamStreamHandler):
         self.sent.append(step)
         return step
 
-    async def _say(self, agent: str, text: str) -> None:
-        message = cl.Message(content=text, author=agent)
+    async def _say(
+        self, agent: str, text: str, actions: list[cl.Action] | None = None
+    ) -> cl.Message:
+        message = cl.Message(content=text, author=agent, actions=actions)
         await message.send()
         self.sent.append(message)
+        return message
 
 
 def _is_json(text: str) -> bool:

@@ -1,10 +1,13 @@
 """The Slack bot: a bolt ``AsyncApp`` whose messages start team turns.
 
 Mention the bot in a channel, or write to it directly: each Slack thread is
-one troupe conversation, with an id made of the workspace, channel, thread
-timestamp and team, so any reply in the thread continues it (answers to a
-team's questions included). A channel talks to the default team, to the
-team ``channel_teams`` gives it, or to the one chosen with ``/troupe <team>``.
+one troupe conversation, with an id made of the workspace, channel and thread
+timestamp. The adapter keeps no map of threads: a reply in a thread without
+a mention continues it when the server has the thread's conversation (which
+also names its team), so a restarted adapter, or a second one, keeps every
+thread. Answers to a team's questions are replies too, or the buttons an
+approval offers. A new thread talks to the default team, to the team
+``channel_teams`` gives its channel, or to the one chosen with ``/troupe <team>``.
 
 Slack wants an answer to every request within three seconds and delivers
 again when it gets none. The listeners therefore only decide and start the
@@ -37,20 +40,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from troupe.adapters._base import TeamClient, TeamInfo, describe_error
 from troupe.adapters.slack._asgi import SlackASGIApp
-from troupe.adapters.slack._render import SlackTurn, ThreadPlace
+from troupe.adapters.slack._render import ANSWER_ACTION, SlackTurn, ThreadPlace
 from troupe.adapters.slack._settings import SlackSettings
-from troupe.adapters.slack._threads import (
-    Recent,
-    ThreadBook,
-    ThreadLocks,
-    clean_text,
-    conversation_id,
-)
+from troupe.adapters.slack._threads import Recent, ThreadLocks, clean_text, conversation_id
 
 logger = logging.getLogger("troupe.adapters.slack")
 
 CHOOSE_TEAM = "troupe_choose_team"
 _CHOOSE_TEAM_ACTION = re.compile(rf"^{CHOOSE_TEAM}")
+_ANSWER_ACTION = re.compile(rf"^{ANSWER_ACTION}_")
 # Message subtypes a person writes; the rest are edits, joins, bots and the like.
 _PEOPLE_SUBTYPES = (None, "file_share", "thread_broadcast")
 _TEAMS_TTL = 60.0
@@ -59,9 +57,11 @@ _MAX_TEAM_BUTTONS = 40
 
 class _TurnRequest(msgspec.Struct, frozen=True, kw_only=True):
     place: ThreadPlace
-    team: str
     text: str
     conversation_id: str
+    # Mentioned, or written to the bot directly: answered in a new thread too. Otherwise
+    # only in a thread whose conversation the server has.
+    addressed: bool
 
 
 class SlackAdapter:
@@ -93,7 +93,6 @@ class SlackAdapter:
         self._channel_teams = dict(settings.channel_teams)
         self._events = Recent()
         self._messages = Recent()
-        self._threads = ThreadBook()
         self._locks = ThreadLocks()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._stopped = False
@@ -109,6 +108,7 @@ class SlackAdapter:
         self.app.event("assistant_thread_context_changed")(self._ignore)
         self.app.command(self.settings.command)(self._on_command)
         self.app.action(_CHOOSE_TEAM_ACTION)(self._on_choose_team)
+        self.app.action(_ANSWER_ACTION)(self._on_answer)
 
     # -- running
 
@@ -197,8 +197,10 @@ class SlackAdapter:
         self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         request = self._turn_request(event, body, context.bot_user_id)
-        if request is None:
-            return
+        if request is not None:
+            self._start(request)
+
+    def _start(self, request: _TurnRequest) -> None:
         if self._task_group is None:
             raise RuntimeError(
                 "the Slack adapter is not running: serve asgi_app() with lifespan events, "
@@ -209,25 +211,22 @@ class SlackAdapter:
     def _turn_request(
         self, event: dict[str, Any], body: dict[str, Any], bot_user_id: str | None
     ) -> _TurnRequest | None:
-        """The turn a message starts, or None when the bot should stay quiet."""
+        """The turn a message may start, or None when it is not for the bot."""
         user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
         if event.get("subtype") not in _PEOPLE_SUBTYPES or event.get("bot_id"):
             return None  # other bots (the bot itself is dropped by bolt), edits, joins
         if not user or user == bot_user_id or not channel or not ts:
             return None
-        thread_ts = str(event.get("thread_ts") or ts)
         raw = str(event.get("text") or "")
         mentioned = event.get("type") == "app_mention" or (
             bool(bot_user_id) and f"<@{bot_user_id}" in raw
         )
         direct = event.get("channel_type") == "im"
-        known = self._threads.team_of(channel, thread_ts)
-        if not (mentioned or direct or known):
-            return None
+        if not (mentioned or direct or event.get("thread_ts")):
+            return None  # a channel message for people: only replies in threads may be ours
         if not self._messages.add((channel, ts)):
             return None  # the same message as app_mention and as message, or a retry
-        team = known or self.team_for_channel(channel)
-        self._threads.remember(channel, thread_ts, team)
+        thread_ts = str(event.get("thread_ts") or ts)
         workspace = str(event.get("team") or body.get("team_id") or "")
         return _TurnRequest(
             place=ThreadPlace(
@@ -236,10 +235,28 @@ class SlackAdapter:
                 user=user,
                 workspace=str(event.get("user_team") or workspace),
             ),
-            team=team,
             text=clean_text(raw, bot_user_id),
-            conversation_id=conversation_id(workspace, channel, thread_ts, team),
+            conversation_id=conversation_id(workspace, channel, thread_ts),
+            addressed=mentioned or direct,
         )
+
+    async def _team_of(self, request: _TurnRequest) -> str | None:
+        """The team of the request's thread: the server's conversation's, or the channel's
+        for a new thread the bot is addressed in; None for a thread the bot is not in."""
+        try:
+            known = await self.team_client.conversation(request.conversation_id)
+        except openai.APIError as err:
+            if not request.addressed:
+                logger.warning(
+                    "cannot tell whether %s is the bot's: %s",
+                    request.conversation_id,
+                    _describe(err, self),
+                )
+                return None
+            known = None  # the turn itself will say what is wrong with the server
+        if known is not None:
+            return known.team
+        return self.team_for_channel(request.place.channel) if request.addressed else None
 
     def team_for_channel(self, channel: str) -> str:
         """The team new threads in ``channel`` talk to."""
@@ -248,15 +265,20 @@ class SlackAdapter:
     async def _turn(self, request: _TurnRequest) -> None:
         self.active_turns += 1
         try:
+            # One turn at a time per thread: a reply waits for the turn before it, whose
+            # conversation the server has by then.
             async with self._locks.hold((request.place.channel, request.place.thread_ts)):
+                team = await self._team_of(request)
+                if team is None:
+                    return
                 if not request.text:
-                    await self._say_hello(request)
+                    await self._say_hello(request, team)
                     return
                 turn = SlackTurn(
                     self.web,
                     request.place,
-                    team=request.team,
-                    speaker_lines=await self._speaker_lines(request.team),
+                    team=team,
+                    speaker_lines=await self._speaker_lines(team),
                     interval=self.settings.update_interval,
                 )
                 started = time.monotonic()
@@ -265,7 +287,7 @@ class SlackAdapter:
                 )
                 logger.info(
                     "turn of %s in %s: %s in %.1f s",
-                    request.team,
+                    team,
                     outcome.conversation_id,
                     outcome.error or outcome.stop_reason,
                     time.monotonic() - started,
@@ -276,11 +298,11 @@ class SlackAdapter:
         finally:
             self.active_turns -= 1
 
-    async def _say_hello(self, request: _TurnRequest) -> None:
+    async def _say_hello(self, request: _TurnRequest, team: str) -> None:
         await self.web.chat_postMessage(
             channel=request.place.channel,
             thread_ts=request.place.thread_ts,
-            text=f"Hi! Ask me something and team *{request.team}* will answer in this thread.",
+            text=f"Hi! Ask me something and team *{team}* will answer in this thread.",
         )
 
     async def _speaker_lines(self, team: str) -> bool:
@@ -348,6 +370,39 @@ class SlackAdapter:
         await respond(
             text=f"Team *{team}* now answers in this channel: mention me to talk to it.",
             replace_original=True,
+        )
+
+    # -- the buttons under a team's question (an approval's approve / reject)
+
+    async def _on_answer(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        user = body.get("user") or {}
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+        thread_ts = str(container.get("thread_ts") or message.get("thread_ts") or "")
+        answer = str(action.get("value") or "")
+        if not (user.get("id") and channel and thread_ts and answer):
+            return
+        if not self._messages.add((channel, "answered", str(message.get("ts") or thread_ts))):
+            return  # a second press before the buttons went
+        label = str((action.get("text") or {}).get("text") or answer)
+        await respond(text=f"<@{user['id']}> chose *{label}*.", replace_original=True)
+        workspace = str((body.get("team") or {}).get("id") or user.get("team_id") or "")
+        self._start(
+            _TurnRequest(
+                place=ThreadPlace(
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    user=str(user["id"]),
+                    workspace=str(user.get("team_id") or workspace),
+                ),
+                text=answer,
+                conversation_id=conversation_id(workspace, channel, thread_ts),
+                addressed=False,  # the question's conversation must still be there
+            )
         )
 
 

@@ -14,12 +14,18 @@ the thread should show; one flusher task writes it to Slack, at most once per
   cleared at the end;
 * the final message carries the turn as Slack message metadata
   (``troupe_turn``: team, conversation id, stop reason);
+* a question the team expects a set answer to (an approval) is followed by
+  a message with a button per answer (``ANSWER_ACTION``), beside replying in
+  words;
 * a failed turn ends with a short apology in the thread.
+
+Text is attributed by ``message_id``: messages of agents writing at once
+(parallel graph branches) go into the answer one after another, whole.
 """
 
 from __future__ import annotations
 
-__all__ = ["MESSAGE_LIMIT", "SlackTurn", "ThreadPlace", "TurnNote"]
+__all__ = ["ANSWER_ACTION", "MESSAGE_LIMIT", "SlackTurn", "ThreadPlace", "TurnNote"]
 
 import logging
 from typing import Any, Literal
@@ -30,12 +36,21 @@ import msgspec
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from troupe.adapters._base import TeamClient, TeamStreamHandler, TurnOutcome, describe_error
+from troupe.adapters._base import (
+    TeamClient,
+    TeamStreamHandler,
+    TurnOutcome,
+    answer_choices,
+    describe_error,
+)
+from troupe.adapters._sequence import Sequencer
 from troupe.adapters.slack._threads import split_point
 from troupe.events import (
+    AgentFinished,
     AgentStarted,
     HandoffOccurred,
     InputRequested,
+    RunEnded,
     TextDelta,
     ToolCalled,
     ToolResultReturned,
@@ -47,6 +62,8 @@ logger = logging.getLogger("troupe.adapters.slack")
 # characters of markdown_text; a message is kept within that in total.
 MESSAGE_LIMIT = 12_000
 METADATA_TYPE = "troupe_turn"
+# The action id (a prefix: one per button) of the buttons that answer a team's question.
+ANSWER_ACTION = "troupe_answer"
 _STEP_LINES = 8
 _SLACK_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError)
 _ICONS = {
@@ -111,7 +128,10 @@ class SlackTurn(TeamStreamHandler):
         # The answer: text not yet written, and the message being written.
         self._pending = ""
         self._answer: list[str] = []
+        self._texts: Sequencer[TextDelta] = Sequencer()
         self._text_message_id: str | None = None
+        # Answers to offer as buttons once the turn is written (an approval's).
+        self._choices: list[tuple[str, str]] = []
         self._message_ts: str | None = None
         self._message_text = ""
         self._mode: Mode | None = None
@@ -168,6 +188,7 @@ class SlackTurn(TeamStreamHandler):
         await self._flush_answer()
 
     async def _finish(self, outcome: TurnOutcome) -> None:
+        self._show_texts(self._texts.drain())
         if self.interrupted and self._answer:
             self._add_text("\n\n_(interrupted)_")
         await self._flush_steps()
@@ -187,6 +208,9 @@ class SlackTurn(TeamStreamHandler):
         if self.error is not None:
             apology = f":warning: Sorry, the team could not answer. {_shorten(self.error, 400)}"
             await self._post(text=apology, metadata=note.metadata())
+        elif self._choices:
+            text, blocks = _answer_buttons(self._choices)
+            await self._post(text=text, blocks=blocks)
         self._status = ""
         await self._flush_status()
 
@@ -196,15 +220,14 @@ class SlackTurn(TeamStreamHandler):
         self._set_status(f"is thinking ({event.agent})…" if self.speaker_lines else "is thinking…")
 
     async def on_text_delta(self, event: TextDelta) -> None:
-        if not event.text:
-            return
-        if event.message_id != self._text_message_id:
-            self._text_message_id = event.message_id
-            prefix = "\n\n" if self._answer else ""
-            if self.speaker_lines:
-                prefix += f"**{event.agent}:** "
-            self._add_text(prefix)
-        self._add_text(event.text)
+        if event.text:
+            self._show_texts(self._texts.add(event.message_id, event))
+
+    async def on_agent_end(self, event: AgentFinished) -> None:
+        self._show_texts(self._texts.end(event.message_id))
+
+    async def on_run_end(self, event: RunEnded) -> None:
+        self._show_texts(self._texts.drain())
 
     async def on_tool_call(self, event: ToolCalled) -> None:
         step = _Step(agent=event.agent, name=event.name, state="running")
@@ -227,15 +250,32 @@ class SlackTurn(TeamStreamHandler):
         self._set_status(f"is handing over to {event.target}…")
 
     async def on_input_requested(self, event: InputRequested) -> None:
+        self._show_texts(self._texts.drain())
+        self._choices = answer_choices(event)
         prompt = event.prompt.strip()
         shown = bool(prompt) and "".join(self._answer).rstrip().endswith(prompt)
         text = "\n\n" if self._answer else ""
         if prompt and not shown:
             text += f"**{event.agent} asks:** {prompt}\n\n"
-        self._add_text(text + "_Reply in this thread to answer._")
+        if self._choices:
+            self._add_text(text + "_Answer with a button below, or reply in this thread._")
+        else:
+            self._add_text(text + "_Reply in this thread to answer._")
 
     async def on_error(self, message: str, code: str | None = None) -> None:
+        self._show_texts(self._texts.drain())
         self.error = message
+
+    def _show_texts(self, texts: list[TextDelta]) -> None:
+        """Agents' text, one whole message after another, each opened by its speaker."""
+        for event in texts:
+            if event.message_id != self._text_message_id:
+                self._text_message_id = event.message_id
+                prefix = "\n\n" if self._answer else ""
+                if self.speaker_lines:
+                    prefix += f"**{event.agent}:** "
+                self._add_text(prefix)
+            self._add_text(event.text)
 
     def _add_text(self, text: str) -> None:
         self._pending += text
@@ -399,6 +439,23 @@ def _steps_view(steps: list[_Step]) -> tuple[str, list[dict[str, Any]]]:
     )
     block = {"type": "context", "elements": [{"type": "mrkdwn", "text": "\n".join(lines)}]}
     return _shorten(summary, 300), [block]
+
+
+def _answer_buttons(choices: list[tuple[str, str]]) -> tuple[str, list[dict[str, Any]]]:
+    """A message with a button per answer; each button's value is the answer sent."""
+    buttons: list[dict[str, Any]] = []
+    for index, (label, answer) in enumerate(choices):
+        button: dict[str, Any] = {
+            "type": "button",
+            "text": {"type": "plain_text", "text": label},
+            "value": answer,
+            "action_id": f"{ANSWER_ACTION}_{index}",
+        }
+        if len(choices) == 2:
+            button["style"] = "primary" if index == 0 else "danger"
+        buttons.append(button)
+    text = " or ".join(label for label, _ in choices) + "?"
+    return text, [{"type": "actions", "block_id": ANSWER_ACTION, "elements": buttons}]
 
 
 def _escape(text: str) -> str:

@@ -1,21 +1,21 @@
-"""Slack threads as troupe conversations: ids, the threads the bot is in, duplicates.
+"""Slack threads as troupe conversations: ids, duplicates, message text.
 
-Nothing here talks to Slack or to the server; it is the bookkeeping the app
-needs to decide whether a message starts a turn, and in which conversation.
+Nothing here talks to Slack or to the server. A thread's conversation id is
+made from the thread alone, so no map from threads to conversations is kept:
+whether the bot takes part in a thread, and with which team, is the server's
+to say (the conversation exists, and names its team).
 """
 
 from __future__ import annotations
 
 __all__ = [
     "Recent",
-    "ThreadBook",
     "ThreadLocks",
     "clean_text",
     "conversation_id",
     "split_point",
 ]
 
-import hashlib
 import re
 import time
 from collections import OrderedDict
@@ -28,19 +28,15 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._:-]")
 _MAX_ID = 128
 
 
-def conversation_id(workspace: str, channel: str, thread_ts: str, team: str) -> str:
-    """The troupe conversation of one Slack thread talking to one team.
+def conversation_id(workspace: str, channel: str, thread_ts: str) -> str:
+    """The troupe conversation of one Slack thread: ``slack:<workspace>:<channel>:<thread ts>``.
 
-    ``slack:<workspace>:<channel>:<thread ts>:<team>``, within the server's
-    rules for ids (up to 128 of letters, digits, ``.``, ``_``, ``:``, ``-``);
-    a team name that does not fit is replaced by a digest of it.
+    Within the server's rules for ids (up to 128 of letters, digits, ``.``,
+    ``_``, ``:``, ``-``); every adapter process derives the same id, so any of
+    them, restarted or not, continues the thread.
     """
     parts = [_UNSAFE.sub("_", p) for p in ("slack", workspace or "-", channel, thread_ts)]
-    head = ":".join(parts)
-    tail = _UNSAFE.sub("_", team)
-    if tail != team or len(head) + 1 + len(tail) > _MAX_ID:
-        tail = hashlib.sha256(team.encode()).hexdigest()[:16]
-    return f"{head}:{tail}"[:_MAX_ID]
+    return ":".join(parts)[:_MAX_ID]
 
 
 def clean_text(text: str, bot_user_id: str | None) -> str:
@@ -87,26 +83,6 @@ class Recent:
             return False
         self._seen[key] = now
         return True
-
-
-class ThreadBook:
-    """The threads the bot takes part in, and the team each one talks to (LRU, bounded)."""
-
-    def __init__(self, *, size: int = 10_000) -> None:
-        self.size = size
-        self._teams: OrderedDict[tuple[str, str], str] = OrderedDict()
-
-    def team_of(self, channel: str, thread_ts: str) -> str | None:
-        team = self._teams.get((channel, thread_ts))
-        if team is not None:
-            self._teams.move_to_end((channel, thread_ts))
-        return team
-
-    def remember(self, channel: str, thread_ts: str, team: str) -> None:
-        self._teams[(channel, thread_ts)] = team
-        self._teams.move_to_end((channel, thread_ts))
-        while len(self._teams) > self.size:
-            self._teams.popitem(last=False)
 
 
 class ThreadLocks:

@@ -15,8 +15,9 @@ import re
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from troupe.adapters._base import TurnOutcome, answer_choices
 from troupe.adapters.streamlit._state import TRANSCRIPTS, Bubble, ChatState, Note
-from troupe.adapters.streamlit._turn import stream_turn
+from troupe.adapters.streamlit._turn import play_turn
 from troupe.adapters.streamlit._view import SYSTEM_AUTHOR, TurnView, show_bubble
 
 # Conversation ids as the server accepts them; anything else in a URL is ignored.
@@ -51,8 +52,11 @@ def chat(
     box = st.container(height=height) if height else st.container()
     for bubble in state.bubbles:
         show_bubble(box, bubble)
-    text = st.chat_input(_placeholder(state), key=f"{key}:input", submit_mode="stop")
+    choices = box.empty()
+    chosen = _choices(choices, state, key)
+    text = st.chat_input(_placeholder(state), key=f"{key}:input", submit_mode="stop") or chosen
     if text:
+        choices.empty()  # answered: the buttons go
         _take_turn(box, state, text, server_url, api_key, key if remember_in_url else None)
     conversation = (
         f"conversation `{state.conversation_id}`" if state.conversation_id else "new chat"
@@ -91,6 +95,20 @@ def _system_note(text: str) -> Bubble:
     return Bubble(SYSTEM_AUTHOR, role="system", parts=[Note("info", text)])
 
 
+def _choices(slot: DeltaGenerator, state: ChatState, key: str) -> str | None:
+    """The question's answers as buttons (approve / reject); the answer of the one clicked."""
+    if not state.choices:
+        return None
+    row = slot.container(horizontal=True)
+    chosen = None
+    for index, (label, answer) in enumerate(state.choices):
+        if row.button(
+            label, key=f"{key}:choice:{index}", type="primary" if index == 0 else "secondary"
+        ):
+            chosen = answer
+    return chosen
+
+
 def _placeholder(state: ChatState) -> str:
     if not state.question:
         return f"Message {state.team}"
@@ -110,25 +128,30 @@ def _take_turn(
     state.bubbles.append(you)
     show_bubble(box, you)
     asked = state.question
-    turn = stream_turn(
-        server_url, state.team, text, api_key=api_key, conversation_id=state.conversation_id
-    )
-    view = TurnView(box, turn)
+    view = TurnView(box)
+    outcome: TurnOutcome | None = None
     try:
-        view.run()
+        outcome = play_turn(
+            view,
+            server_url,
+            state.team,
+            text,
+            api_key=api_key,
+            conversation_id=state.conversation_id,
+        )
     finally:
         # Also when the user stopped the run: keep what was shown, and say so.
         state.bubbles.extend(view.bubbles)
-        if view.outcome is None and view.failure is None:
+        if outcome is None:
             state.bubbles.append(_system_note(_STOPPED))
-    outcome = view.outcome
-    if outcome is not None:
-        state.conversation_id = outcome.conversation_id or state.conversation_id
-        if outcome.ok:  # after a failed turn the team's question is still open
-            asking = outcome.input_requested
-            state.question, state.asker = (asking.prompt, asking.agent) if asking else (None, "")
+    view.finish(outcome.stop_reason)
+    state.conversation_id = outcome.conversation_id or state.conversation_id
+    if outcome.ok:  # after a failed turn the team's question is still open
+        asking = outcome.input_requested
+        state.question, state.asker = (asking.prompt, asking.agent) if asking else (None, "")
+        state.choices = answer_choices(asking) if asking else []
     TRANSCRIPTS.save(state)
     if url_key is not None and state.conversation_id:
         st.query_params[url_key] = state.conversation_id
-    if state.question != asked:
-        st.rerun()  # the chat input's placeholder shows the team's question
+    if state.question != asked or state.choices:
+        st.rerun()  # the chat input's placeholder shows the team's question, the buttons its answers

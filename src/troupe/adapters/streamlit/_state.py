@@ -19,13 +19,14 @@ from typing import Literal
 
 @dataclass
 class ToolUse:
-    """A tool call and, once it returned, its result."""
+    """A tool call (or a code run) and, once it returned, its result."""
 
     call_id: str
     name: str
-    arguments: str
+    arguments: str  # JSON text for a tool call; the code for a code run
     result: str | None = None
     is_error: bool = False
+    language: str = "json"  # of ``arguments``: ``json``, or the code's language
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class ChatState:
     # The team's pending question: the next message the user sends answers it.
     question: str | None = None
     asker: str = ""
+    # Answers offered as buttons for the question, as (label, answer sent).
+    choices: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Transcripts:

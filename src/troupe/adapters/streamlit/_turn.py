@@ -1,21 +1,16 @@
 """The shared adapter base, driven from Streamlit's synchronous script thread.
 
-Streamlit runs a page as a plain function in a thread of its own, and
-``st.write_stream`` pulls from a synchronous iterator. ``stream_turn`` runs
-``TeamStreamHandler.run`` (the base's request, decoding, hooks and error
-messages, unchanged) on an anyio blocking portal and hands each hook call to
-the script thread through a queue. Closing the iterator early (the user
-pressed stop, or sent another message) cancels the request, and the server
-then stops the run.
+Streamlit runs a page as a plain function in a thread of its own. ``play_turn``
+runs ``TeamStreamHandler.run`` (the base's request, decoding, hooks and error
+messages, unchanged) on an event loop in that thread, so the hooks draw with
+``st`` calls directly. When the user presses stop or sends another message,
+Streamlit raises its stop or rerun exception out of the next drawing call;
+it leaves through the request, which closes, and the server stops the run.
 """
 
 from __future__ import annotations
 
-__all__ = ["Item", "TeamsUnavailable", "TurnFailed", "fetch_teams", "stream_turn"]
-
-import queue
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+__all__ = ["TeamsUnavailable", "fetch_teams", "play_turn"]
 
 import anyio
 from anyio.from_thread import start_blocking_portal
@@ -27,72 +22,41 @@ from troupe.adapters._base import (
     TurnOutcome,
     describe_error,
 )
-from troupe.events import Event, RunFailed
-
-
-@dataclass(frozen=True)
-class TurnFailed:
-    """The base's ``on_error``: a message a person can act on."""
-
-    message: str
-    code: str | None = None
-
-
-# What a turn yields: the team's events, failures, and last the outcome.
-Item = Event | TurnFailed | TurnOutcome
 
 
 class TeamsUnavailable(Exception):
     """The server's teams could not be listed; the message says why and what to do."""
 
 
-class _Forward(TeamStreamHandler):
-    """Hands every hook call to the script thread."""
-
-    def __init__(self, send: Callable[[Item], None]) -> None:
-        self.send = send
-
-    async def on_event(self, event: Event) -> None:
-        if not isinstance(event, RunFailed):  # on_error reports it
-            self.send(event)
-
-    async def on_error(self, message: str, code: str | None = None) -> None:
-        self.send(TurnFailed(message, code))
-
-
-def stream_turn(
+def play_turn(
+    handler: TeamStreamHandler,
     server_url: str,
     team: str,
     text: str,
     *,
     api_key: str | None = None,
     conversation_id: str | None = None,
-) -> Iterator[Item]:
-    """Send ``text`` to ``team``; yield its events as they arrive, then the ``TurnOutcome``."""
-    items: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
+) -> TurnOutcome:
+    """Send ``text`` to ``team``; ``handler``'s hooks draw the turn as it arrives.
 
-    async def turn() -> None:
+    A bug under the request becomes the turn's error (``on_error``), never a
+    broken page.
+    """
+
+    async def turn() -> TurnOutcome:
         client = TeamClient(server_url, api_key=api_key)
         try:
-            outcome = await _Forward(items.put).run(
-                client, team, text, conversation_id=conversation_id
-            )
-            items.put(outcome)
+            return await handler.run(client, team, text, conversation_id=conversation_id)
         finally:
             with anyio.CancelScope(shield=True):
                 await client.aclose()
 
-    with start_blocking_portal() as portal:
-        future = portal.start_task_soon(turn)
-        future.add_done_callback(lambda _: items.put(None))
-        try:
-            while (item := items.get()) is not None:
-                yield item
-        finally:
-            future.cancel()  # a no-op once the turn is over
-    error = None if future.cancelled() else future.exception()
-    if error is not None:
-        yield TurnFailed(describe_error(error, server_url))
+    try:
+        return anyio.run(turn)
+    except Exception as err:
+        message = describe_error(err, server_url)
+        anyio.run(handler.on_error, message)
+        return TurnOutcome(conversation_id=conversation_id, error=message)
 
 
 def fetch_teams(server_url: str, api_key: str | None = None) -> list[TeamInfo]:

@@ -1,11 +1,13 @@
 """Rendering: a turn's events as they arrive, and earlier turns, the same way.
 
-Each agent's message is a chat bubble named after the agent, with its name on
-top; its text streams through ``st.write_stream``. Tool calls are ``st.status``
-boxes in the bubble of the agent that called them (arguments inside, the
-result added when it arrives), handoffs a caption, a question for the user an
-info box, and errors ``st.error``. ``TurnView`` records what it shows as
-``Bubble``s, which ``show_bubble`` draws again on the next rerun.
+Each agent message is one chat bubble named after the agent, with its name
+on top, opened when the message shows its first text or tool call; text is
+attributed by ``message_id``, so agents writing at once (parallel graph
+branches) each grow their own bubble. Tool calls and code runs are
+``st.status`` boxes in the bubble of the agent's message (arguments or code
+inside, the result added when it arrives), handoffs a caption, a question for
+the user an info box, and errors ``st.error``. ``TurnView`` records what it
+shows as ``Bubble``s, which ``show_bubble`` draws again on the next rerun.
 """
 
 from __future__ import annotations
@@ -13,30 +15,27 @@ from __future__ import annotations
 __all__ = ["TurnView", "show_bubble"]
 
 import json
-from collections.abc import Callable, Iterator
-from functools import partial
 
 from streamlit.delta_generator import DeltaGenerator
 from streamlit.elements.lib.mutable_status_container import StatusContainer
 
-from troupe.adapters._base import TurnOutcome
+from troupe.adapters._base import TeamStreamHandler
 from troupe.adapters.streamlit._state import Bubble, Note, Part, ToolUse
-from troupe.adapters.streamlit._turn import Item, TurnFailed
 from troupe.events import (
     AgentFinished,
     AgentStarted,
+    CodeExecuted,
+    CodeExecutionStarted,
     HandoffOccurred,
     InputRequested,
-    ReasoningDelta,
-    RunEnded,
     TextDelta,
     ToolCalled,
     ToolResultReturned,
-    UsageReported,
 )
 
 SYSTEM_AUTHOR = "troupe"
 NOT_KEPT = "The team did not keep this message: send it again once this is fixed."
+CURSOR = "▌"
 _PREVIEW = 60
 
 
@@ -103,13 +102,17 @@ def _pretty(arguments: str) -> str:
 
 
 def _show_arguments(status: DeltaGenerator, tool: ToolUse) -> None:
-    if tool.arguments:
+    if tool.language != "json":
+        status.code(tool.arguments, language=tool.language)
+    elif tool.arguments:
         status.caption("Arguments")
         status.code(_pretty(tool.arguments), language="json")
 
 
 def _show_result(status: DeltaGenerator, tool: ToolUse) -> None:
-    status.caption("Error" if tool.is_error else "Result")
+    status.caption(
+        "Error" if tool.is_error else ("Result" if tool.language == "json" else "Output")
+    )
     status.code(tool.result or "", language=None, wrap_lines=True)
 
 
@@ -118,122 +121,153 @@ def handoff_note(event: HandoffOccurred) -> Note:
     return Note("handoff", f"{text}: {event.message}" if event.message else text)
 
 
-class TurnView:
-    """Draws one turn into ``box`` as its items arrive; ``bubbles`` is what it drew."""
+class _Live:
+    """A bubble on screen during the turn, and the text part growing at its end."""
 
-    def __init__(self, box: DeltaGenerator, items: Iterator[Item]) -> None:
+    def __init__(self, bubble: Bubble, message: DeltaGenerator) -> None:
+        self.bubble = bubble
+        self.message = message
+        self.text: DeltaGenerator | None = None  # the placeholder of the growing text part
+        self.words = ""
+
+    def write(self, text: str) -> None:
+        if self.text is None:
+            text = text.lstrip()  # text after a tool box starts a part of its own
+            if not text:
+                return
+            self.text = self.message.empty()
+            self.bubble.parts.append("")
+            self.words = ""
+        self.words += text
+        self.bubble.parts[-1] = self.words
+        self.text.markdown(self.words + CURSOR)
+
+    def settle(self) -> None:
+        """The text so far is complete (the message ended, or work comes below it)."""
+        if self.text is not None:
+            self.text.markdown(self.words)
+            self.text = None
+
+
+class TurnView(TeamStreamHandler):
+    """Draws one turn into ``box`` as its events arrive; ``bubbles`` is what it drew."""
+
+    def __init__(self, box: DeltaGenerator) -> None:
         self.box = box
-        self.items = items
         self.bubbles: list[Bubble] = []
-        self.outcome: TurnOutcome | None = None
-        self.failure: TurnFailed | None = None
-        self._held: Item | None = None
-        self._current: tuple[Bubble, DeltaGenerator] | None = None
+        self.failed = False
+        self._agents: dict[str, str] = {}  # open message id -> agent
+        self._latest: dict[str, str] = {}  # agent -> its open message, where its work goes
+        self._live: dict[str, _Live] = {}  # message id (or agent, for work outside one)
         self._tools: dict[str, tuple[ToolUse, StatusContainer]] = {}
+        self._last: _Live | None = None  # the bubble opened last
 
-    def run(self) -> None:
-        """Consume the turn; closes its iterator (and so its request) however it ends."""
-        try:
-            while (item := self._next()) is not None:
-                self._route(item)
-        finally:
-            close = getattr(self.items, "close", None)
-            if close is not None:
-                close()
+    # --- hooks ---------------------------------------------------------------------
+
+    async def on_agent_start(self, event: AgentStarted) -> None:
+        self._agents[event.message_id] = event.agent
+        self._latest[event.agent] = event.message_id
+
+    async def on_text_delta(self, event: TextDelta) -> None:
+        if event.text.strip() or event.message_id in self._live:
+            self._bubble(event.message_id, event.agent).write(event.text)
+
+    async def on_agent_end(self, event: AgentFinished) -> None:
+        self._agents.pop(event.message_id, None)
+        if self._latest.get(event.agent) == event.message_id:
+            del self._latest[event.agent]
+        live = self._live.pop(event.message_id, None)
+        if live is not None:
+            live.settle()
+
+    async def on_tool_call(self, event: ToolCalled) -> None:
+        self._start_tool(event.agent, ToolUse(event.call_id, event.name, event.arguments))
+
+    async def on_tool_result(self, event: ToolResultReturned) -> None:
+        self._end_tool(event.agent, event.call_id, event.name, event.content, event.is_error)
+
+    async def on_code_execution(self, event: CodeExecutionStarted) -> None:
+        code = ToolUse(event.execution_id, f"{event.language} code", event.code)
+        code.language = event.language
+        self._start_tool(event.agent, code)
+
+    async def on_code_result(self, event: CodeExecuted) -> None:
+        status = "timed out" if event.timed_out else f"exit code {event.exit_code}"
+        output = f"{event.output.rstrip()}\n({status})" if event.output.strip() else f"({status})"
+        failed = event.exit_code != 0 or event.timed_out
+        self._end_tool(event.agent, event.execution_id, "code", output, failed)
+
+    async def on_handoff(self, event: HandoffOccurred) -> None:
+        live = self._work_bubble(event.agent)
+        note = handoff_note(event)
+        live.bubble.parts.append(note)
+        show_note(live.message, note)
+
+    async def on_input_requested(self, event: InputRequested) -> None:
+        self._note(event.agent, Note("question", event.prompt))
+
+    async def on_error(self, message: str, code: str | None = None) -> None:
+        self.failed = True
+        # A run that failed mid-message: the error goes in that agent's bubble.
+        message_id = next(reversed(self._agents), None)
+        if message_id is not None:
+            self._bubble(message_id, self._agents[message_id])
+        self._note(None, Note("error", f"{message}\n\n{NOT_KEPT}"))
+
+    # --- what is on screen ------------------------------------------------------------
+
+    def finish(self, stop_reason: str | None) -> None:
+        """The turn is over (or was stopped): settle what is still open."""
+        for live in self._live.values():
+            live.settle()
         for tool, status in self._tools.values():
-            if tool.result is None:  # the run ended (failed) before the tool returned
+            if tool.result is None:  # the run ended (failed, stopped) before the tool returned
                 status.update(label=tool_label(tool, live=False), state="error")
-        if not self.bubbles and self.outcome is not None:
-            reason = f" ({self.outcome.stop_reason})" if self.outcome.stop_reason else ""
-            self._add_note(None, Note("info", f"The team stopped without a reply{reason}."))
+        if not self.bubbles and stop_reason is not None:
+            reason = f" ({stop_reason})" if stop_reason else ""
+            self._note(None, Note("info", f"The team stopped without a reply{reason}."))
 
-    def _next(self) -> Item | None:
-        if self._held is not None:
-            item, self._held = self._held, None
-            return item
-        return next(self.items, None)
-
-    def _route(self, item: Item) -> None:
-        if isinstance(item, TurnOutcome):
-            self.outcome = item
-        elif isinstance(item, TurnFailed):
-            self.failure = item
-            self._add_note(None, Note("error", f"{item.message}\n\n{NOT_KEPT}"))
-        elif isinstance(item, InputRequested):
-            self._add_note(item.agent, Note("question", item.prompt))
-        elif isinstance(item, AgentStarted):
-            self._stream(item.agent, item.message_id)
-        elif isinstance(item, TextDelta):
-            self._held = item
-            self._stream(item.agent, item.message_id)
-        elif isinstance(item, ToolCalled | HandoffOccurred):
-            self._held = item
-            self._stream(item.agent, None)
-        elif isinstance(item, ToolResultReturned):
-            self._tool_result(item)
-        # Usage, agent_end, run_end and event types added later: nothing to draw.
-
-    def _open(self, author: str | None) -> tuple[Bubble, DeltaGenerator]:
+    def _open(self, author: str | None) -> _Live:
         bubble = Bubble(author or SYSTEM_AUTHOR, role="agent" if author else "system")
         self.bubbles.append(bubble)
-        self._current = (bubble, open_bubble(self.box, bubble))
-        return self._current
+        self._last = _Live(bubble, open_bubble(self.box, bubble))
+        return self._last
 
-    def _add_note(self, author: str | None, note: Note) -> None:
-        """Add to the current bubble if it is ``author``'s (any, for ``None``), else to a new one."""
-        current = self._current
-        if current is None or (author is not None and current[0].author != author):
-            current = self._open(author)
-        bubble, message = current
-        bubble.parts.append(note)
-        show_note(message, note)
+    def _bubble(self, message_id: str, agent: str) -> _Live:
+        live = self._live.get(message_id)
+        if live is None:
+            live = self._live[message_id] = self._open(agent)
+        return live
 
-    def _stream(self, agent: str, message_id: str | None) -> None:
-        bubble, message = self._open(agent)
-        message.write_stream(self._pieces(bubble, message, message_id), cursor="▌")
+    def _work_bubble(self, agent: str) -> _Live:
+        """The bubble of ``agent``'s open message, where its tool calls and handoffs go."""
+        message_id = self._latest.get(agent)
+        live = self._bubble(message_id, agent) if message_id else self._open(agent)
+        live.settle()
+        return live
 
-    def _pieces(
-        self, bubble: Bubble, message: DeltaGenerator, message_id: str | None
-    ) -> Iterator[str | Callable[[], None]]:
-        """One agent message: its text, and callables that draw its work in between."""
-        while (item := self._next()) is not None:
-            mine = not isinstance(item, TurnFailed | TurnOutcome) and item.agent == bubble.author
-            if isinstance(item, TextDelta) and mine and message_id in (None, item.message_id):
-                message_id = item.message_id
-                bubble.add_text(item.text)
-                yield item.text
-            elif isinstance(item, ToolCalled) and mine:
-                yield partial(self._tool_call, bubble, message, item)
-            elif isinstance(item, ToolResultReturned):
-                yield partial(self._tool_result, item)
-            elif isinstance(item, HandoffOccurred) and mine:
-                note = handoff_note(item)
-                bubble.parts.append(note)
-                yield partial(show_note, message, note)
-            elif isinstance(item, AgentFinished):
-                if item.message_id == message_id:
-                    return
-            elif not isinstance(item, UsageReported | ReasoningDelta | RunEnded):
-                self._held = item  # the next bubble's, or the turn's end
-                return
+    def _note(self, author: str | None, note: Note) -> None:
+        """Add to the bubble opened last if it is ``author``'s (any, for ``None``), else a new one."""
+        live = self._last
+        if live is None or (author is not None and live.bubble.author != author):
+            live = self._open(author)
+        live.settle()
+        live.bubble.parts.append(note)
+        show_note(live.message, note)
 
-    def _tool_call(self, bubble: Bubble, message: DeltaGenerator, event: ToolCalled) -> None:
-        tool = ToolUse(event.call_id, event.name, event.arguments)
-        bubble.parts.append(tool)
-        status = message.status(tool_label(tool), state="running")
+    def _start_tool(self, agent: str, tool: ToolUse) -> None:
+        live = self._work_bubble(agent)
+        live.bubble.parts.append(tool)
+        status = live.message.status(tool_label(tool), state="running")
         _show_arguments(status, tool)
-        self._tools[event.call_id] = (tool, status)
+        self._tools[tool.call_id] = (tool, status)
 
-    def _tool_result(self, event: ToolResultReturned) -> None:
-        known = self._tools.get(event.call_id)
+    def _end_tool(self, agent: str, call_id: str, name: str, result: str, failed: bool) -> None:
+        known = self._tools.get(call_id)
         if known is None:  # a result without its call: draw both
-            bubble, message = self._current or self._open(event.agent)
-            call = ToolCalled(
-                agent=event.agent, call_id=event.call_id, name=event.name, arguments=""
-            )
-            self._tool_call(bubble, message, call)
-            known = self._tools[event.call_id]
+            self._start_tool(agent, ToolUse(call_id, name, ""))
+            known = self._tools[call_id]
         tool, status = known
-        tool.result, tool.is_error = event.content, event.is_error
+        tool.result, tool.is_error = result, failed
         _show_result(status, tool)
-        status.update(label=tool_label(tool), state="error" if tool.is_error else "complete")
+        status.update(label=tool_label(tool), state="error" if failed else "complete")

@@ -1,8 +1,8 @@
-"""A tool for the browser tests' server: it answers only when cancelled.
+"""A tool for the adapters' test servers: it answers only when cancelled.
 
 Named ``current_time`` because that is the tool the offline demo model calls
 when a question mentions the time. When the run is cancelled (the user pressed
-stop in Chainlit), it writes ``cancelled`` to the file named by
+stop), it writes ``cancelled`` to the file named by
 ``TROUPE_TEST_CANCELLED_FILE``, so the test can see the server stopped the run.
 """
 
