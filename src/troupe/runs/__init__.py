@@ -9,6 +9,7 @@ from troupe.runs._manager import (
     ServerShuttingDownError,
     new_run_id,
 )
+from troupe.runs._observe import RunObserver
 from troupe.runs._writer import RunLostError
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "RunLostError",
     "RunManager",
     "RunNotFoundError",
+    "RunObserver",
     "RunSettings",
     "RunStart",
     "ServerShuttingDownError",

@@ -32,6 +32,8 @@ class LiveRun:
         self.lease = lease
         # The whole log, event 1 first (a run taken over loads what was stored before).
         self.events: list[Event] = events or []
+        # When each event happened (ms since the run was created): the run's timeline.
+        self.times: list[int] = [0] * len(self.events)
         # The last sequence number the store has.
         self.persisted = len(self.events)
         self.usage = Usage()
@@ -66,6 +68,7 @@ class LiveRun:
 
     def append(self, event: Event) -> None:
         self.events.append(event)
+        self.times.append(int((time.time() - self.record.created_at) * 1000))
         if type(event) is UsageReported:
             self.usage += event.usage
         if self._waited:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 __all__ = ["RunManager", "RunNotFoundError", "RunSettings", "ServerShuttingDownError"]
 
+import contextlib
 import logging
 import secrets
 import time
@@ -38,6 +39,7 @@ from troupe.errors import (
 from troupe.events import Event, RunEnded, RunFailed, RunResumed, RunStarted
 from troupe.messages import Message
 from troupe.runs._live import LiveRun
+from troupe.runs._observe import RunObserver
 from troupe.runs._owner import current_owner, owner_alive
 from troupe.runs._writer import LogWriter, RunLostError
 from troupe.store import (
@@ -111,8 +113,10 @@ class RunManager:
         settings: RunSettings | None = None,
         *,
         fingerprint: Fingerprint | None = None,
+        observers: Sequence[RunObserver] = (),
     ) -> None:
         self.teams = dict(teams)
+        self.observers = list(observers)
         self.store = store
         self.settings = settings or RunSettings()
         self.owner = current_owner()
@@ -332,7 +336,13 @@ class RunManager:
 
     def _spawn(self, run: LiveRun, state: RunState, new: tuple[Message, ...]) -> None:
         if self._tg is None:
-            raise RuntimeError("the run manager is not serving (RunManager.serve)")
+            raise RuntimeError(
+                "troupe's run manager is not running: the app's lifespan was not started "
+                "(mounted in another ASGI app, run troupe's lifespan from the host's: "
+                "see examples/mount_asgi.py)"
+            )
+        for observer in self.observers:
+            observer.run_started(run)
         self._tg.start_soon(self._execute, run, state, new, name=f"run {run.id}")
 
     # --- running ------------------------------------------------------------------------
@@ -346,7 +356,11 @@ class RunManager:
 
         run.control.checkpoint = checkpoint
         result: RunResult | None = None
-        with anyio.CancelScope() as run.task_scope:
+        with contextlib.ExitStack() as contexts, anyio.CancelScope() as run.task_scope:
+            for observer in self.observers:
+                context = observer.run_context(run)
+                if context is not None:
+                    contexts.enter_context(context)
             result = await run.team.run(state, new, run.emit, control=run.control)
         if result is None:  # detached (a shutdown): stored as last committed, lease let go
             with anyio.CancelScope(shield=True):
@@ -389,6 +403,11 @@ class RunManager:
 
     def _forget(self, run: LiveRun) -> None:
         """Free the conversation now; the run stays in memory a little for late followers."""
+        for observer in self.observers:
+            try:
+                observer.run_ended(run)
+            except Exception:  # an observer's bug must not stop the next runs
+                logger.exception("a run observer failed")
         key = (run.record.scope, run.record.conversation_id)
         if self._busy.get(key) is run:
             del self._busy[key]

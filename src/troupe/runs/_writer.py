@@ -27,6 +27,7 @@ from troupe.store import ConversationStore, RunCommit, RunEnd, StoreError, encod
 from troupe.teams import RunState
 
 logger = logging.getLogger("troupe.runs")
+_encode = msgspec.json.Encoder().encode
 
 
 class RunLostError(RunError):
@@ -194,6 +195,7 @@ class LogWriter:
             first_seq=run.persisted + 1,
             last_seq=last,
             events=encode_events(run.events[run.persisted : last]),
+            times=_encode(run.times[run.persisted : last]),
             state=state,
             fingerprint=fingerprint,
             end=end,

@@ -61,8 +61,8 @@ class InMemoryConversationStore:
         self._leases: dict[_Key, tuple[str, float]] = {}
         self.run_retention_seconds = run_retention_seconds
         self._runs: dict[str, RunRecord] = {}
-        # run id -> its event log: batches of (first seq, last seq, encoded events)
-        self._events: dict[str, list[tuple[int, int, bytes]]] = {}
+        # run id -> its event log: batches of (first seq, last seq, encoded events, times)
+        self._events: dict[str, list[tuple[int, int, bytes, bytes]]] = {}
         # lease token -> the run that holds it
         self._lease_runs: dict[str, str] = {}
         self._cancels: set[str] = set()
@@ -255,7 +255,7 @@ class InMemoryConversationStore:
             run = self._runs[commit.run_id]
             if commit.last_seq >= commit.first_seq:
                 self._events.setdefault(commit.run_id, []).append(
-                    (commit.first_seq, commit.last_seq, commit.events)
+                    (commit.first_seq, commit.last_seq, commit.events, commit.times)
                 )
                 run = msgspec.structs.replace(run, last_event_id=commit.last_seq)
             if commit.state is not None:
@@ -286,10 +286,14 @@ class InMemoryConversationStore:
 
     async def run_events(self, run_id: str, *, after: int = 0) -> list[bytes]:
         out: list[bytes] = []
-        for first, last, data in self._events.get(run_id, ()):
+        for first, last, data, _ in self._events.get(run_id, ()):
             if last > after:
                 out.extend(data.split(b"\n")[max(0, after + 1 - first) :])
         return out
+
+    async def run_event_times(self, run_id: str) -> list[int]:
+        decode = msgspec.json.Decoder(list[int]).decode
+        return [t for *_, times in self._events.get(run_id, ()) for t in decode(times or b"[]")]
 
     async def list_runs(
         self, *, scope: str = "", conversation_id: str | None = None, limit: int = 20

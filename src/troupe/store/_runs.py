@@ -109,6 +109,8 @@ class RunCommit(msgspec.Struct, frozen=True, kw_only=True):
     first_seq: int = 1
     last_seq: int = 0
     events: bytes = b""
+    # When each event happened: ms since the run was created, a JSON list (the timeline).
+    times: bytes = b""
     state: RunState | None = None
     fingerprint: str | None = None
     end: RunEnd | None = None
@@ -140,6 +142,10 @@ class RunStore(Protocol):
 
     async def run_events(self, run_id: str, *, after: int = 0) -> list[bytes]:
         """The encoded events of the run with sequence numbers above ``after``, in order."""
+        ...
+
+    async def run_event_times(self, run_id: str) -> list[int]:
+        """When each event of the run happened, in order: milliseconds since its creation."""
         ...
 
     async def list_runs(

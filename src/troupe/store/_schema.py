@@ -116,6 +116,8 @@ run_events = sa.Table(
     sa.Column("first_seq", sa.Integer(), primary_key=True, autoincrement=False),
     sa.Column("last_seq", sa.Integer(), nullable=False),
     sa.Column("data", sa.LargeBinary(), nullable=False),
+    # When each event happened: milliseconds since the run was created, a JSON list.
+    sa.Column("times", sa.LargeBinary(), nullable=True),
     sa.ForeignKeyConstraint(
         ["run_id"], ["troupe_runs.id"], name="fk_troupe_run_events_run", ondelete="CASCADE"
     ),

@@ -37,6 +37,7 @@ NOTIFY_CHANNEL = "troupe_runs"
 _encoder = msgspec.json.Encoder()
 _input_decoder = msgspec.json.Decoder(RunInput)
 _usage_decoder = msgspec.json.Decoder(Usage)
+_times_decoder = msgspec.json.Decoder(list[int])
 _RUN_COLUMNS = (
     runs.c.id,
     runs.c.scope,
@@ -219,6 +220,7 @@ class SQLRunStore:
                             first_seq=commit.first_seq,
                             last_seq=commit.last_seq,
                             data=commit.events,
+                            times=commit.times or None,
                         )
                     )
                     values["last_event_id"] = commit.last_seq
@@ -281,6 +283,18 @@ class SQLRunStore:
         for row in await self._read(work):
             out.extend(row.data.split(b"\n")[max(0, after + 1 - row.first_seq) :])
         return out
+
+    async def run_event_times(self, run_id: str) -> list[int]:
+        def work(conn: Connection) -> list[bytes | None]:
+            return list(
+                conn.execute(
+                    sa.select(run_events.c.times)
+                    .where(run_events.c.run_id == run_id)
+                    .order_by(run_events.c.first_seq)
+                ).scalars()
+            )
+
+        return [t for data in await self._read(work) for t in _times_decoder.decode(data or b"[]")]
 
     async def list_runs(
         self,

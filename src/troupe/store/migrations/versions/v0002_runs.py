@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("first_seq", sa.Integer(), nullable=False, autoincrement=False),
         sa.Column("last_seq", sa.Integer(), nullable=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("times", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("run_id", "first_seq", name="pk_troupe_run_events"),
         sa.ForeignKeyConstraint(
             ["run_id"], ["troupe_runs.id"], name="fk_troupe_run_events_run", ondelete="CASCADE"
