@@ -427,6 +427,16 @@ class RunManager:
         """Whether a run of this process is advancing the conversation."""
         return (scope, conversation_id) in self._busy
 
+    def local_runs(self, conversation_id: str, scope: str) -> list[RunRecord]:
+        """The runs of this process on the conversation, newest first (their records may not
+        be stored yet)."""
+        mine = [
+            run.snapshot()
+            for run in self._runs.values()
+            if (run.record.scope, run.record.conversation_id) == (scope, conversation_id)
+        ]
+        return sorted(mine, key=lambda r: r.created_at, reverse=True)
+
     def local(self, run_id: str, scope: str | None) -> LiveRun | None:
         run = self._runs.get(run_id)
         if run is not None and scope is not None and run.record.scope != scope:

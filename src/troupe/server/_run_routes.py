@@ -83,14 +83,14 @@ async def stream_run(
     api_keys: NamedDependency[ApiKeys],
     settings: NamedDependency[Settings],
     run_id: FromPath[str],
-) -> ASGIResponse | Response[bytes]:
+) -> ASGIResponse:
     """The run's frames after ``Last-Event-ID`` (or ``?after=``), then live until ``[DONE]``.
     A finished run whose frames were all seen answers 204, which ends an ``EventSource``."""
     after = _after(request)
     record = await service.manager.get(run_id, api_keys.scope(request))
     trailer = 1 + (1 if record.input.include_usage else 0)
     if record.status not in ACTIVE and after >= record.last_event_id + trailer:
-        return Response(b"", status_code=204)
+        return ASGIResponse(body=b"", status_code=204)
     return RunStreamResponse(service.manager, record, after=after, keepalive=settings.keepalive)
 
 

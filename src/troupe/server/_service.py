@@ -164,8 +164,22 @@ class ChatService:
             ) from None
 
     async def runs(self, conversation_id: str, scope: str, *, limit: int) -> list[RunRecord]:
-        await self.conversation(conversation_id, scope)
-        return await self.store.list_runs(scope=scope, conversation_id=conversation_id, limit=limit)
+        """The conversation's runs, newest first (its first run may be going on still)."""
+        check_conversation_id(conversation_id)
+        stored = await self.store.list_runs(
+            scope=scope, conversation_id=conversation_id, limit=limit
+        )
+        # Runs of this replica first (fresher), then what the store has of the others.
+        local = self.manager.local_runs(conversation_id, scope)
+        ids = {run.id for run in local}
+        runs = sorted(
+            [*local, *(run for run in stored if run.id not in ids)],
+            key=lambda run: run.created_at,
+            reverse=True,
+        )[:limit]
+        if not runs:
+            await self.conversation(conversation_id, scope)  # 404 if there is none either
+        return runs
 
     async def delete(self, conversation_id: str, scope: str) -> None:
         """Delete a conversation that no run is advancing (else 409 ``conversation_busy``)."""

@@ -1,0 +1,224 @@
+"""Runs over HTTP, in process: the run object, resuming from any event, cancel, the
+disconnect policy, stored completions, a conversation's runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+
+from tests.server.conftest import app_for
+from tests.spec import validate
+from tests.sse import assert_numbered, sse_frames
+from troupe.agents import AssistantAgent
+from troupe.config import ConfigSpec, ServerSpec
+from troupe.models import FunctionModel, ModelRequest, ScriptedModel
+from troupe.server import create_app
+from troupe.teams import MaxMessages, RoundRobinTeam
+
+pytestmark = pytest.mark.anyio
+
+RUN_FIELDS = {
+    "id",
+    "object",
+    "conversation_id",
+    "team",
+    "status",
+    "created_at",
+    "ended_at",
+    "stop_reason",
+    "usage",
+    "last_event_id",
+}
+
+
+def duo() -> RoundRobinTeam:
+    writer = AssistantAgent("writer", ScriptedModel(["A draft about tea.", "Second draft."]))
+    critic = AssistantAgent("critic", ScriptedModel(["Fine by me.", "Done."]))
+    return RoundRobinTeam("duo", [writer, critic], termination=MaxMessages(3))
+
+
+def ask(stream: bool = True, **extra: Any) -> dict[str, Any]:
+    return {
+        "model": "duo",
+        "messages": [{"role": "user", "content": "tea"}],
+        "stream": stream,
+        **extra,
+    }
+
+
+async def test_a_finished_run_replays_the_same_frames_from_any_event(raw_client: Any) -> None:
+    client: httpx2.AsyncClient = await raw_client(app_for(duo()))
+    original = await client.post(
+        "/v1/chat/completions", json=ask(stream_options={"include_usage": True})
+    )
+    run_id = original.headers["x-run-id"]
+    frames = sse_frames(original.text)
+    assert_numbered(frames)
+    assert frames[-1].data == "[DONE]" and json.loads(frames[-2].data)["usage"]
+    run = (await client.get(f"/v1/runs/{run_id}")).json()
+    assert set(run) >= RUN_FIELDS and run["object"] == "troupe.run"
+    assert run["status"] == "completed" and run["team"] == "duo"
+    assert run["conversation_id"] == original.headers["x-conversation-id"]
+    # The trailer (usage chunk, [DONE]) is numbered after the last event.
+    assert run["last_event_id"] == len(frames) - 2
+    blocks = [b + "\n\n" for b in original.text.split("\n\n") if b]
+    for after in range(len(frames)):
+        replay = await client.get(f"/v1/runs/{run_id}/stream?after={after}")
+        assert replay.status_code == 200
+        assert replay.text == "".join(blocks[after:])  # byte for byte, ids included
+        by_header = await client.get(
+            f"/v1/runs/{run_id}/stream", headers={"last-event-id": str(after)}
+        )
+        assert by_header.text == replay.text
+    done = await client.get(f"/v1/runs/{run_id}/stream?after={len(frames)}")
+    assert done.status_code == 204
+
+
+async def test_run_errors_and_ids_of_other_keys(raw_client: Any) -> None:
+    client: httpx2.AsyncClient = await raw_client(app_for(duo(), api_keys=["sk-a", "sk-b"]))
+    a = {"authorization": "Bearer sk-a"}
+    b = {"authorization": "Bearer sk-b"}
+    response = await client.post("/v1/chat/completions", json=ask(stream=False), headers=a)
+    run_id = response.headers["x-run-id"]
+    for path in (f"/v1/runs/{run_id}", f"/v1/runs/{run_id}/stream"):
+        assert (await client.get(path, headers=b)).status_code == 404
+        assert (await client.get(path, headers=a)).status_code == 200
+    assert (await client.post(f"/v1/runs/{run_id}/cancel", headers=b)).status_code == 404
+    missing = await client.get("/v1/runs/run_nope", headers=a)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "run_not_found"
+    for bad in ("-1", "x", "1.5"):
+        wrong = await client.get(f"/v1/runs/{run_id}/stream?after={bad}", headers=a)
+        assert wrong.status_code == 400 and wrong.json()["error"]["param"] == "after"
+    # A finished run cancelled: it is returned as it is.
+    cancelled = await client.post(f"/v1/runs/{run_id}/cancel", headers=a)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "completed"
+
+
+async def test_the_stored_completion_is_the_non_stream_answer(raw_client: Any) -> None:
+    client: httpx2.AsyncClient = await raw_client(app_for(duo()))
+    whole = (await client.post("/v1/chat/completions", json=ask(stream=False))).json()
+    stored = await client.get(f"/v1/chat/completions/{whole['id']}")
+    assert stored.status_code == 200
+    validate(stored.json(), "CreateChatCompletionResponse")
+    assert stored.json() == whole
+    streamed = await client.post("/v1/chat/completions", json=ask(stream=True))
+    run_id = streamed.headers["x-run-id"]
+    completion = (await client.get(f"/v1/chat/completions/chatcmpl-{run_id[4:]}")).json()
+    validate(completion, "CreateChatCompletionResponse")
+    text = "".join(
+        c["choices"][0]["delta"].get("content") or ""
+        for c in (json.loads(f.data) for f in sse_frames(streamed.text) if f.data != "[DONE]")
+        if c["choices"]
+    )
+    assert completion["choices"][0]["message"]["content"] == text
+    assert (await client.get("/v1/chat/completions/chatcmpl-nope")).status_code == 404
+
+
+def slow_team(cancelled: anyio.Event, started: anyio.Event) -> RoundRobinTeam:
+    async def slow(request: ModelRequest) -> str:
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cancelled.set()
+        return "never"
+
+    return RoundRobinTeam("duo", [AssistantAgent("bot", FunctionModel(slow))])
+
+
+async def test_a_running_runs_completion_is_409_and_a_stop_cancels_it(raw_client: Any) -> None:
+    cancelled, started = anyio.Event(), anyio.Event()
+    client: httpx2.AsyncClient = await raw_client(app_for(slow_team(cancelled, started)))
+    assert (await client.post("/v1/conversations/c-idle/stop")).status_code == 409
+    result: dict[str, httpx2.Response] = {}
+
+    async def chat() -> None:
+        result["chat"] = await client.post(
+            "/v1/chat/completions",
+            json=ask(stream=False, background=True),
+            headers={"x-conversation-id": "c-run"},
+        )
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(chat)
+        await started.wait()
+        [run] = (await client.get("/v1/conversations/c-run/runs")).json()["data"] or [None]
+        if run is None:  # its record may not be written yet: ask the conversation
+            stop = await client.post("/v1/conversations/c-run/stop")
+        else:
+            early = await client.get(f"/v1/chat/completions/chatcmpl-{run['id'][4:]}")
+            assert early.status_code == 409 and early.json()["error"]["code"] == "run_in_progress"
+            stop = await client.post("/v1/conversations/c-run/stop")
+        assert stop.status_code == 200 and stop.json()["status"] == "cancelled"
+    assert cancelled.is_set()
+    runs = (await client.get("/v1/conversations/c-run/runs")).json()
+    assert [r["status"] for r in runs["data"]] == ["cancelled"]
+    troupe = result["chat"].json()["choices"][0]["message"]["troupe"]
+    assert troupe[-1]["type"] == "run_end" and troupe[-1]["stop_reason"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("policy", "background", "status"),
+    [
+        ("cancel", False, "cancelled"),
+        ("continue", False, "completed"),
+        ("cancel", True, "completed"),
+    ],
+)
+async def test_the_disconnect_policy(
+    served: Any, policy: str, background: bool, status: str
+) -> None:
+    gate = anyio.Event()
+
+    async def gated(request: ModelRequest) -> str:
+        await gate.wait()
+        return "late answer"
+
+    team = RoundRobinTeam("duo", [AssistantAgent("bot", FunctionModel(gated))])
+    app = create_app(ConfigSpec(server=ServerSpec(on_disconnect=policy)), teams=[team])  # type: ignore[arg-type]
+    await served.app(app)
+    sent: list[dict[str, Any]] = []
+    leave = anyio.Event()
+    body = json.dumps(ask(stream=True, background=background)).encode()
+
+    async def receive() -> dict[str, Any]:
+        if not sent:
+            return {"type": "http.request", "body": body, "more_body": False}
+        await leave.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body":
+            leave.set()  # the client goes away after the first frame
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("t", 80),
+        "root_path": "",
+    }
+    with anyio.fail_after(5):
+        await app(scope, receive, send)  # type: ignore[arg-type]
+    run_id = dict(sent[0]["headers"])[b"x-run-id"].decode()
+    gate.set()
+    client = await served.http(app)
+    with anyio.fail_after(5):
+        while True:
+            run = (await client.get(f"/v1/runs/{run_id}")).json()
+            if run["status"] != "in_progress":
+                break
+            await anyio.sleep(0.01)
+    assert run["status"] == status
