@@ -242,3 +242,53 @@ def test_two_replicas_on_postgres_follow_and_take_over(tmp_path: Path, paced: Up
             b.stop()
             if a.proc.poll() is None:
                 a.stop()
+
+
+def test_an_adapter_resumes_a_broken_stream_and_cancels_on_stop(serve: Serve) -> None:
+    import anyio
+
+    from tests.e2e.cutting_proxy import cutting_proxy
+    from troupe.adapters import TeamClient, TeamStreamHandler
+
+    class Collect(TeamStreamHandler):
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+            self.errors: list[str] = []
+
+        async def on_text_delta(self, event: Any) -> None:
+            self.texts.append(event.text)
+
+        async def on_error(self, message: str, code: str | None = None) -> None:
+            self.errors.append(message)
+
+    async def scenario(proxy: Any) -> tuple[Collect, Any]:
+        client = TeamClient(f"http://127.0.0.1:{proxy.port}", api_key="sk-runs", reconnects=3)
+        handler = Collect()
+        try:
+            proxy.cut_next(after=1500, times=2)  # the request, then its first resume, break
+            outcome = await handler.run(client, "writer", WORDS)
+        finally:
+            await client.aclose()
+        return handler, outcome
+
+    with cutting_proxy(("127.0.0.1", serve.port)) as proxy:
+        handler, outcome = anyio.run(scenario, proxy)
+        assert proxy.cut == 2
+    assert outcome.ok, handler.errors
+    assert "".join(handler.texts).strip() == WORDS.strip()  # every word once, in order
+    assert outcome.stop_reason
+
+    # A person's Stop: the consumer goes away, and the run is cancelled, not left going.
+    async def stop_early() -> str:
+        client = TeamClient(serve.url, api_key="sk-runs")
+        try:
+            stream = client.stream("writer", WORDS)
+            conversation, _ = await anext(stream)
+            await stream.aclose()
+            return conversation or ""
+        finally:
+            await client.aclose()
+
+    conversation = anyio.run(stop_early)
+    runs = serve.http("GET", f"/conversations/{conversation}/runs").json()["data"]
+    assert [r["status"] for r in runs] == ["cancelled"]

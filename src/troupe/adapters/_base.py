@@ -32,11 +32,15 @@ __all__ = [
     "describe_error",
 ]
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator
 from typing import Any
 
+import anyio
+import httpx2
 import msgspec
 import openai
+from openai.types.chat import ChatCompletionChunk
 
 from troupe.events import (
     AgentFinished,
@@ -57,6 +61,9 @@ from troupe.events import (
 )
 from troupe.messages import Usage
 from troupe.wire import StreamDecoder
+
+# A connection that broke mid-stream: resumed from the run's log.
+_BROKEN = (openai.APIConnectionError, httpx2.TransportError)
 
 # What the team expects to hear for code waiting for approval (see docs/code-execution.md):
 # ``approve`` runs it; ``reject`` (or ``reject: <reason>``, typed) does not.
@@ -116,8 +123,10 @@ class TeamClient:
         api_key: str | None = None,
         timeout: float = 600.0,
         http_client: Any = None,
+        reconnects: int = 5,
     ) -> None:
         self.server_url = server_url.rstrip("/")
+        self.reconnects = reconnects
         base_url = self.server_url if self.server_url.endswith("/v1") else f"{self.server_url}/v1"
         kwargs: dict[str, Any] = {"http_client": http_client} if http_client is not None else {}
         self.openai = openai.AsyncOpenAI(
@@ -153,11 +162,13 @@ class TeamClient:
 
     async def stream(
         self, team: str, text: str, *, conversation_id: str | None = None
-    ) -> AsyncIterator[tuple[str | None, list[Event]]]:
+    ) -> AsyncGenerator[tuple[str | None, list[Event]], None]:
         """Send ``text`` to ``team``; yield (conversation id, events) per chunk received.
 
-        Closing the iterator early closes the request, and the server then
-        stops the run.
+        The run is a background run: when the connection breaks (a network blip, a
+        replica restarting) the stream is resumed where it broke
+        (``/v1/runs/{id}/stream`` with ``Last-Event-ID``), up to ``reconnects`` times.
+        Closing the iterator early (a person's Stop) cancels the run.
         """
         headers = {"X-Conversation-Id": conversation_id} if conversation_id else {}
         stream = await self.openai.chat.completions.create(
@@ -166,12 +177,50 @@ class TeamClient:
             stream=True,
             stream_options={"include_usage": True},
             extra_headers=headers,
+            extra_body={"background": True},
         )
         decoder = StreamDecoder()
-        async with stream:
-            conversation = stream.response.headers.get("x-conversation-id") or conversation_id
-            async for chunk in stream:
-                yield conversation, decoder.feed(chunk)
+        conversation = stream.response.headers.get("x-conversation-id") or conversation_id
+        run_id = stream.response.headers.get("x-run-id")
+        seen = 0  # every frame has an id, counting from 1: the chunks read so far
+        broken = 0
+        finished = False
+        try:
+            while True:
+                try:
+                    async with stream:
+                        async for chunk in stream:
+                            seen += 1
+                            yield conversation, decoder.feed(chunk)
+                    finished = True
+                    return
+                except _BROKEN as err:
+                    broken += 1
+                    if run_id is None or broken > self.reconnects:
+                        raise openai.APIConnectionError(
+                            message=f"the stream broke and could not be resumed: {err}",
+                            request=stream.response.request,
+                        ) from err
+                    await anyio.sleep(min(0.5 * 2 ** (broken - 1), 5.0))
+                    stream = await self._resume(run_id, seen)
+        finally:
+            if not finished and run_id is not None:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                    await self._cancel(run_id)
+
+    async def _resume(self, run_id: str, seen: int) -> openai.AsyncStream[ChatCompletionChunk]:
+        """The run's stream after the ``seen``-th frame."""
+        return await self.openai.get(
+            f"/runs/{run_id}/stream",
+            cast_to=ChatCompletionChunk,
+            options={"headers": {"Last-Event-ID": str(seen)}},
+            stream=True,
+            stream_cls=openai.AsyncStream[ChatCompletionChunk],
+        )
+
+    async def _cancel(self, run_id: str) -> None:
+        with contextlib.suppress(openai.APIError):
+            await self.openai.post(f"/runs/{run_id}/cancel", cast_to=object)
 
     async def aclose(self) -> None:
         await self.openai.close()
@@ -279,22 +328,25 @@ class TeamStreamHandler:
         outcome = TurnOutcome(conversation_id=conversation_id)
         texts: list[str] = []
         try:
-            async for conversation, events in client.stream(
-                team, text, conversation_id=conversation_id
-            ):
-                outcome.conversation_id = conversation
-                for event in events:
-                    if isinstance(event, TextDelta):
-                        texts.append(event.text)
-                    elif isinstance(event, RunEnded):
-                        outcome.stop_reason = event.stop_reason
-                        outcome.usage = event.usage
-                        outcome.conversation_id = event.conversation_id or outcome.conversation_id
-                    elif isinstance(event, InputRequested):
-                        outcome.input_requested = event
-                    elif isinstance(event, RunFailed):
-                        outcome.error = event.message
-                    await self.dispatch(event)
+            # Closed however the turn ends: a hook that raises (a person's Stop) cancels the run.
+            stream = client.stream(team, text, conversation_id=conversation_id)
+            async with contextlib.aclosing(stream):
+                async for conversation, events in stream:
+                    outcome.conversation_id = conversation
+                    for event in events:
+                        if isinstance(event, TextDelta):
+                            texts.append(event.text)
+                        elif isinstance(event, RunEnded):
+                            outcome.stop_reason = event.stop_reason
+                            outcome.usage = event.usage
+                            outcome.conversation_id = (
+                                event.conversation_id or outcome.conversation_id
+                            )
+                        elif isinstance(event, InputRequested):
+                            outcome.input_requested = event
+                        elif isinstance(event, RunFailed):
+                            outcome.error = event.message
+                        await self.dispatch(event)
         except openai.APIError as err:
             outcome.error = describe_error(err, client.server_url)
             code = getattr(err, "code", None)
