@@ -31,7 +31,6 @@ teams:
       - {{name: third, model: fake, system_message: Three.}}
     termination: {{max_messages: 4}}
 server:
-  api_keys: [sk-runs, sk-other]
   lease_seconds: 3
 {server}
 """
@@ -67,10 +66,12 @@ class Serve:
         upstream: Upstream,
         *,
         server: str = "",
+        keys: bool = True,
         env: dict[str, str] | None = None,
     ) -> None:
         self.directory = directory
         config = directory / "teams.yaml"
+        server = ("api_keys: [sk-runs, sk-other]\n" if keys else "") + server
         extra = "".join(f"  {line}\n" for line in server.splitlines() if line)
         config.write_text(CONFIG.format(base_url=upstream.base_url, server=extra))
         self.port = free_port()

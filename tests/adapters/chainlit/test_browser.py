@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.adapters import real_teams
+from tests.browser import CHROMIUM_ARGS
 from tests.e2e.conftest import ROOT, free_port, wait_http
 
 pytestmark = pytest.mark.e2e
@@ -28,15 +29,6 @@ pytestmark = pytest.mark.e2e
 KEY = "sk-chainlit-e2e"
 ARTIFACTS = ROOT / "test-artifacts" / "chainlit"
 DOC_SCREENSHOT = ROOT / "docs" / "adapters" / "chainlit.png"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # The demo model calls `current_time` when asked the time; the test's own tool
 # of that name waits until the run is cancelled and writes down that it was.
 # Beside these, the graph, swarm, user-proxy and approval teams of real_teams.

@@ -14,6 +14,7 @@ from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from tests.adapters.real_teams import CODE
 from tests.adapters.real_teams import TeamServer as TroupeServer
+from tests.browser import CHROMIUM_ARGS
 from tests.e2e.conftest import free_port, start, stop
 
 pytestmark = pytest.mark.e2e
@@ -21,15 +22,6 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOT = ROOT / "test-artifacts" / "streamlit.png"
 DOCS_SCREENSHOT = ROOT / "docs" / "adapters" / "streamlit.png"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def chromium() -> str:
