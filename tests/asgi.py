@@ -119,3 +119,21 @@ async def app_host() -> AsyncIterator[None]:
         finally:
             _host.pop()
             tg.cancel_scope.cancel()
+
+
+def http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """An ASGI HTTP scope, for tests that play the server's part (disconnects on cue)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("t", 80),
+        "root_path": "",
+    }

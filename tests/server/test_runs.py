@@ -10,6 +10,7 @@ import anyio
 import httpx2
 import pytest
 
+from tests.asgi import http_scope
 from tests.server.conftest import app_for
 from tests.spec import validate
 from tests.sse import assert_numbered, sse_frames
@@ -196,20 +197,7 @@ async def test_the_disconnect_policy(
         if message["type"] == "http.response.body":
             leave.set()  # the client goes away after the first frame
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/chat/completions",
-        "raw_path": b"/v1/chat/completions",
-        "query_string": b"",
-        "headers": [(b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 1),
-        "server": ("t", 80),
-        "root_path": "",
-    }
+    scope = http_scope("POST", "/v1/chat/completions", [(b"content-type", b"application/json")])
     with anyio.fail_after(5):
         await app(scope, receive, send)  # type: ignore[arg-type]
     run_id = dict(sent[0]["headers"])[b"x-run-id"].decode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from tests.asgi import http_scope
 from tests.teams.conftest import Chat, names, run_team, speakers
 from troupe.agents import AssistantAgent, UserProxyAgent
 from troupe.events import (
@@ -96,20 +97,11 @@ async def test_a_client_leaving_mid_branch_cancels_the_run_and_keeps_the_complet
         ):
             disconnect.set()  # the client leaves while the slow branch still runs
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/chat/completions",
-        "raw_path": b"/v1/chat/completions",
-        "query_string": b"",
-        "headers": [(b"content-type", b"application/json"), (b"x-conversation-id", b"cancel-me")],
-        "client": ("127.0.0.1", 1),
-        "server": ("t", 80),
-        "root_path": "",
-    }
+    scope = http_scope(
+        "POST",
+        "/v1/chat/completions",
+        [(b"content-type", b"application/json"), (b"x-conversation-id", b"cancel-me")],
+    )
     async with app.lifespan():
         with anyio.fail_after(5):
             await app(scope, receive, send)  # type: ignore[arg-type]
