@@ -210,3 +210,54 @@ async def test_the_disconnect_policy(
                 break
             await anyio.sleep(0.01)
     assert run["status"] == status
+
+
+class RateLimited:
+    """A model whose provider answers 429."""
+
+    provider = "openai"
+    model_name = "busy-model"
+
+    async def stream(self, request: ModelRequest) -> Any:
+        from troupe.errors import UpstreamRateLimitError
+
+        raise UpstreamRateLimitError("openai model 'busy-model': HTTP 429 rate limit reached")
+        yield
+
+
+async def test_a_429_in_a_parallel_branch_is_reported_as_that_429(raw_client: Any) -> None:
+    from troupe.teams import Edge, GraphTeam
+
+    team = GraphTeam(
+        "duo",
+        [
+            AssistantAgent("split", ScriptedModel(["go", "go"])),
+            AssistantAgent("fine", ScriptedModel(["ok", "ok"])),
+            AssistantAgent("busy", RateLimited()),  # type: ignore[arg-type]
+        ],
+        [Edge("split", "fine"), Edge("split", "busy")],
+    )
+    client: httpx2.AsyncClient = await raw_client(app_for(team))
+    whole = await client.post("/v1/chat/completions", json=ask(stream=False))
+    assert whole.status_code == 429
+    assert whole.json()["error"]["code"] == "rate_limit_exceeded"
+    assert "HTTP 429" in whole.json()["error"]["message"]
+    streamed = await client.post("/v1/chat/completions", json=ask(stream=True))
+    errors = [
+        e for e in (json.loads(f.data) for f in sse_frames(streamed.text)[:-1]) if "error" in e
+    ]
+    assert [e["error"]["code"] for e in errors] == ["rate_limit_exceeded"]
+    run = (await client.get(f"/v1/runs/{streamed.headers['x-run-id']}")).json()
+    assert run["status"] == "failed" and "HTTP 429" in run["stop_reason"]
+
+
+async def test_a_conversations_runs_go_with_it(raw_client: Any) -> None:
+    client: httpx2.AsyncClient = await raw_client(app_for(duo()))
+    first = await client.post(
+        "/v1/chat/completions", json=ask(stream=False), headers={"x-conversation-id": "gone"}
+    )
+    run_id = first.headers["x-run-id"]
+    assert (await client.get(f"/v1/runs/{run_id}")).status_code == 200
+    assert (await client.delete("/v1/conversations/gone")).status_code == 200
+    assert (await client.get(f"/v1/runs/{run_id}")).status_code == 404
+    assert (await client.get("/v1/conversations/gone/runs")).status_code == 404

@@ -199,6 +199,7 @@ class ChatService:
         finally:
             with anyio.CancelScope(shield=True):
                 await self.store.release(lease)
+        self.manager.forget_conversation(conversation_id, scope)
         if not deleted:
             raise _not_found(conversation_id)
 
