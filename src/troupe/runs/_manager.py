@@ -431,9 +431,9 @@ class RunManager:
         """Drop the finished runs of a deleted conversation from memory too."""
         for run_id, run in list(self._runs.items()):
             record = run.record
-            if (record.scope, record.conversation_id) == (scope, conversation_id):
-                if run.finished.is_set():
-                    del self._runs[run_id]
+            mine = (record.scope, record.conversation_id) == (scope, conversation_id)
+            if mine and run.finished.is_set():
+                del self._runs[run_id]
 
     def local_runs(self, conversation_id: str, scope: str) -> list[RunRecord]:
         """The runs of this process on the conversation, newest first (their records may not
