@@ -95,6 +95,9 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> str:
     return IMAGE
 
 
+# Building the image (in the fixture) counts against the test's time: a cold build of the
+# offline base and the wheelhouse takes minutes on a busy machine.
+@pytest.mark.timeout(1800)
 def test_image_serves_the_demo_teams_as_a_non_root_user(image: str) -> None:
     port = free_port()
     # The engine here has no bridge network: the container shares the host's.

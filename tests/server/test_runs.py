@@ -158,8 +158,8 @@ async def test_a_running_runs_completion_is_409_and_a_stop_cancels_it(raw_client
     assert cancelled.is_set()
     runs = (await client.get("/v1/conversations/c-run/runs")).json()
     assert [r["status"] for r in runs["data"]] == ["cancelled"]
-    troupe = result["chat"].json()["choices"][0]["message"]["troupe"]
-    assert troupe[-1]["type"] == "run_end" and troupe[-1]["stop_reason"] == "cancelled"
+    events = result["chat"].json()["choices"][0]["message"]["troupe"]
+    assert events[-1]["type"] == "run_end" and events[-1]["stop_reason"] == "cancelled"
 
 
 @pytest.mark.parametrize(
