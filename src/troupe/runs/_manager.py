@@ -36,23 +36,23 @@ from troupe.errors import (
     RequestTooLargeError,
     TroupeError,
 )
-from troupe.events import Event, RunEnded, RunFailed, RunResumed, RunStarted
+from troupe.events import Event, RunResumed, RunStarted
 from troupe.messages import Message
 from troupe.runs._live import LiveRun
 from troupe.runs._observe import RunObserver
 from troupe.runs._owner import current_owner, owner_alive
+from troupe.runs._recovery import LOST, end_orphan, lost_events
+from troupe.runs._remote import RemoteRuns
 from troupe.runs._writer import LogWriter, RunLostError
 from troupe.store import (
     ACTIVE,
     ConversationStore,
     Lease,
-    RunCommit,
     RunEnd,
     RunInput,
     RunRecord,
     StoreError,
     decode_events,
-    encode_events,
     encoded_size,
 )
 from troupe.teams import RunResult, RunState, Team, settle
@@ -132,7 +132,7 @@ class RunManager:
         )
         self._tg: anyio.abc.TaskGroup | None = None
         self._started = anyio.Event()
-        self._remote: dict[str, anyio.Event] = {}
+        self._replicas = RemoteRuns(store, self.settings.poll_seconds)
         self._enqueued: dict[tuple[str, str], anyio.Lock] = {}
 
     @property
@@ -151,8 +151,8 @@ class RunManager:
             self._tg = tg
             tg.start_soon(self._writer.serve)
             tg.start_soon(self._recover_loop)
-            tg.start_soon(self._poll_cancels)
-            tg.start_soon(self._listen)
+            tg.start_soon(self._replicas.poll_cancels, self._running)
+            tg.start_soon(self._replicas.listen, self._runs)
             tg.start_soon(self._janitor)
             self._started.set()
             try:
@@ -308,30 +308,7 @@ class RunManager:
         assert flight is not None
         orphan = await self.store.get_run(flight.id, scope=lease.scope)
         if orphan is not None and orphan.status in ACTIVE:
-            events: list[Event] = [
-                RunFailed(agent=orphan.team, code="run_lost", message=_LOST),
-                RunEnded(
-                    agent=orphan.team,
-                    stop_reason=f"error: {_LOST}",
-                    conversation_id=orphan.conversation_id,
-                    run_id=orphan.id,
-                ),
-            ]
-            await self.store.commit_runs(
-                [
-                    RunCommit(
-                        run_id=orphan.id,
-                        scope=orphan.scope,
-                        conversation_id=orphan.conversation_id,
-                        lease=lease,
-                        first_seq=orphan.last_event_id + 1,
-                        last_seq=orphan.last_event_id + len(events),
-                        events=encode_events(events),
-                        end=RunEnd(status="failed", stop_reason=_LOST, usage=flight.usage),
-                        release=False,
-                    )
-                ]
-            )
+            await end_orphan(self.store, orphan, flight.usage, lease)
         return settle(state)
 
     def _spawn(self, run: LiveRun, state: RunState, new: tuple[Message, ...]) -> None:
@@ -494,18 +471,11 @@ class RunManager:
                 continue
             if record.status not in ACTIVE:
                 return
-            await self._wait_remote(run_id)
+            await self._replicas.wait(run_id)
             refreshed = await self.store.get_run(run_id, scope=scope)
             if refreshed is None:
                 return
             record = refreshed
-
-    async def _wait_remote(self, run_id: str) -> None:
-        news = self._remote.setdefault(run_id, anyio.Event())
-        with anyio.move_on_after(self.settings.poll_seconds):
-            await news.wait()
-        if self._remote.get(run_id) is news and news.is_set():
-            del self._remote[run_id]
 
     # --- stopping -----------------------------------------------------------------------
 
@@ -517,7 +487,7 @@ class RunManager:
         record = await self.get(run_id, scope)
         if record.status not in ACTIVE:
             return record
-        return await self._stop_remote(record, wait)
+        return await self._replicas.stop(record, wait)
 
     async def stop_conversation(self, conversation_id: str, scope: str) -> RunRecord:
         """Stop the conversation's run in progress (409 when none is)."""
@@ -530,7 +500,7 @@ class RunManager:
                 f"conversation {conversation_id!r} has no run in progress",
                 param="conversation_id",
             )
-        return await self._stop_remote(record, 5.0)
+        return await self._replicas.stop(record, 5.0)
 
     async def _stop_local(self, run: LiveRun, wait: float) -> RunRecord:
         if not run.finished.is_set():
@@ -538,60 +508,6 @@ class RunManager:
             with anyio.move_on_after(wait):
                 await run.finished.wait()
         return run.snapshot()
-
-    async def _stop_remote(self, record: RunRecord, wait: float) -> RunRecord:
-        """Ask the replica running ``record`` to stop it, and wait (a while) for its end."""
-        await self.store.request_cancel(record.id)
-        with anyio.move_on_after(wait):
-            while True:
-                found = await self.store.get_run(record.id, scope=record.scope)
-                if found is not None:
-                    record = found
-                    if record.status not in ACTIVE:
-                        break
-                await anyio.sleep(0.05)
-        return record
-
-    async def _poll_cancels(self) -> None:
-        """Cancels asked on other replicas, for stores that cannot notify."""
-        while True:
-            await anyio.sleep(self.settings.poll_seconds)
-            mine = [run.id for run in self._running() if run.begun]
-            if not mine:
-                continue
-            try:
-                asked = await self.store.cancel_requests(mine)
-            except StoreError as err:
-                logger.warning("cannot read cancel requests: %s", err.message)
-                continue
-            for run_id in asked:
-                run = self._runs.get(run_id)
-                if run is not None:
-                    run.control.stop("cancelled")
-
-    async def _listen(self) -> None:
-        """Notifications from other replicas: events written, cancels asked."""
-        while True:
-            listener = self.store.run_notifications()
-            if listener is None:
-                return
-            try:
-                async with listener as notifications:
-                    async for kind, run_id in notifications:
-                        self._notified(kind, run_id)
-            except Exception as err:  # the database went away: listen again soon
-                logger.warning("listening for run notifications failed: %s", err)
-            await anyio.sleep(1.0)
-
-    def _notified(self, kind: str, run_id: str) -> None:
-        if kind == "events":
-            news = self._remote.pop(run_id, None)
-            if news is not None:
-                news.set()
-        elif kind == "cancel":
-            run = self._runs.get(run_id)
-            if run is not None:
-                run.control.stop("cancelled")
 
     # --- recovery -----------------------------------------------------------------------
 
@@ -632,17 +548,10 @@ class RunManager:
         ours = state.run is not None and state.run.id == orphan.id
         if not orphan.background:
             logger.warning("run %s lost its process: it ends failed", orphan.id)
-            run.append(RunFailed(agent=team.name, code="run_lost", message=_LOST))
-            run.append(
-                RunEnded(
-                    agent=team.name,
-                    stop_reason=f"error: {_LOST}",
-                    conversation_id=orphan.conversation_id,
-                    run_id=orphan.id,
-                    usage=state.run.usage if ours and state.run else orphan.usage,
-                )
-            )
-            end = RunEnd(status="failed", stop_reason=f"error: {_LOST}", usage=orphan.usage)
+            usage = state.run.usage if ours and state.run else orphan.usage
+            for event in lost_events(orphan, usage):
+                run.append(event)
+            end = RunEnd(status="failed", stop_reason=f"error: {LOST}", usage=usage)
             settled = settle(state) if ours else None
             fingerprint = (
                 self._fingerprint(orphan, run.events) if settled and self._fingerprint else None
@@ -654,14 +563,11 @@ class RunManager:
                 self._forget(run)
             return
         logger.info("run %s lost its process: continuing it here", orphan.id)
-        run.append(RunResumed(agent=team.name, reason=_LOST))
+        run.append(RunResumed(agent=team.name, reason=LOST))
         if ours:
             self._spawn(run, state, ())
         else:
             self._spawn(run, settle(state), orphan.input.messages)
-
-
-_LOST = "the server running this run stopped before it ended"
 
 
 def _busy(conversation_id: str) -> ConversationBusyError:
