@@ -152,7 +152,9 @@ def _code_executor(c: Component, imp: Importer) -> dict[str, Any]:
     if languages and sorted(languages) != ["python", "sh"]:
         imp.drop(c.at("supported_languages"), "supported_languages", "troupe runs python and sh")
     if c.get("sources"):
-        imp.drop(c.at("sources"), "sources (whose code blocks run)", "troupe runs the last message's")
+        imp.drop(
+            c.at("sources"), "sources (whose code blocks run)", "troupe runs the last message's"
+        )
     return agent
 
 

@@ -71,9 +71,7 @@ def _function_tool(c: Component, imp: Importer) -> str | None:
         return f"{imp.tools_module}:{func.name}"
     # The tool's own name or description: a troupe FunctionTool object in the module.
     symbol = f"{name}_tool" if name == func.name else name
-    wrapper = (
-        f"{symbol} = FunctionTool({func.name}, name={name!r}, description={description!r})\n"
-    )
+    wrapper = f"{symbol} = FunctionTool({func.name}, name={name!r}, description={description!r})\n"
     imp.tool_sources[symbol] = wrapper
     if "from troupe.tools import FunctionTool" not in imp.tool_imports:
         imp.tool_imports.append("from troupe.tools import FunctionTool")
@@ -118,9 +116,7 @@ def import_tools(c: Component, imp: Importer, agent: dict[str, Any]) -> None:
         for j, tool in enumerate(bench.get("tools") or []):
             _one_tool(tool, bench.at(f"tools[{j}]"), imp, agent)
         if bench.get("tool_overrides"):
-            imp.drop(
-                bench.at("tool_overrides"), "tool name/description overrides", "not in troupe"
-            )
+            imp.drop(bench.at("tool_overrides"), "tool name/description overrides", "not in troupe")
 
 
 def render_tools_module(imp: Importer) -> str | None:

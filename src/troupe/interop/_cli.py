@@ -41,7 +41,7 @@ def _import_autogen(args: argparse.Namespace) -> int:
     for item in result.not_carried:
         print(f"not carried over: {item}", file=sys.stderr)
     try:  # what ``troupe check`` says, with the API keys' variables set to anything
-        env = {name: "set" for name in re.findall(r"\$\{([A-Za-z_]\w*)\}", text)}
+        env = dict.fromkeys(re.findall(r"\$\{([A-Za-z_]\w*)\}", text), "set")
         read_teams(text, env=env, source=str(out or "<stdout>"), base_dir=folder.resolve())
     except ConfigError as err:
         print(f"the imported config does not check: {err}", file=sys.stderr)

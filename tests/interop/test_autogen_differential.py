@@ -1,0 +1,241 @@
+"""The same team in AutoGen AgentChat 0.7 and, imported, in troupe, on the same replies.
+
+Each test builds a team kind in AutoGen with ``ReplayChatCompletionClient``s,
+dumps it, imports it (``import_autogen``), loads the YAML with troupe's config
+loader, and runs both with the same scripted replies. It compares the speaker
+order, the tool calls, the condition that stopped the run, and the transcript.
+Where troupe differs on purpose, the test says so (see docs/teams.md,
+"Differences from AutoGen AgentChat").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from autogen_agentchat.agents import AssistantAgent as AGAssistant
+from autogen_agentchat.conditions import (
+    FunctionCallTermination,
+    HandoffTermination,
+    MaxMessageTermination,
+    TextMentionTermination,
+)
+from autogen_agentchat.teams import (
+    DiGraphBuilder,
+    GraphFlow,
+    RoundRobinGroupChat,
+    SelectorGroupChat,
+    Swarm,
+)
+
+from tests.interop.autogen_support import (
+    give_models,
+    import_team,
+    replay,
+    run_autogen,
+    run_troupe,
+)
+
+pytestmark = pytest.mark.anyio
+
+TASK = "Write a haiku about autumn."
+
+
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+async def test_round_robin_speaks_in_the_same_order_and_stops_on_the_same_mention(
+    tmp_path: Path,
+) -> None:
+    scripts = {
+        "writer": ["Leaves fall, draft one.", "Leaves fall softly, draft two."],
+        "critic": ["Too plain, revise.", "Good. APPROVE"],
+    }
+
+    def build() -> RoundRobinGroupChat:
+        return RoundRobinGroupChat(
+            [
+                AGAssistant("writer", replay(scripts["writer"]), system_message="You write."),
+                AGAssistant("critic", replay(scripts["critic"]), system_message="You review."),
+            ],
+            termination_condition=TextMentionTermination("APPROVE") | MaxMessageTermination(10),
+        )
+
+    theirs = await run_autogen(build(), TASK)
+    _, teams = import_team(build(), tmp_path)
+    team = teams["imported"]
+    give_models(team, scripts)
+    ours = await run_troupe(team, TASK)
+
+    assert ours.speakers == theirs.speakers == ["writer", "critic", "writer", "critic"]
+    assert ours.transcript == theirs.transcript
+    # Same condition; the wording differs on purpose (troupe says who mentioned it).
+    assert theirs.stop_reason == "Text 'APPROVE' mentioned"
+    assert ours.stop_reason == "text 'APPROVE' mentioned by critic"
+
+
+async def test_tool_calls_and_their_summary_match(tmp_path: Path) -> None:
+    scripts = {
+        "calc": [[("add", '{"a": 2, "b": 3}')], "The sum is 5."],
+        "checker": ["Checked: 5 is right. DONE"],
+    }
+
+    def build() -> RoundRobinGroupChat:
+        calc = AGAssistant("calc", replay(scripts["calc"]), tools=[add])
+        checker = AGAssistant("checker", replay(scripts["checker"]))
+        return RoundRobinGroupChat(
+            [calc, checker], termination_condition=TextMentionTermination("DONE")
+        )
+
+    theirs = await run_autogen(build(), "What is 2 + 3?")
+    result, teams = import_team(build(), tmp_path)
+    assert result.config["teams"]["imported"]["agents"][0]["tools"] == [
+        f"{tmp_path.name}_tools:add"
+    ]
+    team = teams["imported"]
+    give_models(team, scripts)
+    ours = await run_troupe(team, "What is 2 + 3?")
+
+    assert ours.tool_calls == theirs.tool_calls == [("add", '{"a": 2, "b": 3}')]
+    assert ours.speakers == theirs.speakers == ["calc", "checker"]
+    # Without reflection, both answer with the tool's result ("{result}" summary).
+    assert (
+        ours.transcript
+        == theirs.transcript
+        == [("calc", "5"), ("checker", "Checked: 5 is right. DONE")]
+    )
+
+
+async def test_reflection_on_tool_use_and_function_call_termination(tmp_path: Path) -> None:
+    scripts = {"calc": [[("add", '{"a": 1, "b": 1}')], "One and one make 2."]}
+
+    def build() -> RoundRobinGroupChat:
+        calc = AGAssistant("calc", replay(scripts["calc"]), tools=[add], reflect_on_tool_use=True)
+        return RoundRobinGroupChat(
+            [calc], termination_condition=FunctionCallTermination("add") | MaxMessageTermination(4)
+        )
+
+    theirs = await run_autogen(build(), "1 + 1?")
+    _, teams = import_team(build(), tmp_path)
+    team = teams["imported"]
+    give_models(team, scripts)
+    ours = await run_troupe(team, "1 + 1?")
+
+    assert ours.tool_calls == theirs.tool_calls
+    assert ours.transcript == theirs.transcript == [("calc", "One and one make 2.")]
+    assert theirs.stop_reason == "Function 'add' was executed."
+    assert ours.stop_reason == "function add was called by calc"
+
+
+async def test_selector_picks_the_same_speakers_from_the_same_selector_replies(
+    tmp_path: Path,
+) -> None:
+    scripts = {
+        "selector": ["planner", "coder", "reviewer"],
+        "planner": ["Plan: write a function."],
+        "coder": ["def f(): return 1"],
+        "reviewer": ["Looks good. TERMINATE"],
+    }
+
+    def build() -> SelectorGroupChat:
+        agents = [
+            AGAssistant(name, replay(scripts[name]), description=f"The {name}.")
+            for name in ("planner", "coder", "reviewer")
+        ]
+        return SelectorGroupChat(
+            agents,
+            model_client=replay(scripts["selector"]),
+            termination_condition=TextMentionTermination("TERMINATE"),
+            selector_prompt="Roles: {roles}. Pick from {participants}.\n{history}",
+        )
+
+    theirs = await run_autogen(build(), "Write f.")
+    result, teams = import_team(build(), tmp_path)
+    selector = result.config["teams"]["imported"]["selector"]
+    assert selector["prompt"] == "Roles: {roles}. Pick from {participants}.\n{history}"
+    assert selector["allow_repeated_speaker"] is False
+    team = teams["imported"]
+    give_models(team, scripts)
+    ours = await run_troupe(team, "Write f.")
+
+    assert ours.speakers == theirs.speakers == ["planner", "coder", "reviewer"]
+    assert ours.transcript == theirs.transcript
+    assert theirs.stop_reason == "Text 'TERMINATE' mentioned"
+    assert ours.stop_reason == "text 'TERMINATE' mentioned by reviewer"
+
+
+async def test_swarm_handoffs_and_a_handoff_to_the_user(tmp_path: Path) -> None:
+    scripts = {
+        "triage": [[("transfer_to_billing", "{}")]],
+        "billing": ["Which invoice?", [("transfer_to_user", "{}")]],
+    }
+
+    def build() -> Swarm:
+        triage = AGAssistant("triage", replay(scripts["triage"]), handoffs=["billing"])
+        billing = AGAssistant("billing", replay(scripts["billing"]), handoffs=["triage", "user"])
+        return Swarm(
+            [triage, billing],
+            termination_condition=HandoffTermination("user") | MaxMessageTermination(10),
+        )
+
+    theirs = await run_autogen(build(), "I was charged twice.")
+    _, teams = import_team(build(), tmp_path)
+    team = teams["imported"]
+    give_models(team, scripts)
+    ours = await run_troupe(team, "I was charged twice.")
+
+    # AutoGen: billing has the floor after its text answer and speaks again in the
+    # same run, handing off to the user. troupe (on purpose): a swarm speaker that
+    # answers without handing off ends the run; the user's next message goes to it.
+    assert theirs.speakers == ["triage", "billing", "billing"]
+    assert ours.speakers == ["triage", "billing"]
+    assert ours.tool_calls == theirs.tool_calls[:1] == [("transfer_to_billing", "{}")]
+    assert ours.transcript == theirs.transcript[:2]
+    assert theirs.transcript[0] == (
+        "triage",
+        "Transferred to billing, adopting the role of billing immediately.",
+    )
+    assert ours.stop_reason == "swarm team finished"
+    assert theirs.stop_reason == "Handoff to user from billing detected."
+
+
+async def test_graph_fans_out_joins_and_takes_the_conditional_edge(tmp_path: Path) -> None:
+    scripts = {
+        "outliner": ["Outline: intro, body."],
+        "intro": ["An intro."],
+        "body": ["A body."],
+        "editor": ["Edited. PUBLISH"],
+        "publisher": ["Published."],
+        "reviser": ["Never runs."],
+    }
+
+    def build() -> GraphFlow:
+        agents = {name: AGAssistant(name, replay(script)) for name, script in scripts.items()}
+        builder = DiGraphBuilder()
+        for agent in agents.values():
+            builder.add_node(agent)
+        builder.add_edge(agents["outliner"], agents["intro"])
+        builder.add_edge(agents["outliner"], agents["body"])
+        builder.add_edge(agents["intro"], agents["editor"])
+        builder.add_edge(agents["body"], agents["editor"])
+        builder.add_edge(agents["editor"], agents["publisher"], condition="PUBLISH")
+        builder.add_edge(agents["editor"], agents["reviser"], condition="REVISE")
+        return GraphFlow(builder.get_participants(), graph=builder.build())
+
+    theirs = await run_autogen(build(), "Write a post.")
+    result, teams = import_team(build(), tmp_path)
+    edges = result.config["teams"]["imported"]["edges"]
+    assert {"from": "editor", "to": "publisher", "when": "PUBLISH"} in edges
+    team = teams["imported"]
+    give_models(team, scripts)
+    ours = await run_troupe(team, "Write a post.")
+
+    # intro and body run concurrently in both: compare them as a set.
+    assert theirs.speakers[0] == ours.speakers[0] == "outliner"
+    assert set(theirs.speakers[1:3]) == set(ours.speakers[1:3]) == {"intro", "body"}
+    assert theirs.speakers[3:] == ours.speakers[3:] == ["editor", "publisher"]
+    assert sorted(ours.transcript) == sorted(theirs.transcript)
+    assert theirs.stop_reason == "Digraph execution is complete"
+    assert ours.stop_reason == "graph team finished"
