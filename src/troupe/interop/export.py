@@ -80,7 +80,7 @@ class _Exporter:
         if provider == "azure":
             spec["api_version"] = model.api_version
             spec["azure_deployment"] = model.azure_deployment
-        settings = {k: v for k, v in (getattr(model, "settings", None) or {}).items()}
+        settings = dict(getattr(model, "settings", None) or {})
         for key in ("temperature", "max_tokens", "top_p", "seed", "stop"):
             if key in settings:
                 spec[key] = settings.pop(key)
