@@ -13,6 +13,7 @@ from __future__ import annotations
 
 __all__ = ["export_teams", "team_config"]
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -249,10 +250,18 @@ def team_config(teams: Sequence[Team]) -> tuple[dict[str, Any], list[str]]:
     return config, exporter.left_out
 
 
+def _takes_nothing(func: Any) -> bool:
+    try:
+        inspect.signature(func).bind()
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def export_teams(path: str) -> str:
     """The YAML of the team (or list of teams, or function returning either) at ``path``."""
     obj = import_object(path, what="team")
-    if callable(obj) and not isinstance(obj, Team):
+    if callable(obj) and not isinstance(obj, Team | type) and _takes_nothing(obj):
         obj = obj()
     teams = [obj] if isinstance(obj, Team) else list(obj) if isinstance(obj, list | tuple) else []
     if not teams or not all(isinstance(team, Team) for team in teams):
