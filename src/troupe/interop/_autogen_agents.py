@@ -217,12 +217,8 @@ _AGENTS = {
 
 def import_agent(raw: Any, path: str, imp: Importer) -> dict[str, Any] | None:
     """The ``agents:`` entry for the agent component at ``path``; None when it has none."""
-    c = Component.of(raw, path)
-    if c is None:
-        imp.drop(path, "agent", "not a component")
+    found = imp.lookup(raw, path, _AGENTS, "agent")
+    if found is None:
         return None
-    build = _AGENTS.get(c.kind)
-    if build is None:
-        imp.unknown(c, "agent")
-        return None
+    c, build = found
     return build(c, imp)

@@ -12,12 +12,13 @@ __all__ = ["Component", "Importer", "NotCarried", "spec_fields"]
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
+T = TypeVar("T")
 # AutoGen's own short names for providers (``autogen_core._component_config``).
 _WELL_KNOWN = {
     "azure_openai_chat_completion_client": "AzureOpenAIChatCompletionClient",
@@ -108,6 +109,19 @@ class Importer:
 
     def unknown(self, component: Component, role: str) -> None:
         self.drop(component.path, f"{role} {component.kind}", "troupe has no counterpart")
+
+    def lookup(
+        self, raw: Any, path: str, table: Mapping[str, T], role: str
+    ) -> tuple[Component, T] | None:
+        """The component at ``path`` and its entry in ``table``; None (reported) if none."""
+        c = Component.of(raw, path)
+        if c is None:
+            self.drop(path, role, "not a component")
+            return None
+        if c.kind not in table:
+            self.unknown(c, role)
+            return None
+        return c, table[c.kind]
 
     def add_model(self, spec: dict[str, Any], hint: str) -> str:
         """The name of a ``models:`` entry with this spec (an identical one is shared)."""

@@ -27,6 +27,7 @@ from troupe.interop._autogen_base import Component, Importer, NotCarried, identi
 from troupe.interop._autogen_models import import_model
 from troupe.interop._autogen_termination import import_termination
 from troupe.interop._autogen_tools import render_tools_module
+from troupe.interop._sections import config_of
 
 _KINDS = {
     "RoundRobinGroupChat": "round_robin",
@@ -165,14 +166,10 @@ def _magentic_one(c: Component, imp: Importer, team: dict[str, Any]) -> str:
 
 
 def _import_team(raw: Any, path: str, imp: Importer, wanted: str) -> str | None:
-    c = Component.of(raw, path)
-    if c is None:
-        imp.drop(path, "team", "not a component")
+    found = imp.lookup(raw, path, _KINDS, "team")
+    if found is None:
         return None
-    kind = _KINDS.get(c.kind)
-    if kind is None:
-        imp.unknown(c, "team")
-        return None
+    c, kind = found
     key = imp.team_name(wanted)
     imp.teams[key] = {}  # taken: an inner team gets another key
     team: dict[str, Any] = {"kind": kind}
@@ -256,17 +253,10 @@ def import_autogen(
         key = _import_team(raw, path, imp, wanted)
         if key is not None:
             top.append(key)
-    config: dict[str, Any] = {}
-    if imp.models:
-        config["models"] = imp.models
-    if imp.executors:
-        config["executors"] = imp.executors
     # Inner teams were added first; the imported team leads the list.
-    config["teams"] = {k: imp.teams[k] for k in top} | {
-        k: v for k, v in imp.teams.items() if k not in top
-    }
+    teams = {k: imp.teams[k] for k in top} | {k: v for k, v in imp.teams.items() if k not in top}
     return AutoGenImport(
-        config=config,
+        config=config_of(imp.models, imp.executors, teams),
         teams=tuple(top),
         not_carried=tuple(imp.not_carried),
         notes=tuple(imp.notes),

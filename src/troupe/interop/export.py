@@ -23,6 +23,7 @@ import yaml
 from troupe.agents import AssistantAgent, CodeExecutorAgent, UserProxyAgent
 from troupe.agents._code_executor import CodeAssistantAgent
 from troupe.execution import DockerExecutor, Executor, LocalExecutor
+from troupe.interop._sections import config_of
 from troupe.models import DemoModel
 from troupe.teams import GraphTeam, SelectorTeam, Team, TeamAgent, TeamTool
 from troupe.teams import termination as t
@@ -241,13 +242,7 @@ def team_config(teams: Sequence[Team]) -> tuple[dict[str, Any], list[str]]:
     exporter = _Exporter()
     for team in teams:
         exporter.team(team)
-    config: dict[str, Any] = {}
-    if exporter.models:
-        config["models"] = exporter.models
-    if exporter.executors:
-        config["executors"] = exporter.executors
-    config["teams"] = exporter.teams
-    return config, exporter.left_out
+    return config_of(exporter.models, exporter.executors, exporter.teams), exporter.left_out
 
 
 def _takes_nothing(func: Any) -> bool:
