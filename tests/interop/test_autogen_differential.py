@@ -11,9 +11,11 @@ Where troupe differs on purpose, the test says so (see docs/teams.md,
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from autogen_agentchat.agents import AssistantAgent as AGAssistant
+from autogen_agentchat.agents import UserProxyAgent as AGUserProxy
 from autogen_agentchat.conditions import (
     FunctionCallTermination,
     HandoffTermination,
@@ -35,6 +37,9 @@ from tests.interop.autogen_support import (
     run_autogen,
     run_troupe,
 )
+from tests.teams.conftest import run_team
+from troupe.events import InputRequested
+from troupe.messages import text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -239,3 +244,88 @@ async def test_graph_fans_out_joins_and_takes_the_conditional_edge(tmp_path: Pat
     assert sorted(ours.transcript) == sorted(theirs.transcript)
     assert theirs.stop_reason == "Digraph execution is complete"
     assert ours.stop_reason == "graph team finished"
+
+
+async def test_a_user_proxy_pauses_the_run_where_autogen_blocks_on_input(tmp_path: Path) -> None:
+    scripts = {"helper": ["Shall I go on?", "Done, as you said. BYE"]}
+
+    def build(input_func: Any = None) -> RoundRobinGroupChat:
+        helper = AGAssistant("helper", replay(scripts["helper"]))
+        human = AGUserProxy("human", input_func=input_func)
+        return RoundRobinGroupChat(
+            [helper, human], termination_condition=TextMentionTermination("BYE")
+        )
+
+    theirs = await run_autogen(build(lambda prompt: "Yes, go on."), "Help me.")
+    _, teams = import_team(build(), tmp_path)
+    team = teams["imported"]
+    give_models(team, scripts)
+    result, recorder = await run_team(team, "Help me.")
+    # AutoGen calls input_func and waits inside the run. troupe (on purpose) ends the run
+    # with a question to the API's client; its next message is the human's, and the run
+    # goes on from there (no server task waits for a person).
+    assert [e.agent for e in recorder.events if isinstance(e, InputRequested)] == ["human"]
+    assert result.stop_reason == "input requested by human"
+    result, recorder = await run_team(team, "Yes, go on.", result.state)
+    ours = [(m.source, text_of(m)) for m in result.state.transcript[1:]]
+    assert (
+        ours
+        == theirs.transcript
+        == [
+            ("helper", "Shall I go on?"),
+            ("human", "Yes, go on."),
+            ("helper", "Done, as you said. BYE"),
+        ]
+    )
+
+
+async def test_a_selector_with_one_candidate_left_asks_no_model(tmp_path: Path) -> None:
+    scripts = {
+        "selector": ["a"],
+        "a": ["A speaks."],
+        "b": ["B speaks. END"],
+    }
+
+    def build() -> SelectorGroupChat:
+        return SelectorGroupChat(
+            [AGAssistant(n, replay(scripts[n]), description=n) for n in ("a", "b")],
+            model_client=replay(scripts["selector"]),
+            termination_condition=TextMentionTermination("END"),
+        )
+
+    theirs = await run_autogen(build(), "Go.")
+    _, teams = import_team(build(), tmp_path)
+    team = teams["imported"]
+    give_models(team, scripts)
+    ours = await run_troupe(team, "Go.")
+    # After a, b is the only other candidate (no repeated speaker): neither asks the model.
+    assert ours.speakers == theirs.speakers == ["a", "b"]
+    assert ours.transcript == theirs.transcript
+
+
+@pytest.mark.filterwarnings(
+    "ignore:.*(LocalCommandLineCodeExecutor|approval function).*:UserWarning"
+)
+async def test_a_code_executor_runs_the_code_block_it_is_given(tmp_path: Path) -> None:
+    from autogen_agentchat.agents import CodeExecutorAgent as AGCodeExecutor
+    from autogen_ext.code_executors.local import LocalCommandLineCodeExecutor
+
+    scripts = {"coder": ["```python\nprint(6 * 7)\n```"]}
+
+    def build() -> RoundRobinGroupChat:
+        coder = AGAssistant("coder", replay(scripts["coder"]))
+        executor = LocalCommandLineCodeExecutor(work_dir=tmp_path / "work")
+        runner = AGCodeExecutor("runner", code_executor=executor)
+        return RoundRobinGroupChat([coder, runner], termination_condition=MaxMessageTermination(3))
+
+    theirs = await run_autogen(build(), "Compute 6 * 7.")
+    _, teams = import_team(build(), tmp_path)
+    team = teams["imported"]
+    give_models(team, scripts)
+    ours = await run_troupe(team, "Compute 6 * 7.")
+    assert ours.speakers == theirs.speakers == ["coder", "runner"]
+    assert ours.transcript[0] == theirs.transcript[0]
+    # The output is the same; troupe (on purpose) says the exit code first, so that the
+    # next agent tells a failed run from one that printed nothing.
+    assert theirs.transcript[1] == ("runner", "42\n")
+    assert ours.transcript[1] == ("runner", "exit code 0\n42\n")
