@@ -396,3 +396,12 @@ def test_the_command_says_what_it_cannot_read(
     agent_only.write_text(json.dumps(dumped(AssistantAgent("a", replay([])))))
     assert main(["import", "autogen", str(agent_only)]) == 1
     assert "not a team" in capsys.readouterr().err
+
+
+def test_text_that_troupe_would_read_as_an_environment_variable_is_noted() -> None:
+    agent = AssistantAgent("a", replay([]), system_message="Greet ${USER_NAME} warmly.")
+    result = import_autogen(dumped(RoundRobinGroupChat([agent])), name="t")
+    assert (
+        "teams.t.agents[0].system_message (in the YAML): troupe reads ${USER_NAME} "
+        "as an environment variable" in result.notes
+    )

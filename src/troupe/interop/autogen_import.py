@@ -16,6 +16,7 @@ from __future__ import annotations
 __all__ = ["AutoGenImport", "NotCarried", "import_autogen"]
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,6 +216,24 @@ def _import_team(raw: Any, path: str, imp: Importer, wanted: str) -> str | None:
     return key
 
 
+_ENV_LIKE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}")
+
+
+def _env_lookalikes(value: Any, path: str, imp: Importer) -> None:
+    """Note the text (a system message, say) that troupe would read as ``${VAR}``."""
+    found = _ENV_LIKE.search(value) if isinstance(value, str) else None
+    if found is not None:
+        imp.notes.append(
+            f"{path} (in the YAML): troupe reads {found[0]} as an environment variable"
+        )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _env_lookalikes(item, f"{path}.{key}", imp)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _env_lookalikes(item, f"{path}[{i}]", imp)
+
+
 def _roots(data: Any) -> list[tuple[Any, str]]:
     """The team components of a document: one team, or a Studio gallery's teams."""
     if isinstance(data, dict) and isinstance(data.get("component"), dict):
@@ -255,6 +274,7 @@ def import_autogen(
             top.append(key)
     # Inner teams were added first; the imported team leads the list.
     teams = {k: imp.teams[k] for k in top} | {k: v for k, v in imp.teams.items() if k not in top}
+    _env_lookalikes(teams, "teams", imp)
     return AutoGenImport(
         config=config_of(imp.models, imp.executors, teams),
         teams=tuple(top),
