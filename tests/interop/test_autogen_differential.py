@@ -10,6 +10,7 @@ Where troupe differs on purpose, the test says so (see docs/teams.md,
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from autogen_agentchat.conditions import (
     MaxMessageTermination,
     TextMentionTermination,
 )
+from autogen_agentchat.messages import StructuredMessage
 from autogen_agentchat.teams import (
     DiGraphBuilder,
     GraphFlow,
@@ -29,6 +31,7 @@ from autogen_agentchat.teams import (
     SelectorGroupChat,
     Swarm,
 )
+from pydantic import BaseModel
 
 from tests.interop.autogen_support import (
     give_models,
@@ -44,6 +47,11 @@ from troupe.messages import text_of
 pytestmark = pytest.mark.anyio
 
 TASK = "Write a haiku about autumn."
+
+
+class Verdict(BaseModel):
+    approved: bool
+    reason: str
 
 
 def add(a: int, b: int) -> int:
@@ -329,3 +337,53 @@ async def test_a_code_executor_runs_the_code_block_it_is_given(tmp_path: Path) -
     # next agent tells a failed run from one that printed nothing.
     assert theirs.transcript[1] == ("runner", "42\n")
     assert ours.transcript[1] == ("runner", "exit code 0\n42\n")
+
+
+async def test_a_nested_team_speaks_inside_the_outer_one(tmp_path: Path) -> None:
+    scripts = {"a": ["A one."], "b": ["B one."], "c": ["C closes. END"]}
+
+    def build() -> RoundRobinGroupChat:
+        pair = RoundRobinGroupChat(
+            [AGAssistant("a", replay(scripts["a"])), AGAssistant("b", replay(scripts["b"]))],
+            name="pair",
+            termination_condition=MaxMessageTermination(3),
+        )
+        return RoundRobinGroupChat(
+            [pair, AGAssistant("c", replay(scripts["c"]))],
+            termination_condition=TextMentionTermination("END"),
+        )
+
+    theirs = await run_autogen(build(), "Go.")
+    result, teams = import_team(build(), tmp_path)
+    assert result.config["teams"]["pair"]["termination"] == {"max_messages": 3}
+    team = teams["imported"]
+    give_models(teams["pair"], scripts)
+    give_models(team, scripts)
+    ours = await run_troupe(team, "Go.")
+    assert ours.speakers == theirs.speakers == ["a", "b", "c"]
+    assert ours.transcript == theirs.transcript
+    assert ours.stop_reason == "text 'END' mentioned by c"
+
+
+async def test_structured_output_gives_the_same_object(tmp_path: Path) -> None:
+    scripts = {"judge": ['{"approved": true, "reason": "fine"}']}
+
+    def build() -> RoundRobinGroupChat:
+        judge = AGAssistant("judge", replay(scripts["judge"]), output_content_type=Verdict)
+        return RoundRobinGroupChat(
+            [judge],
+            termination_condition=MaxMessageTermination(2),
+            custom_message_types=[StructuredMessage[Verdict]],
+        )
+
+    theirs = await run_autogen(build(), "Judge.")
+    _, teams = import_team(build(), tmp_path)
+    team = teams["imported"]
+    give_models(team, scripts)
+    ours = await run_troupe(team, "Judge.")
+    # AgentChat re-serializes its pydantic object; troupe keeps the model's JSON text.
+    assert [json.loads(text) for _, text in ours.transcript] == [
+        json.loads(text) for _, text in theirs.transcript
+    ]
+    assert theirs.stop_reason == "Maximum number of messages 2 reached, current message count: 2"
+    assert ours.stop_reason == "maximum number of messages 2 reached"
