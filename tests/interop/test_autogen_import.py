@@ -405,3 +405,38 @@ def test_text_that_troupe_would_read_as_an_environment_variable_is_noted() -> No
         "teams.t.agents[0].system_message (in the YAML): troupe reads ${USER_NAME} "
         "as an environment variable" in result.notes
     )
+
+
+def test_a_malformed_file_is_reported_not_a_crash() -> None:
+    agent = {
+        "provider": "autogen_agentchat.agents.AssistantAgent",
+        "config": {
+            "name": "a",
+            "model_client": {"provider": "mypkg.MyClient", "config": {}},
+            "handoffs": [42, {"target": "b"}],
+            "tools": "not a list",
+            "workbench": [{"provider": "autogen_ext.tools.mcp.McpWorkbench", "config": {}}],
+        },
+    }
+    graph = {
+        "provider": "autogen_agentchat.teams.GraphFlow",
+        "component_type": "team",
+        "config": {
+            "participants": [agent, "nonsense", {"provider": "mypkg.Robot", "config": {}}],
+            "graph": {"nodes": {"a": {"edges": [{"condition": "x"}, "bad"]}}},
+            "termination_condition": {"provider": "mypkg.MyCondition", "config": {}},
+        },
+    }
+    result = import_autogen(graph, name="g")
+    where = "$.config.participants"
+    assert paths(result) == {
+        f"{where}[0].config.model_client.config": "model client MyClient",
+        f"{where}[0].config.handoffs[0]": "handoff",
+        f"{where}[0].config.workbench[0].config": "workbench McpWorkbench",
+        f"{where}[1]": "agent",
+        f"{where}[2].config": "agent Robot",
+        "$.config.graph.nodes.a.edges[0]": "edge",
+        "$.config.graph.nodes.a.edges[1]": "edge",
+        "$.config.termination_condition.config": "termination condition MyCondition",
+    }
+    assert [a["name"] for a in result.config["teams"]["g"]["agents"]] == ["a"]

@@ -48,9 +48,12 @@ def _model_context(raw: Any, path: str, imp: Importer) -> dict[str, Any]:
 def _handoffs(c: Component, imp: Importer) -> list[Any]:
     found: list[Any] = []
     fields = spec_fields(AgentSpec, "assistant") or frozenset()
-    for i, handoff in enumerate(c.get("handoffs") or []):
+    for i, handoff in enumerate(c.items("handoffs")):
         if isinstance(handoff, str):
             handoff = {"target": handoff}
+        if not isinstance(handoff, dict) or not handoff.get("target"):
+            imp.drop(c.at(f"handoffs[{i}]"), "handoff", "neither a name nor a handoff object")
+            continue
         target = str(handoff.get("target"))
         entry = {"target": target}
         # AgentChat's texts, carried so that the model and the transcript see the same.
@@ -102,7 +105,7 @@ def _assistant(c: Component, imp: Importer) -> dict[str, Any]:
     context = _model_context(c.get("model_context"), c.at("model_context"), imp)
     if context:
         agent["context"] = context
-    for i, memory in enumerate(c.get("memory") or []):
+    for i, memory in enumerate(c.items("memory")):
         kind = (Component.of(memory, "") or Component("memory", {}, "")).kind
         imp.drop(c.at(f"memory[{i}]"), f"memory {kind}", "troupe config has no agent memory yet")
     if c.get("metadata"):

@@ -8,7 +8,7 @@ so that whatever cannot be carried over is reported where it is.
 
 from __future__ import annotations
 
-__all__ = ["Component", "Importer", "NotCarried", "spec_fields"]
+__all__ = ["Component", "Importer", "NotCarried", "identifier", "listed", "mapped", "spec_fields"]
 
 import json
 import re
@@ -64,6 +64,18 @@ class Component:
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.config.get(key, default)
+
+    def items(self, key: str) -> list[Any]:
+        """The list at ``key``; anything else (missing, malformed) is no items."""
+        return listed(self.config.get(key))
+
+
+def listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def mapped(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def spec_fields(union: Any, tag: str) -> frozenset[str] | None:

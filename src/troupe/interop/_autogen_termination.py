@@ -39,7 +39,7 @@ _LEAVES: dict[str, tuple[str, Any]] = {
     "HandoffTermination": ("handoff", lambda c: c.get("target")),
     "TimeoutTermination": ("timeout", lambda c: c.get("timeout_seconds")),
     "ExternalTermination": ("external", lambda c: True),
-    "SourceMatchTermination": ("source_match", lambda c: list(c.get("sources") or [])),
+    "SourceMatchTermination": ("source_match", lambda c: c.items("sources")),
     "TextMessageTermination": ("text_message", lambda c: c.get("source") or True),
     "FunctionCallTermination": ("function_call", lambda c: c.get("function_name")),
 }
@@ -77,7 +77,7 @@ def import_termination(raw: Any, path: str, imp: Importer) -> dict[str, Any] | N
     if c.kind in ("OrTerminationCondition", "AndTerminationCondition"):
         found = [
             import_termination(inner, c.at(f"conditions[{i}]"), imp)
-            for i, inner in enumerate(c.get("conditions") or [])
+            for i, inner in enumerate(c.items("conditions"))
         ]
         parts = [part for part in found if part]
         if len(parts) < len(found) and c.kind == "AndTerminationCondition":

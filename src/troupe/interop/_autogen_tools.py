@@ -15,7 +15,7 @@ import ast
 import textwrap
 from typing import Any
 
-from troupe.interop._autogen_base import Component, Importer
+from troupe.interop._autogen_base import Component, Importer, listed
 
 
 def _import_line(item: Any) -> str | None:
@@ -25,7 +25,7 @@ def _import_line(item: Any) -> str | None:
         return None
     if "module" in item:
         names = []
-        for name in item.get("imports") or []:
+        for name in listed(item.get("imports")):
             if isinstance(name, dict):
                 names.append(f"{name.get('name')} as {name.get('alias')}")
             else:
@@ -61,7 +61,7 @@ def _function_tool(c: Component, imp: Importer) -> str | None:
         imp.drop(c.path, f"tool {name}", f"another tool's function is also named {func.name}")
         return None
     imp.tool_sources[func.name] = source
-    for item in c.get("global_imports") or []:
+    for item in c.items("global_imports"):
         line = _import_line(item)
         if line and line not in imp.tool_imports:
             imp.tool_imports.append(line)
@@ -102,7 +102,7 @@ def _one_tool(raw: Any, path: str, imp: Importer, agent: dict[str, Any]) -> None
 
 def import_tools(c: Component, imp: Importer, agent: dict[str, Any]) -> None:
     """Fill ``agent``'s ``tools:`` (and ``team_tools:``) from ``tools`` or ``workbench``."""
-    for i, raw in enumerate(c.get("tools") or []):
+    for i, raw in enumerate(c.items("tools")):
         _one_tool(raw, c.at(f"tools[{i}]"), imp, agent)
     benches = c.get("workbench") or []
     for i, raw in enumerate(benches if isinstance(benches, list) else [benches]):
@@ -113,7 +113,7 @@ def import_tools(c: Component, imp: Importer, agent: dict[str, Any]) -> None:
         if bench.kind not in ("StaticWorkbench", "StaticStreamWorkbench"):
             imp.unknown(bench, "workbench")
             continue
-        for j, tool in enumerate(bench.get("tools") or []):
+        for j, tool in enumerate(bench.items("tools")):
             _one_tool(tool, bench.at(f"tools[{j}]"), imp, agent)
         if bench.get("tool_overrides"):
             imp.drop(bench.at("tool_overrides"), "tool name/description overrides", "not in troupe")

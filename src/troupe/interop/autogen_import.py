@@ -24,7 +24,15 @@ import yaml
 
 from troupe.config.spec import TeamSpec
 from troupe.interop._autogen_agents import import_agent
-from troupe.interop._autogen_base import Component, Importer, NotCarried, identifier, spec_fields
+from troupe.interop._autogen_base import (
+    Component,
+    Importer,
+    NotCarried,
+    identifier,
+    listed,
+    mapped,
+    spec_fields,
+)
 from troupe.interop._autogen_models import import_model
 from troupe.interop._autogen_termination import import_termination
 from troupe.interop._autogen_tools import render_tools_module
@@ -111,15 +119,18 @@ def _selector(c: Component, imp: Importer, team: dict[str, Any]) -> None:
 
 
 def _graph(c: Component, imp: Importer, team: dict[str, Any]) -> None:
-    graph = c.get("graph") or {}
-    nodes = graph.get("nodes") or {}
+    graph = mapped(c.get("graph"))
+    nodes = mapped(graph.get("nodes"))
     edges: list[dict[str, Any]] = []
     activation: dict[str, str] = {}
     groups: dict[str, set[str]] = {}
     for source, node in nodes.items():
-        for i, edge in enumerate(node.get("edges") or []):
+        for i, edge in enumerate(listed(mapped(node).get("edges"))):
             where = f"{c.path}.graph.nodes.{source}.edges[{i}]"
-            target = edge.get("target")
+            target = mapped(edge).get("target")
+            if not isinstance(target, str):
+                imp.drop(where, "edge", "it has no target")
+                continue
             entry: dict[str, Any] = {"from": identifier(source), "to": identifier(target)}
             condition = edge.get("condition")
             if isinstance(condition, str) and condition:
@@ -140,7 +151,7 @@ def _graph(c: Component, imp: Importer, team: dict[str, Any]) -> None:
                 )
     team["edges"] = edges
     if graph.get("default_start_node"):
-        team["entry"] = [identifier(graph["default_start_node"])]
+        team["entry"] = [identifier(str(graph["default_start_node"]))]
     if activation:
         team["activation"] = activation
 
@@ -184,7 +195,7 @@ def _import_team(raw: Any, path: str, imp: Importer, wanted: str) -> str | None:
         team["kind"] = _magentic_one(c, imp, team)
     agents = [
         _participant(raw, c.at(f"participants[{i}]"), imp)
-        for i, raw in enumerate(c.get("participants") or [])
+        for i, raw in enumerate(c.items("participants"))
     ]
     team["agents"] = [agent for agent in agents if agent is not None]
     if c.get("termination_condition"):
