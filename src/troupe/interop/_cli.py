@@ -52,6 +52,8 @@ def _import_autogen(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from troupe.interop.export import export_teams
 
+    if str(Path.cwd()) not in sys.path:  # the user's package, as ``python -m`` finds it
+        sys.path.insert(0, str(Path.cwd()))
     try:
         text = export_teams(args.team)
     except (ValueError, ConfigError) as err:
