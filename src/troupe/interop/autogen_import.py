@@ -65,14 +65,18 @@ class AutoGenImport:
         lines = ["# Imported from AutoGen AgentChat by `troupe import autogen`."]
         if self.not_carried:
             lines.append("# Not carried over:")
-            lines += [f"#   {item}" for item in self.not_carried]
+            lines += [f"#   {_one_line(item)}" for item in self.not_carried]
         if self.notes:
             lines.append("# Notes:")
-            lines += [f"#   {note}" for note in self.notes]
+            lines += [f"#   {_one_line(note)}" for note in self.notes]
         body = yaml.dump(
             self.config, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
         )
         return "\n".join(lines) + "\n" + body
+
+
+def _one_line(item: object) -> str:
+    return " ".join(str(item).split())
 
 
 class _Dumper(yaml.SafeDumper):
