@@ -440,3 +440,36 @@ def test_a_malformed_file_is_reported_not_a_crash() -> None:
         "$.config.termination_condition.config": "termination condition MyCondition",
     }
     assert [a["name"] for a in result.config["teams"]["g"]["agents"]] == ["a"]
+
+
+def test_once_troupe_has_magentic_one_and_society_of_mind_the_import_writes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The import asks troupe's config schema which kinds exist; here it says they do."""
+    from troupe.interop import _autogen_agents, autogen_import
+
+    kinds = {
+        "magentic_one": frozenset({"model", "max_stalls", "final_answer_prompt", "agents"}),
+        "society_of_mind": frozenset({"name", "team", "model", "instruction", "response_prompt"}),
+    }
+    monkeypatch.setattr(autogen_import, "spec_fields", lambda union, tag: kinds.get(tag))
+    monkeypatch.setattr(_autogen_agents, "spec_fields", lambda union, tag: kinds.get(tag))
+    inner = RoundRobinGroupChat([AssistantAgent("drafter", replay([]))], name="drafting")
+    mind = SocietyOfMindAgent("mind", team=inner, model_client=replay([]), instruction="Sum up.")
+    team = MagenticOneGroupChat(
+        [mind, AssistantAgent("coder", replay([]))], model_client=replay([]), max_stalls=2
+    )
+    result = import_autogen(dumped(team), name="m1")
+    spec = result.config["teams"]["m1"]
+    assert spec["kind"] == "magentic_one"
+    assert (spec["model"], spec["max_stalls"]) == ("replay", 2)
+    assert spec["final_answer_prompt"].startswith("\nWe are working on the following task")
+    assert spec["agents"][0] == {
+        "kind": "society_of_mind",
+        "name": "mind",
+        "team": "mind",
+        "model": "replay",
+        "instruction": "Sum up.",
+        "response_prompt": spec["agents"][0]["response_prompt"],
+    }
+    assert result.not_carried == ()

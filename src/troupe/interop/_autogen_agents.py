@@ -177,7 +177,7 @@ def _society_of_mind(c: Component, imp: Importer) -> dict[str, Any] | None:
         return None
     fields = spec_fields(AgentSpec, "society_of_mind")
     model = import_model(c.get("model_client"), c.at("model_client"), imp)
-    if fields is not None and {"team", "model"} <= fields:  # pragma: no cover - a later troupe
+    if fields is not None and {"team", "model"} <= fields:
         agent = {"kind": "society_of_mind", "name": name, "team": inner, "model": model}
         for key in ("instruction", "response_prompt"):
             if key in fields and c.get(key):

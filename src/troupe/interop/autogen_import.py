@@ -164,7 +164,7 @@ def _magentic_one(c: Component, imp: Importer, team: dict[str, Any]) -> str:
     """MagenticOne: its kind when troupe has it, else a selector team (the closest)."""
     fields = spec_fields(TeamSpec, "magentic_one")
     model = import_model(c.get("model_client"), c.at("model_client"), imp)
-    if fields is not None and "model" in fields:  # pragma: no cover - a later troupe
+    if fields is not None and "model" in fields:
         team["model"] = model
         for key in ("max_stalls", "final_answer_prompt"):
             if key in fields and c.get(key) is not None:
