@@ -11,7 +11,7 @@ reply what the AutoGen ``ReplayChatCompletionClient``s reply.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,17 @@ async def run_troupe(team: Team, task: str) -> Outcome:
         stop_reason=result.stop_reason or "",
         transcript=final,
     )
+
+
+async def run_both(
+    build: Callable[[], AutoGenTeam], scripts: Mapping[str, Sequence[Reply]], task: str, tmp: Path
+) -> tuple[Outcome, Outcome, AutoGenImport]:
+    """Run ``build()`` in AutoGen, then imported in troupe, on the same ``scripts``."""
+    theirs = await run_autogen(build(), task)
+    result, teams = import_team(build(), tmp)
+    team = teams["imported"]
+    give_models(team, scripts)
+    return theirs, await run_troupe(team, task), result
 
 
 def dumped(team: AutoGenTeam) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from tests.interop.autogen_support import (
     import_team,
     replay,
     run_autogen,
+    run_both,
     run_troupe,
 )
 from tests.teams.conftest import run_team
@@ -76,11 +77,7 @@ async def test_round_robin_speaks_in_the_same_order_and_stops_on_the_same_mentio
             termination_condition=TextMentionTermination("APPROVE") | MaxMessageTermination(10),
         )
 
-    theirs = await run_autogen(build(), TASK)
-    _, teams = import_team(build(), tmp_path)
-    team = teams["imported"]
-    give_models(team, scripts)
-    ours = await run_troupe(team, TASK)
+    theirs, ours, _ = await run_both(build, scripts, TASK, tmp_path)
 
     assert ours.speakers == theirs.speakers == ["writer", "critic", "writer", "critic"]
     assert ours.transcript == theirs.transcript
@@ -102,14 +99,10 @@ async def test_tool_calls_and_their_summary_match(tmp_path: Path) -> None:
             [calc, checker], termination_condition=TextMentionTermination("DONE")
         )
 
-    theirs = await run_autogen(build(), "What is 2 + 3?")
-    result, teams = import_team(build(), tmp_path)
+    theirs, ours, result = await run_both(build, scripts, "What is 2 + 3?", tmp_path)
     assert result.config["teams"]["imported"]["agents"][0]["tools"] == [
         f"{tmp_path.name}_tools:add"
     ]
-    team = teams["imported"]
-    give_models(team, scripts)
-    ours = await run_troupe(team, "What is 2 + 3?")
 
     assert ours.tool_calls == theirs.tool_calls == [("add", '{"a": 2, "b": 3}')]
     assert ours.speakers == theirs.speakers == ["calc", "checker"]
@@ -130,11 +123,7 @@ async def test_reflection_on_tool_use_and_function_call_termination(tmp_path: Pa
             [calc], termination_condition=FunctionCallTermination("add") | MaxMessageTermination(4)
         )
 
-    theirs = await run_autogen(build(), "1 + 1?")
-    _, teams = import_team(build(), tmp_path)
-    team = teams["imported"]
-    give_models(team, scripts)
-    ours = await run_troupe(team, "1 + 1?")
+    theirs, ours, _ = await run_both(build, scripts, "1 + 1?", tmp_path)
 
     assert ours.tool_calls == theirs.tool_calls
     assert ours.transcript == theirs.transcript == [("calc", "One and one make 2.")]
@@ -164,14 +153,10 @@ async def test_selector_picks_the_same_speakers_from_the_same_selector_replies(
             selector_prompt="Roles: {roles}. Pick from {participants}.\n{history}",
         )
 
-    theirs = await run_autogen(build(), "Write f.")
-    result, teams = import_team(build(), tmp_path)
+    theirs, ours, result = await run_both(build, scripts, "Write f.", tmp_path)
     selector = result.config["teams"]["imported"]["selector"]
     assert selector["prompt"] == "Roles: {roles}. Pick from {participants}.\n{history}"
     assert selector["allow_repeated_speaker"] is False
-    team = teams["imported"]
-    give_models(team, scripts)
-    ours = await run_troupe(team, "Write f.")
 
     assert ours.speakers == theirs.speakers == ["planner", "coder", "reviewer"]
     assert ours.transcript == theirs.transcript
@@ -193,11 +178,7 @@ async def test_swarm_handoffs_and_a_handoff_to_the_user(tmp_path: Path) -> None:
             termination_condition=HandoffTermination("user") | MaxMessageTermination(10),
         )
 
-    theirs = await run_autogen(build(), "I was charged twice.")
-    _, teams = import_team(build(), tmp_path)
-    team = teams["imported"]
-    give_models(team, scripts)
-    ours = await run_troupe(team, "I was charged twice.")
+    theirs, ours, _ = await run_both(build, scripts, "I was charged twice.", tmp_path)
 
     # AutoGen: billing has the floor after its text answer and speaks again in the
     # same run, handing off to the user. troupe (on purpose): a swarm speaker that
@@ -237,13 +218,9 @@ async def test_graph_fans_out_joins_and_takes_the_conditional_edge(tmp_path: Pat
         builder.add_edge(agents["editor"], agents["reviser"], condition="REVISE")
         return GraphFlow(builder.get_participants(), graph=builder.build())
 
-    theirs = await run_autogen(build(), "Write a post.")
-    result, teams = import_team(build(), tmp_path)
+    theirs, ours, result = await run_both(build, scripts, "Write a post.", tmp_path)
     edges = result.config["teams"]["imported"]["edges"]
     assert {"from": "editor", "to": "publisher", "when": "PUBLISH"} in edges
-    team = teams["imported"]
-    give_models(team, scripts)
-    ours = await run_troupe(team, "Write a post.")
 
     # intro and body run concurrently in both: compare them as a set.
     assert theirs.speakers[0] == ours.speakers[0] == "outliner"
@@ -301,11 +278,7 @@ async def test_a_selector_with_one_candidate_left_asks_no_model(tmp_path: Path) 
             termination_condition=TextMentionTermination("END"),
         )
 
-    theirs = await run_autogen(build(), "Go.")
-    _, teams = import_team(build(), tmp_path)
-    team = teams["imported"]
-    give_models(team, scripts)
-    ours = await run_troupe(team, "Go.")
+    theirs, ours, _ = await run_both(build, scripts, "Go.", tmp_path)
     # After a, b is the only other candidate (no repeated speaker): neither asks the model.
     assert ours.speakers == theirs.speakers == ["a", "b"]
     assert ours.transcript == theirs.transcript
@@ -326,11 +299,7 @@ async def test_a_code_executor_runs_the_code_block_it_is_given(tmp_path: Path) -
         runner = AGCodeExecutor("runner", code_executor=executor)
         return RoundRobinGroupChat([coder, runner], termination_condition=MaxMessageTermination(3))
 
-    theirs = await run_autogen(build(), "Compute 6 * 7.")
-    _, teams = import_team(build(), tmp_path)
-    team = teams["imported"]
-    give_models(team, scripts)
-    ours = await run_troupe(team, "Compute 6 * 7.")
+    theirs, ours, _ = await run_both(build, scripts, "Compute 6 * 7.", tmp_path)
     assert ours.speakers == theirs.speakers == ["coder", "runner"]
     assert ours.transcript[0] == theirs.transcript[0]
     # The output is the same; troupe (on purpose) says the exit code first, so that the
@@ -376,11 +345,7 @@ async def test_structured_output_gives_the_same_object(tmp_path: Path) -> None:
             custom_message_types=[StructuredMessage[Verdict]],
         )
 
-    theirs = await run_autogen(build(), "Judge.")
-    _, teams = import_team(build(), tmp_path)
-    team = teams["imported"]
-    give_models(team, scripts)
-    ours = await run_troupe(team, "Judge.")
+    theirs, ours, _ = await run_both(build, scripts, "Judge.", tmp_path)
     # AgentChat re-serializes its pydantic object; troupe keeps the model's JSON text.
     assert [json.loads(text) for _, text in ours.transcript] == [
         json.loads(text) for _, text in theirs.transcript
