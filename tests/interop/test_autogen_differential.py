@@ -41,9 +41,10 @@ from tests.interop.autogen_support import (
     run_both,
     run_troupe,
 )
-from tests.teams.conftest import run_team
-from troupe.events import InputRequested
+from tests.teams.conftest import Chat, run_team
+from troupe.events import AgentStarted, InputRequested, RunEnded
 from troupe.messages import text_of
+from troupe.server import InMemoryConversationStore, create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -352,3 +353,40 @@ async def test_structured_output_gives_the_same_object(tmp_path: Path) -> None:
     ]
     assert theirs.stop_reason == "Maximum number of messages 2 reached, current message count: 2"
     assert ours.stop_reason == "maximum number of messages 2 reached"
+
+
+async def test_a_swarm_that_hands_off_to_the_user_stops_alike(tmp_path: Path) -> None:
+    scripts = {
+        "triage": [[("transfer_to_billing", "{}")]],
+        "billing": [[("transfer_to_user", "{}")]],
+    }
+
+    def build() -> Swarm:
+        triage = AGAssistant("triage", replay(scripts["triage"]), handoffs=["billing"])
+        billing = AGAssistant("billing", replay(scripts["billing"]), handoffs=["user"])
+        return Swarm([triage, billing], termination_condition=HandoffTermination("user"))
+
+    theirs, ours, _ = await run_both(build, scripts, "Refund me.", tmp_path)
+    assert ours.speakers == theirs.speakers == ["triage", "billing"]
+    assert ours.tool_calls == [("transfer_to_billing", "{}"), ("transfer_to_user", "{}")]
+    assert ours.transcript == theirs.transcript
+    assert theirs.stop_reason == "Handoff to user from billing detected."
+    # troupe (on purpose): a handoff to the user always pauses the run for the user's
+    # answer, which then goes to billing, as AgentChat's resume with a HandoffMessage does.
+    assert ours.stop_reason == "input requested by billing"
+
+
+async def test_an_imported_file_is_served(tmp_path: Path) -> None:
+    """Import one file, serve it: the team answers through the OpenAI API."""
+
+    def build() -> RoundRobinGroupChat:
+        calc = AGAssistant("calc", replay([]), tools=[add], system_message="Add numbers.")
+        critic = AGAssistant("critic", replay([]), system_message="Check the sum.")
+        return RoundRobinGroupChat([calc, critic], termination_condition=MaxMessageTermination(3))
+
+    import_team(build(), tmp_path)  # writes teams.yaml and its tools module
+    app = create_app(tmp_path / "teams.yaml", store=InMemoryConversationStore())
+    _, events = await Chat(app=app).say("imported", "What is 2 + 3?")
+    assert [e.agent for e in events if isinstance(e, AgentStarted)] == ["calc", "critic"]
+    assert isinstance(events[-1], RunEnded)
+    assert events[-1].stop_reason == "maximum number of messages 3 reached"
