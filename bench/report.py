@@ -60,7 +60,8 @@ def _goals(relay: dict[str, Any], troupe: dict[str, Any]) -> str:
         for p in phases
     ]
     ratios = ", ".join(
-        f"{r:.1f}x at {_PHASE[p]}{' paced' if p == 'paced64' else ''}" for p, r in zip(phases, cpu)
+        f"{r:.1f}x at {_PHASE[p]}{' paced' if p == 'paced64' else ''}"
+        for p, r in zip(phases, cpu, strict=True)
     )
     ttft = troupe["paced"]["ttft_ms"]["p50"] - relay["paced"]["ttft_ms"]["p50"]
     verdict = {True: "met", False: "NOT met"}
