@@ -71,7 +71,7 @@ def run_headers(record: RunRecord) -> dict[str, str]:
     return {**_HEADERS, "x-conversation-id": record.conversation_id, "x-run-id": record.id}
 
 
-async def _watch_disconnect(receive: Receive, on_disconnect: anyio.CancelScope) -> None:
+async def watch_disconnect(receive: Receive, on_disconnect: anyio.CancelScope) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -124,7 +124,7 @@ class RunStreamResponse(ASGIResponse):
         disconnected = anyio.CancelScope()
         with disconnected:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_watch_disconnect, receive, disconnected)
+                tg.start_soon(watch_disconnect, receive, disconnected)
                 tg.start_soon(self._keepalive, send)
                 async for first, events in self.manager.follow(record.id, record.scope, 0):
                     frames = []
@@ -181,7 +181,7 @@ class RunCompletionResponse(ASGIResponse):
         disconnected = anyio.CancelScope()
         with disconnected:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_watch_disconnect, receive, disconnected)
+                tg.start_soon(watch_disconnect, receive, disconnected)
                 await run.finished.wait()
                 tg.cancel_scope.cancel()
         if disconnected.cancelled_caught:
