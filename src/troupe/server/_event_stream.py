@@ -17,14 +17,12 @@ import time
 from typing import Protocol
 
 import anyio
-from litestar.response.base import ASGIResponse
 from litestar.types import Receive, Send
 
 from troupe.events import Event
 from troupe.runs import RunManager
-from troupe.server._responses import watch_disconnect
+from troupe.server._responses import KeepaliveStream, watch_disconnect
 from troupe.store import RunRecord
-from troupe.wire import KEEPALIVE
 
 
 class RunView(Protocol):
@@ -38,10 +36,8 @@ class RunView(Protocol):
         ...
 
 
-class RunEventStream(ASGIResponse):
+class RunEventStream(KeepaliveStream):
     """``text/event-stream`` of a run's log through ``view``, from its first event, live."""
-
-    _should_set_content_length = False
 
     def __init__(
         self,
@@ -63,16 +59,6 @@ class RunEventStream(ASGIResponse):
         self.keepalive = keepalive
         self.cancel_on_disconnect = cancel_on_disconnect
         self._sent_at = time.monotonic()
-
-    async def _send(self, send: Send, body: bytes, *, more: bool = True) -> None:
-        self._sent_at = time.monotonic()
-        await send({"type": "http.response.body", "body": body, "more_body": more})
-
-    async def _keepalive(self, send: Send) -> None:
-        while True:
-            await anyio.sleep(self._sent_at + self.keepalive - time.monotonic())
-            if time.monotonic() - self._sent_at >= self.keepalive:
-                await self._send(send, KEEPALIVE)
 
     async def send_body(self, send: Send, receive: Receive) -> None:
         record = self.record

@@ -79,14 +79,31 @@ async def watch_disconnect(receive: Receive, on_disconnect: anyio.CancelScope) -
             return
 
 
-class RunStreamResponse(ASGIResponse):
+class KeepaliveStream(ASGIResponse):
+    """A streamed response that sends an SSE comment whenever nothing was sent for
+    ``keepalive`` seconds."""
+
+    _should_set_content_length = False
+    keepalive: float = 15.0
+    _sent_at: float = 0.0
+
+    async def _send(self, send: Send, body: bytes, *, more: bool = True) -> None:
+        self._sent_at = time.monotonic()
+        await send({"type": "http.response.body", "body": body, "more_body": more})
+
+    async def _keepalive(self, send: Send) -> None:
+        while True:
+            await anyio.sleep(self._sent_at + self.keepalive - time.monotonic())
+            if time.monotonic() - self._sent_at >= self.keepalive:
+                await self._send(send, KEEPALIVE)
+
+
+class RunStreamResponse(KeepaliveStream):
     """``text/event-stream`` of a run's frames after ``after``, live until ``[DONE]``.
 
     ``cancel_on_disconnect``: the client that started a run (neither ``background``
     nor ``on_disconnect: continue``) cancels it by going away.
     """
-
-    _should_set_content_length = False
 
     def __init__(
         self,
@@ -104,17 +121,6 @@ class RunStreamResponse(ASGIResponse):
         self.keepalive = keepalive
         self.cancel_on_disconnect = cancel_on_disconnect
         self._sent_at = time.monotonic()
-
-    async def _send(self, send: Send, body: bytes, *, more: bool = True) -> None:
-        self._sent_at = time.monotonic()
-        await send({"type": "http.response.body", "body": body, "more_body": more})
-
-    async def _keepalive(self, send: Send) -> None:
-        """An SSE comment whenever nothing was sent for ``keepalive`` seconds."""
-        while True:
-            await anyio.sleep(self._sent_at + self.keepalive - time.monotonic())
-            if time.monotonic() - self._sent_at >= self.keepalive:
-                await self._send(send, KEEPALIVE)
 
     async def send_body(self, send: Send, receive: Receive) -> None:
         record, after = self.record, self.after
