@@ -92,6 +92,7 @@ class RunTelemetry:
             },
             parent=watch.parent,
         )
+        self.tracing.runs[run.id] = watch.span
         return self._current(watch.span)
 
     @contextlib.contextmanager
@@ -122,6 +123,7 @@ class RunTelemetry:
                     self.tracing.turns.pop((run.id, key[5:]), None)
                 span.end()
             if watch.span is not None:
+                self.tracing.runs.pop(run.id, None)
                 self._end_run_span(run, watch.span, outcome)
 
     def _end_run_span(self, run: LiveRun, span: Span, outcome: str) -> None:

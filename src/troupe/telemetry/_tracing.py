@@ -45,6 +45,8 @@ class Tracing:
         # The open span of each agent's turn, by (run id, agent): model calls made for the
         # agent are its children.
         self.turns: dict[tuple[str, str], Span] = {}
+        # The span of each run of this process, by run id (for the log writer's commits).
+        self.runs: dict[str, Span] = {}
 
     def start(
         self,
