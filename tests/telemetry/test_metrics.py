@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -15,10 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.asgi import Served, http_scope
 from tests.server.test_chat_completions import tool_team
-from troupe.agents import AssistantAgent
+from tests.server.test_runs import RateLimited
+from troupe.agents import AssistantAgent, CodeAssistantAgent
 from troupe.config import ConfigSpec, ServerSpec
 from troupe.config.spec import MetricsSpec
-from troupe.models import ScriptedModel
+from troupe.execution import LocalExecutor
+from troupe.models import ScriptedModel, tool_call
 from troupe.server import TroupePlugin, create_app
 from troupe.teams import RoundRobinTeam
 from troupe.telemetry._metrics import render
@@ -166,3 +169,42 @@ def test_a_server_with_metrics_and_traces_off_imports_neither() -> None:
 def _no_otel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
+
+
+async def test_code_executions_and_failed_model_calls_are_counted(
+    served: Served, tmp_path: Path
+) -> None:
+    model = ScriptedModel(
+        [
+            tool_call("run_code", '{"language": "sh", "code": "echo 42"}'),
+            tool_call("run_code", '{"language": "sh", "code": "exit 3"}'),
+            "It is 42.",
+        ]
+    )
+    executor = LocalExecutor("local", enabled=True, work_root=tmp_path, approval="never")  # type: ignore[arg-type]
+    helper = CodeAssistantAgent("helper", model, executor=executor, max_tool_iterations=3)
+    coder = RoundRobinTeam("coder", [helper])
+    busy = RoundRobinTeam("busy", [AssistantAgent("bot", RateLimited())])
+    app = metrics_app(coder, busy)
+    http = await served.http(app)
+    before = await scrape(http)
+    ran = await http.post("/v1/chat/completions", json=question("coder"))
+    failed = await http.post("/v1/chat/completions", json=question("busy"))
+    after = await scrape(http)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert ran.status_code == 200 and failed.status_code == 429
+    code = {"team": "coder", "agent": "helper"}
+    assert grew("troupe_code_executions_total", **code, outcome="ok") == 1
+    assert grew("troupe_code_executions_total", **code, outcome="error") == 1
+    busy_model = {"provider": "openai", "model": "busy-model", "outcome": "error"}
+    assert grew("troupe_model_calls_total", **busy_model) == 1
+    assert grew("troupe_runs_total", team="busy", outcome="failed") == 1
+    route = {"method": "POST", "route": "/v1/chat/completions", "status": "429"}
+    assert grew("troupe_http_requests_total", **route) == 1
+
+
+def question(team: str) -> dict[str, Any]:
+    return {"model": team, "messages": [{"role": "user", "content": "6*7?"}]}
