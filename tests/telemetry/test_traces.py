@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import secrets
-import sys
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
 
-from tests.e2e.conftest import CONFIG, Upstream, free_port, start, stop, upstream
+from tests.e2e.conftest import CONFIG, Upstream, stop, upstream
+from tests.telemetry import servers
 from tests.telemetry.otlp_receiver import Receiver, Span, otlp_receiver
 
 __all__ = ["upstream"]
@@ -26,12 +27,10 @@ def receiver() -> Iterator[Receiver]:
         yield receiver
 
 
-def serve(config: Path, receiver: Receiver, **env: str) -> tuple[str, object]:
-    port = free_port()
-    proc = start(
-        [sys.executable, "-m", "troupe.cli", "serve", "--config", str(config), "--port", str(port)],
-        f"http://127.0.0.1:{port}/health/live",
-        env={
+def serve(config: Path, receiver: Receiver, **env: str) -> tuple[str, subprocess.Popen[bytes]]:
+    return servers.serve(
+        config,
+        {
             "TROUPE_API_KEYS": KEY,
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
             "OTEL_SERVICE_NAME": "troupe-under-test",
@@ -39,9 +38,7 @@ def serve(config: Path, receiver: Receiver, **env: str) -> tuple[str, object]:
             "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "",
             **env,
         },
-        cwd=config.parent,
     )
-    return f"http://127.0.0.1:{port}", proc
 
 
 def ask(url: str, traceparent: str) -> dict[str, object]:
@@ -86,7 +83,7 @@ def test_a_run_is_traced_under_the_callers_trace(
         answer = ask(url, f"00-{trace_id}-{caller}-01")
         spans = receiver.wait_for(trace_id, "invoke_agent solo", "POST /v1/chat/completions")
     finally:
-        stderr = stop(proc)  # type: ignore[arg-type]
+        stderr = stop(proc)
     assert "Traceback" not in stderr, stderr
 
     http = one(spans, "POST /v1/chat/completions")
@@ -141,7 +138,7 @@ def test_contents_are_recorded_only_when_asked(
         ask(url, f"00-{trace_id}-{secrets.token_hex(8)}-01")
         spans = receiver.wait_for(trace_id, "invoke_agent solo", "execute_tool calculator")
     finally:
-        stop(proc)  # type: ignore[arg-type]
+        stop(proc)
 
     first, second = [s for s in spans if s.name == "chat fake-model"]
     assert "What is 2+3?" in first.attributes["gen_ai.input.messages"]

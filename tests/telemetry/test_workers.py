@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import httpx2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import CONFIG, Upstream, free_port, start, stop, upstream
+from tests.e2e.conftest import CONFIG, Upstream, stop, upstream
+from tests.telemetry.servers import serve
 
 __all__ = ["upstream"]
 
@@ -26,23 +26,8 @@ def test_a_scrape_of_one_worker_counts_the_runs_of_all(upstream: Upstream, tmp_p
     workers = []
     try:
         for _ in range(2):
-            port = free_port()
-            proc = start(
-                [
-                    sys.executable,
-                    "-m",
-                    "troupe.cli",
-                    "serve",
-                    "-c",
-                    str(config),
-                    "--port",
-                    str(port),
-                ],
-                f"http://127.0.0.1:{port}/health/live",
-                env={"PROMETHEUS_MULTIPROC_DIR": str(shared), "TROUPE_DATABASE_URL": "memory"},
-                cwd=tmp_path,
-            )
-            workers.append((f"http://127.0.0.1:{port}", proc))
+            env = {"PROMETHEUS_MULTIPROC_DIR": str(shared), "TROUPE_DATABASE_URL": "memory"}
+            workers.append(serve(config, env))
         prompts = 0
         for url, _ in workers:
             answer = httpx2.post(
