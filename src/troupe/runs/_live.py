@@ -74,8 +74,9 @@ class LiveRun:
         self.times.append(int((time.time() - self.record.created_at) * 1000))
         if type(event) is UsageReported:
             self.usage += event.usage
-        for listener in self.listeners:
-            listener(self, event)
+        if self.listeners:
+            for listener in self.listeners:
+                listener(self, event)
         if self._waited:
             self._waited = False
             self._news.set()
