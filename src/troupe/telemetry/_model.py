@@ -39,6 +39,8 @@ async def _measured(
     tracing = active.tracing
     span = None
     if tracing is not None:
+        from opentelemetry.trace import SpanKind
+
         bound = logs.context()
         parent = tracing.turns.get((bound.get("run_id", ""), bound.get("agent", "")))
         span = tracing.start(
@@ -50,6 +52,7 @@ async def _measured(
                 "gen_ai.conversation.id": bound.get("conversation_id", ""),
             },
             parent=parent,
+            kind=SpanKind.CLIENT,
         )
         if tracing.capture_content:
             from troupe.telemetry._tracing import messages_json
