@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,8 @@ from opentelemetry.trace import StatusCode
 
 from tests.asgi import Served
 from tests.server.test_runs import RateLimited
-from troupe.agents import AssistantAgent
+from troupe.agents import AssistantAgent, CodeAssistantAgent
+from troupe.execution import LocalExecutor
 from troupe.models import ScriptedModel, tool_call
 from troupe.server import create_app
 from troupe.teams import RoundRobinTeam
@@ -99,3 +101,26 @@ async def test_a_request_is_the_parent_of_its_store_operations(served: Served, s
     store = found["store get_run"]
     assert store.parent is not None and store.parent.span_id == read.context.span_id
     assert store.attributes["db.operation.name"] == "get_run"
+
+
+async def test_a_code_execution_is_a_span_of_the_turn(
+    served: Served, spans: Any, tmp_path: Path
+) -> None:
+    model = ScriptedModel([tool_call("run_code", '{"language": "sh", "code": "exit 3"}'), "No."])
+    executor = LocalExecutor("local", enabled=True, work_root=tmp_path, approval="never")  # type: ignore[arg-type]
+    agent = CodeAssistantAgent("helper", model, executor=executor)
+    http = await served.http(create_app(teams=[RoundRobinTeam("coder", [agent])]))
+    response = await http.post(
+        "/v1/chat/completions",
+        json={"model": "coder", "messages": [{"role": "user", "content": "go"}]},
+    )
+    assert response.status_code == 200
+    found = spans()
+    code = found["execute_code sh"]
+    assert code.attributes["troupe.code.exit_code"] == 3
+    assert code.attributes["error.type"] == "error"
+    assert "troupe.code.text" not in code.attributes  # content capture is off
+    assert (
+        code.parent is not None
+        and code.parent.span_id == found["invoke_agent helper"].context.span_id
+    )
