@@ -13,6 +13,7 @@ from __future__ import annotations
 __all__ = ["RunTelemetry"]
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
     from troupe.teams import Team
     from troupe.telemetry._metrics import Metrics
     from troupe.telemetry._tracing import Context, Tracing
+
+
+logger = logging.getLogger("troupe.telemetry")
 
 
 class _Watch:
@@ -149,6 +153,14 @@ class RunTelemetry:
         watch = self._watches.get(run.id)
         if watch is None:
             return
+        try:
+            self._count(watch, event)
+            if self.tracing is not None and watch.span is not None:
+                self._trace(run, watch, event)
+        except Exception:  # telemetry's bug must not fail the run that appends the event
+            logger.exception("telemetry of event %s failed", type(event).__name__)
+
+    def _count(self, watch: _Watch, event: Event) -> None:
         metrics = self.metrics
         match event:
             case TextDelta() if not watch.text_seen:
@@ -169,8 +181,6 @@ class RunTelemetry:
                 metrics.code_executions.labels(watch.team, agent, _code_outcome(event)).inc()
             case _:
                 pass
-        if self.tracing is not None and watch.span is not None:
-            self._trace(run, watch, event)
 
     def _trace(self, run: LiveRun, watch: _Watch, event: Event) -> None:
         tracing = self.tracing
