@@ -33,6 +33,7 @@ __all__ = [
     "ExecutorSpec",
     "GraphTeamSpec",
     "HandoffSpec",
+    "MetricsSpec",
     "ModelSpec",
     "RoundRobinTeamSpec",
     "SelectorSpec",
@@ -171,6 +172,15 @@ class GraphTeamSpec(_TeamBase, tag="graph", kw_only=True, frozen=True):
 TeamSpec = RoundRobinTeamSpec | SelectorTeamSpec | SwarmTeamSpec | GraphTeamSpec
 
 
+class MetricsSpec(_Spec, kw_only=True, frozen=True):
+    """Prometheus metrics: ``GET /metrics`` on the API's port, or on ``port`` of its own."""
+
+    enabled: bool = False
+    # A port of its own for ``/metrics`` (0: any free port); unset: the API's port.
+    port: Annotated[int, Meta(ge=0, le=65535)] | None = None
+    host: str = "127.0.0.1"
+
+
 class ServerSpec(_Spec, kw_only=True, frozen=True):
     # Bearer keys accepted by the API; empty means no authentication.
     api_keys: list[str] = []
@@ -206,6 +216,7 @@ class ServerSpec(_Spec, kw_only=True, frozen=True):
     # On SIGTERM, runs in progress get this long to finish; background runs still going
     # then are left, checkpointed, for another replica.
     shutdown_grace_seconds: Annotated[float, Meta(ge=0)] = 30.0
+    metrics: MetricsSpec = MetricsSpec()
 
 
 class ConfigSpec(_Spec, kw_only=True, frozen=True):

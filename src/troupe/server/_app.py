@@ -33,6 +33,7 @@ from troupe.server._service import ChatService, run_fingerprint
 from troupe.server._store import MEMORY_DEFAULT, ConversationStore, store_for
 from troupe.store import StoreError
 from troupe.teams import Team
+from troupe.telemetry import Telemetry
 
 logger = logging.getLogger("troupe.server")
 
@@ -74,9 +75,10 @@ class TroupePlugin(InitPluginProtocol):
         self.store: ConversationStore = (
             store if store is not None else store_for(server, default=MEMORY_DEFAULT)
         )
+        self.telemetry = Telemetry(server.metrics)
         self.runs = RunManager(
             team_map,
-            self.store,
+            self.telemetry.store(self.store),
             RunSettings(
                 busy_policy=server.busy_policy,
                 busy_wait_seconds=server.busy_wait_seconds,
@@ -85,6 +87,7 @@ class TroupePlugin(InitPluginProtocol):
                 flush_seconds=server.run_log_flush_seconds,
             ),
             fingerprint=run_fingerprint,
+            observers=self.telemetry.observers(),
         )
         self.service = ChatService(self.runs)
         self.settings = Settings(
@@ -166,6 +169,10 @@ class TroupePlugin(InitPluginProtocol):
             exception_handlers=exception_handlers,
         )
         app_config.route_handlers.append(public)
+        app_config.route_handlers.extend(self.telemetry.route_handlers())
+        app_config.middleware.extend(self.telemetry.middleware())
+        # Before the runs' lifespan: on while runs drain at shutdown.
+        app_config.lifespan.append(lambda _: self.telemetry.lifespan())
         app_config.lifespan.append(self._lifespan)
         if self.api_keys.enabled:
             logger.info("API keys required on %s", self.path)
