@@ -67,6 +67,9 @@ class CheckBody(msgspec.Struct, kw_only=True):
     yaml: str
 
 
+_check_body = msgspec.json.Decoder(CheckBody)
+
+
 def _loopback(connection: ASGIConnection) -> bool:  # type: ignore[type-arg]
     host = connection.client.host if connection.client else ""
     try:
@@ -169,8 +172,14 @@ async def config(studio: NamedDependency[Studio]) -> dict[str, Any]:
 
 
 @post("/api/check", status_code=200)
-async def check(data: CheckBody, studio: NamedDependency[Studio]) -> dict[str, Any]:
+async def check(request: Request[Any, Any, Any], studio: NamedDependency[Studio]) -> dict[str, Any]:
     """``troupe check`` on the text sent: every error with its path. Writes nothing."""
+    try:
+        data = _check_body.decode(await request.body())
+    except msgspec.DecodeError as err:
+        raise RequestError(
+            f'the body must be {{"yaml": "<config text>"}}: {err}', param="yaml"
+        ) from None
     base_dir = studio.config_file.resolve().parent if studio.config_file else None
     result: dict[str, Any] = await anyio.to_thread.run_sync(
         lambda: check_text(data.yaml, base_dir=base_dir)
