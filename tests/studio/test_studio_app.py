@@ -54,6 +54,10 @@ def app_with(tmp_path: Path, server: str = "  studio: true") -> Any:
     return create_app(config)
 
 
+def listing(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.rglob("*"))
+
+
 async def client_from(served: Served, app: Any, host: str) -> httpx2.AsyncClient:
     await served.app(app)
     transport = httpx2.ASGITransport(app=app, client=(host, 40000))
@@ -136,7 +140,7 @@ async def test_the_checker_names_each_error_by_its_path_and_writes_nothing(
 ) -> None:
     monkeypatch.setenv("STUDIO_TEST_SECRET", "hunter2")
     client = await served.http(app_with(tmp_path))
-    before = sorted(p.name for p in tmp_path.iterdir())
+    before = listing(tmp_path)
     text = (
         "models:\n  m: {provider: openai, model: '${STUDIO_TEST_SECRET}', "
         "temperature: '${STUDIO_TEST_SECRET}'}\n"
@@ -157,7 +161,7 @@ async def test_the_checker_names_each_error_by_its_path_and_writes_nothing(
         "teams": ["t"],
         "models": ["m"],
     }
-    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert listing(tmp_path) == before
 
 
 def test_a_run_view_gives_each_step_its_time_and_each_call_its_cost() -> None:
