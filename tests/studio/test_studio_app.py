@@ -44,6 +44,7 @@ teams:
     agents: [{{name: draft, model: main}}, {{name: review, model: main}}]
     edges: [{{from: draft, to: review}}]
 server:
+  database_url: memory
 {server}
 """
 
