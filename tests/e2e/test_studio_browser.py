@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import browser
 from tests.e2e.conftest import ROOT, Upstream, free_port, start, stop
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.e2e
 __all__ = ["browser"]
 
 KEY_A, KEY_B = "sk-studio-a", "sk-studio-b"
+SERVE = [sys.executable, "-m", "troupe.cli", "serve"]
 ARTIFACTS = ROOT / "test-artifacts" / "studio"
 DOCS = ROOT / "docs" / "studio"
 CONFIG = """
@@ -77,8 +79,7 @@ class StudioServer:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("TROUPE_")}
         self.proc = start(
-            [sys.executable, "-m", "troupe.cli", "serve", "--config", str(config)]
-            + ["--port", str(self.port), "--log-level", "warning"],
+            [*SERVE, "--config", str(config), "--port", str(self.port), "--log-level", "warning"],
             f"{self.url}/health",
             env={**env, "TROUPE_BLOCK_REMOTE_MODELS": "1"},
             cwd=directory,
@@ -123,7 +124,9 @@ def desk_script(upstream: Upstream, billing_delay: float = 0.0) -> None:
     )
 
 
-def test_the_teams_page_lists_every_team_with_its_drawing(browser: Any, studio: StudioServer) -> None:
+def test_the_teams_page_lists_every_team_with_its_drawing(
+    browser: Any, studio: StudioServer
+) -> None:
     context = browser.new_context(viewport={"width": 1440, "height": 960})
     page = context.new_page()
     page.goto(f"{studio.url}/studio")
@@ -162,7 +165,9 @@ def test_a_playground_run_shows_its_tool_call_and_handoff_as_they_happen(
     # Billing is still writing (its upstream is slow): the run has not ended yet.
     assert page.locator("#timeline .step-run_end").count() == 0
     page.wait_for_selector("#timeline .step-run_end")
-    lanes = page.eval_on_selector_all("#timeline .lane-head", "els => els.map(e => e.dataset.agent)")
+    lanes = page.eval_on_selector_all(
+        "#timeline .lane-head", "els => els.map(e => e.dataset.agent)"
+    )
     assert lanes == ["triage", "billing"]
     assert page.locator("#timeline .step-tool_call").first.get_attribute("data-agent") == "triage"
     assert "59.97" in page.locator(".chat .msg.assistant").last.inner_text()
@@ -183,7 +188,7 @@ def test_an_input_request_answered_in_the_page_resumes_the_run(
     answer.fill("Yes, go ahead")
     page.locator("#timeline .step-input_requested button[type=submit]").click()
     page.wait_for_selector("#timeline .lane-head[data-agent=doer]")
-    page.wait_for_function("document.querySelectorAll('#timeline .step-run_end').length === 2")
+    expect(page.locator("#timeline .step-run_end")).to_have_count(2)
     assert "answered: Yes, go ahead" in page.inner_text("#timeline .step-input_requested")
     assert "Done: the shed is blue." in page.locator(".chat .msg.assistant").last.inner_text()
     runs = page.eval_on_selector_all(".run-link", "els => els.map(e => e.textContent)")
@@ -239,6 +244,10 @@ def test_a_finished_runs_timeline_is_replayed_from_its_log(
     calls = page.locator("table.calls tr").count() - 1
     assert calls == 3  # triage twice, billing once: one row per model call
     assert "$" in page.inner_text("table.agents")  # priced in the config
+    assert page.locator(f".run-list tr[data-run='{run_id}']").count() == 1
+    conversation = studio.api("GET", f"/v1/runs/{run_id}").json()["conversation_id"]
+    page.select_option("#filter-conversation", conversation)  # the list: its runs only
+    expect(page.locator(".run-list tbody tr")).to_have_count(1)
     assert page.locator(f".run-list tr[data-run='{run_id}']").count() == 1
     page.click("#copy-curl")
     curl = page.inner_text("pre.curl")

@@ -5,6 +5,13 @@
 import { API, ApiError, getJSON, h, headers, notice, postJSON, sse } from "./core.js";
 import { Timeline } from "./timeline.js";
 
+// "**billing:** text": the speaker lines a team with several answering agents writes.
+function speakers(el) {
+  const parts = el.textContent.split(/\*\*([A-Za-z0-9_]+):\*\*/);
+  if (parts.length < 2) return;
+  el.replaceChildren(...parts.map((part, i) => (i % 2 ? h("b.speaker", {}, `${part}: `) : part)));
+}
+
 export async function playPage(main, teamName) {
   const teams = (await getJSON("/studio/api/teams")).data;
   const team = teamName && teams.find((t) => t.name === teamName) ? teamName : teams[0]?.name;
@@ -102,6 +109,7 @@ export async function playPage(main, teamName) {
       status.textContent = "failed";
     } finally {
       setBusy(false);
+      speakers(bubble.querySelector(".text"));
       if (state.run) {
         chat.append(h("a.run-link", { href: `#/runs/${state.run}` }, `open run ${state.run} →`));
       }

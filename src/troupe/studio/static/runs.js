@@ -1,6 +1,6 @@
 // Runs: the caller's runs, filtered; a run replayed from its log with times, tokens, cost.
 
-import { API, clock, getJSON, h, money, ms, notice, when } from "./core.js";
+import { API, clock, getJSON, h, money, ms, when } from "./core.js";
 import { Timeline } from "./timeline.js";
 
 const STATUSES = ["", "in_progress", "requires_input", "completed", "failed", "cancelled", "queued"];
@@ -15,6 +15,14 @@ export async function runsPage(main, runId) {
     STATUSES.map((s) => h("option", { value: s, selected: params.get("status") === s }, s || "any status")));
   const since = h("select#filter-since", { "aria-label": "since" },
     SINCE.map(([v, label]) => h("option", { value: v, selected: params.get("since") === v }, label)));
+  const conversation = h("select#filter-conversation", { "aria-label": "conversation" },
+    h("option", { value: "" }, "all conversations"));
+  try {
+    const conversations = (await getJSON(`${API}/conversations?limit=100`)).data;
+    conversation.append(...conversations.map((c) => h("option", {
+      value: c.id, selected: params.get("conversation") === c.id,
+    }, `${c.title || c.id} (${c.team})`)));
+  } catch { /* the runs still list */ }
   const list = h("div.run-list");
   const detail = h("div#run-detail.run-detail", {}, h("p.hint", {}, "Pick a run to replay its timeline."));
 
@@ -23,8 +31,10 @@ export async function runsPage(main, runId) {
     if (team.value) query.set("team", team.value);
     if (status.value) query.set("status", status.value);
     if (since.value) query.set("since", String(Date.now() / 1000 - Number(since.value)));
-    sessionStorage.setItem("troupe.studio.filters",
-      new URLSearchParams({ team: team.value, status: status.value, since: since.value }).toString());
+    if (conversation.value) query.set("conversation", conversation.value);
+    sessionStorage.setItem("troupe.studio.filters", new URLSearchParams({
+      team: team.value, status: status.value, since: since.value, conversation: conversation.value,
+    }).toString());
     const runs = (await getJSON(`/studio/api/runs?${query}`)).data;
     list.replaceChildren(runs.length ? h("table.runs", {},
       h("thead", {}, h("tr", {}, ["Run", "Team", "Status", "Started", "Tokens"].map((c) => h("th", {}, c)))),
@@ -39,9 +49,9 @@ export async function runsPage(main, runId) {
       : h("p.hint", {}, "No runs yet. Start one in the Playground."));
   }
 
-  for (const select of [team, status, since]) select.addEventListener("change", load);
+  for (const select of [team, status, since, conversation]) select.addEventListener("change", load);
   main.replaceChildren(h("section.runs-page", {},
-    h("div.pane.list-pane", {}, h("div.toolbar", {}, team, status, since), list),
+    h("div.pane.list-pane", {}, h("div.toolbar", {}, team, status, since, conversation), list),
     h("div.pane", {}, detail)));
   await load();
   if (runId) await showRun(detail, runId);
@@ -95,5 +105,8 @@ async function showRun(root, runId) {
     const call = calls.get(row.seq);
     timeline.add(row.event, { t: row.t, duration_ms: row.duration_ms, model: call?.model, cost: call?.cost });
   }
-  if (view.active) notice(`Run ${run.id} is still going: reload to see more, or follow it at ${API}/runs/${run.id}/stream.`, "info");
+  // A run still going: read it again in a moment, while its page is open.
+  if (view.active) {
+    setTimeout(() => { if (location.hash === `#/runs/${runId}`) showRun(root, runId); }, 1500);
+  }
 }
