@@ -288,3 +288,34 @@ def test_the_config_checker_shows_each_error_with_its_path(
     assert issue.first.inner_text() == "$.teams.t.agents[0].model"
     screenshot(page, "config")
     page.context.close()
+
+
+def test_a_stream_cut_short_is_followed_again_from_its_last_event(
+    browser: Any, studio: StudioServer, upstream: Upstream
+) -> None:
+    upstream.reset()
+    words = "Every word arrives once, in order, though the first connection ends early."
+    upstream.script({"text": words})
+    page = open_page(browser, studio, "play/writer")
+    cut: dict[str, int] = {}
+
+    def cut_short(route: Any) -> None:
+        # The whole answer is read, then only its first frames are handed to the page:
+        # the page's stream ends without [DONE], as when a connection drops.
+        response = route.fetch()
+        body = response.body()
+        frames = body.split(b"\n\n")
+        kept = b"\n\n".join(frames[: len(frames) // 2]) + b"\n\n"
+        cut["kept"] = len(frames) // 2
+        route.fulfill(status=response.status, headers=response.headers, body=kept)
+
+    page.route("**/v1/chat/completions", cut_short)
+    page.fill("#prompt", "Tell me about streams")
+    page.click("#send")
+    page.wait_for_selector("#timeline .step-run_end")
+    expect(page.locator("#send")).to_be_enabled()
+    assert cut["kept"] > 2
+    assert page.locator(".chat .msg.assistant .text").last.inner_text() == words
+    assert page.locator("#timeline .step-agent_start").count() == 1
+    assert page.locator("#timeline .step-run_end").count() == 1
+    page.context.close()
