@@ -171,6 +171,8 @@ def test_a_playground_run_shows_its_tool_call_and_handoff_as_they_happen(
     assert lanes == ["triage", "billing"]
     assert page.locator("#timeline .step-tool_call").first.get_attribute("data-agent") == "triage"
     assert "59.97" in page.locator(".chat .msg.assistant").last.inner_text()
+    billing = page.locator("#timeline .step-agent_start[data-agent=billing] .message")
+    assert billing.inner_text() == "Billing here: three seats come to 59.97."
     screenshot(page, "playground")
     page.context.close()
 
@@ -317,5 +319,6 @@ def test_a_stream_cut_short_is_followed_again_from_its_last_event(
     assert cut["kept"] > 2
     assert page.locator(".chat .msg.assistant .text").last.inner_text() == words
     assert page.locator("#timeline .step-agent_start").count() == 1
+    assert page.locator("#timeline .step-agent_start .message").inner_text() == words
     assert page.locator("#timeline .step-run_end").count() == 1
     page.context.close()

@@ -52,10 +52,13 @@ export async function playPage(main, teamName) {
         if (ev.type === "run_end") status.textContent = `ended: ${ev.stop_reason}`;
         if (ev.type === "input_requested") bubble.append(h("div.asks", {}, ev.prompt));
       }
-      if (delta.content) {
-        bubble.querySelector(".text").textContent += delta.content;
-        if (ev?.type !== "text") timeline.text(ev?.agent, delta.content);
+      // A message's first piece comes with its ``text`` event (shown from the event); the
+      // pieces after it come bare, as the answer (content) or, for agents that are not the
+      // answer, as reasoning text: both belong to the message being written.
+      if (!ev && (delta.content || delta.reasoning_content)) {
+        timeline.text(undefined, (delta.content || "") + (delta.reasoning_content || ""));
       }
+      if (delta.content) bubble.querySelector(".text").textContent += delta.content;
       if (chunk.error) bubble.append(h("div.error", {}, chunk.error.message));
     }
     return false;
