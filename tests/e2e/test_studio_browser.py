@@ -66,6 +66,22 @@ teams:
     termination: {{text_mention: Done}}
   writer:
     agents: [{{name: writer, model: fake}}]
+  panel:
+    description: A model picks who answers.
+    kind: selector
+    selector: {{model: fake}}
+    agents:
+      - {{name: historian, model: fake, description: Knows the past.}}
+      - {{name: chemist, model: fake, description: Knows tea chemistry.}}
+    termination: {{max_messages: 2}}
+  coder:
+    description: An author writes code; it runs once a person approves.
+    agents:
+      - {{name: author, model: fake}}
+      - {{kind: code_executor, name: runner, executor: box}}
+    termination: {{max_messages: 3}}
+executors:
+  box: {{kind: local, enabled: true, approval: always}}
 server:
   api_keys: [{key_a}, {key_b}]
 """
@@ -136,7 +152,7 @@ def test_the_teams_page_lists_every_team_with_its_drawing(
     page.click("#key-form button")
     page.wait_for_selector("article.team")
     names = page.eval_on_selector_all("article.team", "els => els.map(e => e.dataset.team)")
-    assert names == ["desk", "pipeline", "asker", "writer"]
+    assert names == ["desk", "pipeline", "asker", "writer", "panel", "coder"]
     pipeline = page.locator("#team-pipeline svg.team-graph")
     assert pipeline.locator(".node").count() == 3
     assert pipeline.locator(".edge").count() == 2
@@ -321,4 +337,40 @@ def test_a_stream_cut_short_is_followed_again_from_its_last_event(
     assert page.locator("#timeline .step-agent_start").count() == 1
     assert page.locator("#timeline .step-agent_start .message").inner_text() == words
     assert page.locator("#timeline .step-run_end").count() == 1
+    page.context.close()
+
+
+def test_a_speaker_selection_shows_the_selectors_reason(
+    browser: Any, studio: StudioServer, upstream: Upstream
+) -> None:
+    upstream.reset()
+    upstream.script({"text": "chemist"}, {"text": "Tannins make it bitter."})
+    page = open_page(browser, studio, "play/panel")
+    page.fill("#prompt", "Why is tea bitter?")
+    page.click("#send")
+    page.wait_for_selector("#timeline .step-run_end")
+    selected = page.locator("#timeline .step-speaker_selected")
+    assert selected.get_attribute("data-agent") == "chemist"
+    assert selected.locator(".reason").inner_text() == "selected by the model"
+    page.context.close()
+
+
+def test_code_waits_for_the_approve_button_then_runs_with_its_output(
+    browser: Any, studio: StudioServer, upstream: Upstream
+) -> None:
+    upstream.reset()
+    code = "```python\nprint('hello from the sandbox')\n```"
+    upstream.script({"text": f"Here it is:\n{code}"})
+    page = open_page(browser, studio, "play/coder")
+    page.fill("#prompt", "Say hello in Python")
+    page.click("#send")
+    approve = page.locator("#timeline .step-input_requested button.approve")
+    approve.wait_for()
+    assert page.locator("#timeline .step-code_execution").count() == 0  # nothing ran yet
+    approve.click()
+    result = page.locator("#timeline .step-code_execution .result:not(.pending)")
+    result.wait_for()
+    assert "hello from the sandbox" in result.inner_text()
+    assert result.locator(".label").text_content() == "exit 0"
+    assert page.locator("#timeline .step-code_execution").get_attribute("data-agent") == "runner"
     page.context.close()

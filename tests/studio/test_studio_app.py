@@ -219,3 +219,18 @@ def test_graph_and_swarm_teams_are_drawn_with_their_arrows() -> None:
     assert drawn is not None
     assert 'data-agent="user"' in drawn and "node-user" in drawn
     assert 'data-from="triage" data-to="billing"' in drawn
+
+
+def test_the_selectors_own_model_calls_are_priced_at_its_model() -> None:
+    spec = read_config(
+        "models:\n"
+        "  cheap: {provider: demo, price: {input: 1.0, output: 1.0}}\n"
+        "  dear: {provider: demo, price: {input: 10.0, output: 10.0}}\n"
+        "teams:\n  panel:\n    kind: selector\n    selector: {model: cheap}\n"
+        "    agents: [{name: a, model: dear}, {name: b, model: dear}]\n"
+    )
+    pricing = Pricing(spec)
+    assert pricing.model_of("panel", "panel.selector") == "cheap"
+    assert pricing.model_of("panel", "b") == "dear"
+    assert pricing.cost("cheap", Usage(prompt_tokens=1_000_000)) == pytest.approx(1.0)
+    assert pricing.cost(pricing.model_of("other", "a"), Usage(prompt_tokens=5)) is None

@@ -42,7 +42,7 @@ class Pricing:
         spec = self._spec.teams.get(team) if self._spec is not None else None
         if spec is None:
             return None
-        if agent == team and spec.kind == "selector":
+        if agent in (team, f"{team}.selector") and spec.kind == "selector":
             return spec.selector.model
         for agent_spec in spec.agents:
             if agent_spec.name == agent:
