@@ -123,6 +123,13 @@ export class Timeline {
   }
 
   on_handoff(ev, meta) {
+    // The handoff's own tool call says what the handoff card says: keep it to its title.
+    for (const call of [...this.calls.values()].reverse()) {
+      if (call.el.dataset.agent === ev.agent && call.el.querySelector(".tool-name")?.textContent.endsWith(ev.target)) {
+        call.el.classList.add("handoff-call");
+        break;
+      }
+    }
     this.place(ev.agent, this.card(ev, meta,
       h("span", {}, tag("handoff"), " to ", h("b.target", {}, ev.target)),
       ev.message ? h("div.body", {}, ev.message) : null));
