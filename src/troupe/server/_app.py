@@ -26,6 +26,7 @@ from troupe.server._conversations import conversation_handlers
 from troupe.server._docs import docs_handlers
 from troupe.server._errors import exception_handlers
 from troupe.server._health import health_handlers
+from troupe.server._protocols import protocol_handlers, public_protocol_handlers
 from troupe.server._routes import Settings, route_handlers
 from troupe.server._run_routes import run_handlers
 from troupe.server._service import ChatService, run_fingerprint
@@ -143,19 +144,33 @@ class TroupePlugin(InitPluginProtocol):
                         logger.exception("closing the %s executor failed", type(executor).__name__)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        dependencies = {
+            "service": Provide(lambda: self.service, use_cache=True, sync_to_thread=False),
+            "api_keys": Provide(lambda: self.api_keys, use_cache=True, sync_to_thread=False),
+            "settings": Provide(lambda: self.settings, use_cache=True, sync_to_thread=False),
+        }
         router = Router(
             path=self.path,
-            route_handlers=[*route_handlers, *run_handlers, *conversation_handlers],
+            route_handlers=[
+                *route_handlers,
+                *run_handlers,
+                *conversation_handlers,
+                *protocol_handlers(),
+            ],
             guards=[self.api_keys],
-            dependencies={
-                "service": Provide(lambda: self.service, use_cache=True, sync_to_thread=False),
-                "api_keys": Provide(lambda: self.api_keys, use_cache=True, sync_to_thread=False),
-                "settings": Provide(lambda: self.settings, use_cache=True, sync_to_thread=False),
-            },
+            dependencies=dependencies,
             exception_handlers=exception_handlers,
             request_max_body_size=self.server.max_body_bytes,
         )
         app_config.route_handlers.append(router)
+        # What anyone may read (A2A agent cards say how to authenticate): no key asked.
+        public = Router(
+            path=self.path,
+            route_handlers=public_protocol_handlers(),
+            dependencies=dependencies,
+            exception_handlers=exception_handlers,
+        )
+        app_config.route_handlers.append(public)
         if self.server.studio:
             from troupe.studio import studio_router
 
