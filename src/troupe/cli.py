@@ -65,6 +65,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     def serving() -> None:  # once the store is open: the server is really up
         say.info("serving %s (from %s) on %s", teams, config, url)
+        if plugin.server.studio:
+            say.info("studio: http://%s:%s/studio", args.host, args.port)
 
     app.on_startup.append(serving)
     uvicorn.run(

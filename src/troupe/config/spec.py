@@ -217,6 +217,8 @@ class ServerSpec(_Spec, kw_only=True, frozen=True):
     # then are left, checkpointed, for another replica.
     shutdown_grace_seconds: Annotated[float, Meta(ge=0)] = 30.0
     metrics: MetricsSpec = MetricsSpec()
+    # The studio at ``/studio``: on loopback without keys, elsewhere behind the API keys.
+    studio: bool = True
 
 
 class ConfigSpec(_Spec, kw_only=True, frozen=True):

@@ -93,6 +93,9 @@ class TroupePlugin(InitPluginProtocol):
         self.settings = Settings(
             keepalive=server.keepalive_seconds, on_disconnect=server.on_disconnect
         )
+        # The config these teams came from (``from_config``), for the studio's pages.
+        self.spec: ConfigSpec | None = None
+        self.config_file: Path | None = None
 
     async def draining(self) -> str | None:
         """A readiness check: a server shutting down takes no new runs."""
@@ -103,7 +106,9 @@ class TroupePlugin(InitPluginProtocol):
         spec, teams = load_teams(config)
         if kwargs.get("store") is None:
             kwargs["store"] = store_for(spec.server)
-        return cls(teams, server=spec.server, **kwargs)
+        plugin = cls(teams, server=spec.server, **kwargs)
+        plugin.spec, plugin.config_file = spec, Path(config)
+        return plugin
 
     @asynccontextmanager
     async def _lifespan(self, _: Litestar) -> AsyncIterator[None]:
@@ -173,6 +178,10 @@ class TroupePlugin(InitPluginProtocol):
         app_config.middleware.extend(self.telemetry.middleware())
         # Before the runs' lifespan: on while runs drain at shutdown.
         app_config.lifespan.append(lambda _: self.telemetry.lifespan())
+        if self.server.studio:
+            from troupe.studio import studio_router
+
+            app_config.route_handlers.append(studio_router(self))
         app_config.lifespan.append(self._lifespan)
         if self.api_keys.enabled:
             logger.info("API keys required on %s", self.path)
