@@ -37,7 +37,10 @@ class LiveRun:
         self.times: list[int] = [0] * len(self.events)
         # The last sequence number the store has.
         self.persisted = len(self.events)
-        self.usage = Usage()
+        # What its model calls cost so far (a run taken over counts the calls before, too).
+        self.usage = sum(
+            (e.usage for e in self.events if type(e) is UsageReported), start=Usage()
+        )
         self.status: RunStatus = record.status
         self.stop_reason: str | None = None
         self.ended_at: float | None = None
