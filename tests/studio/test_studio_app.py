@@ -3,6 +3,7 @@ costs, and the drawing of who can pass to whom."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,35 @@ async def test_the_checker_names_each_error_by_its_path_and_writes_nothing(
         "models": ["m"],
     }
     assert listing(tmp_path) == before
+
+
+async def test_the_checker_runs_no_code_and_takes_only_json(served: Served, tmp_path: Path) -> None:
+    """Whoever can type in the checker (any key; any web page, when the studio is open on
+    loopback) cannot make the server import a module: a seed script beside the config,
+    or anything on its path."""
+    (tmp_path / "seed_script.py").write_text(
+        "import pathlib\npathlib.Path(__file__).with_name('ran').write_text('yes')\n"
+        "def tool(x: int) -> int:\n    return x\n"
+    )
+    client = await served.http(app_with(tmp_path, "  api_keys: [sk-a, sk-b]"))
+    key = {"x-api-key": "sk-b"}
+    for path in ("seed_script:tool", "this:s"):
+        text = (
+            "models: {m: {provider: demo}}\n"
+            f"teams: {{t: {{agents: [{{name: a, model: m, tools: ['{path}']}}]}}}}\n"
+        )
+        answer = (await client.post("/studio/api/check", json={"yaml": text}, headers=key)).json()
+        assert answer["ok"] is False
+        assert "imports nothing" in answer["errors"][0]["message"]
+    assert not (tmp_path / "ran").exists()
+    assert "this" not in sys.modules  # the Zen of Python was not printed
+    # A form on another site can post text/plain without a CORS preflight: refused.
+    plain = await client.post(
+        "/studio/api/check",
+        content='{"yaml": "x: 1"}',
+        headers={**key, "content-type": "text/plain"},
+    )
+    assert plain.status_code == 400
 
 
 def test_a_run_view_gives_each_step_its_time_and_each_call_its_cost() -> None:

@@ -38,9 +38,7 @@ class LiveRun:
         # The last sequence number the store has.
         self.persisted = len(self.events)
         # What its model calls cost so far (a run taken over counts the calls before, too).
-        self.usage = sum(
-            (e.usage for e in self.events if type(e) is UsageReported), start=Usage()
-        )
+        self.usage = sum((e.usage for e in self.events if type(e) is UsageReported), start=Usage())
         self.status: RunStatus = record.status
         self.stop_reason: str | None = None
         self.ended_at: float | None = None

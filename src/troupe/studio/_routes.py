@@ -174,16 +174,16 @@ async def config(studio: NamedDependency[Studio]) -> dict[str, Any]:
 @post("/api/check", status_code=200)
 async def check(request: Request[Any, Any, Any], studio: NamedDependency[Studio]) -> dict[str, Any]:
     """``troupe check`` on the text sent: every error with its path. Writes nothing."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        # A form on another site may post text/plain here without asking first (CORS).
+        raise RequestError("send the config as JSON (Content-Type: application/json)", param="yaml")
     try:
         data = _check_body.decode(await request.body())
     except msgspec.DecodeError as err:
         raise RequestError(
             f'the body must be {{"yaml": "<config text>"}}: {err}', param="yaml"
         ) from None
-    base_dir = studio.config_file.resolve().parent if studio.config_file else None
-    result: dict[str, Any] = await anyio.to_thread.run_sync(
-        lambda: check_text(data.yaml, base_dir=base_dir)
-    )
+    result: dict[str, Any] = await anyio.to_thread.run_sync(check_text, data.yaml)
     return result
 
 
