@@ -26,6 +26,7 @@ from troupe.server._conversations import conversation_handlers
 from troupe.server._docs import docs_handlers
 from troupe.server._errors import exception_handlers
 from troupe.server._health import health_handlers
+from troupe.server._mcp import mcp_endpoint, mcp_running
 from troupe.server._routes import Settings, route_handlers
 from troupe.server._run_routes import run_handlers
 from troupe.server._service import ChatService, run_fingerprint
@@ -89,6 +90,8 @@ class TroupePlugin(InitPluginProtocol):
         self.settings = Settings(
             keepalive=server.keepalive_seconds, on_disconnect=server.on_disconnect
         )
+        # Every team as a tool of the MCP server at /mcp (with the mcp package).
+        self.mcp = mcp_endpoint(self.runs, self.api_keys)
 
     async def draining(self) -> str | None:
         """A readiness check: a server shutting down takes no new runs."""
@@ -110,7 +113,10 @@ class TroupePlugin(InitPluginProtocol):
             except StoreError as err:
                 logger.error("cannot start: %s", err.message)
                 raise
-            async with anyio.create_task_group() as tg:
+            async with (
+                mcp_running(self.service.teams.values(), self.mcp),
+                anyio.create_task_group() as tg,
+            ):
                 tg.start_soon(store.maintain)
                 tg.start_soon(self.runs.serve)
                 try:
@@ -152,6 +158,8 @@ class TroupePlugin(InitPluginProtocol):
         )
         app_config.route_handlers.append(router)
         app_config.lifespan.append(self._lifespan)
+        if self.mcp is not None:
+            app_config.route_handlers.append(self.mcp.handler())
         if self.api_keys.enabled:
             logger.info("API keys required on %s", self.path)
         return app_config

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["Tool", "ToolOutput"]
+__all__ = ["Tool", "ToolOutput", "Toolset"]
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import msgspec
@@ -43,3 +44,10 @@ class Tool(Protocol):
         ...
 
     async def call(self, arguments: str) -> ToolOutput: ...
+
+
+@runtime_checkable
+class Toolset(Protocol):
+    """Tools that can change between turns (an MCP server's): listed at each turn's start."""
+
+    async def list_tools(self) -> Sequence[Tool]: ...
