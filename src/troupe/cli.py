@@ -91,6 +91,14 @@ def _check(args: argparse.Namespace) -> int:
     print(
         f"{args.config}: ok, {len(teams)} team(s): {', '.join(teams)}; {len(spec.models)} model(s)"
     )
+    if args.connect and spec.mcp_servers:
+        import anyio
+
+        from troupe.mcp import check_servers
+
+        ok, lines = anyio.run(check_servers, spec.mcp_servers)
+        print(f"MCP servers ({len(spec.mcp_servers)}):", *lines, sep="\n")
+        return 0 if ok else 1
     return 0
 
 
@@ -174,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
 
     check = commands.add_parser("check", help="validate a config file and print every error")
     check.add_argument("config")
+    check.add_argument(
+        "--connect", action="store_true", help="also connect to each MCP server, list its tools"
+    )
     check.set_defaults(func=_check)
 
     chat = commands.add_parser("chat", help="chat with a team in the terminal")

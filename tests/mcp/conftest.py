@@ -55,14 +55,15 @@ def http_server(tmp_path: Path) -> Iterator[str]:
 
 def write_config(
     tmp_path: Path,
-    upstream: FakeOpenAIServer,
+    upstream: FakeOpenAIServer | str,
     servers: dict[str, Any],
     tools: list[str],
     *,
     more: dict[str, Any] | None = None,
 ) -> Path:
+    base_url = upstream if isinstance(upstream, str) else upstream.base_url
     config = {
-        "models": {"gpt": {"provider": "openai", "model": "m", "base_url": upstream.base_url}},
+        "models": {"gpt": {"provider": "openai", "model": "m", "base_url": base_url}},
         "mcp_servers": servers,
         "teams": {
             "helper": {

@@ -66,7 +66,8 @@ def picture() -> Image:
 
 @mcp.tool()
 async def wait(tag: str) -> str:
-    """Never answers; notes when it is cancelled."""
+    """Never answers; notes when it starts and when it is cancelled."""
+    (notes / f"started-{tag}").write_text("yes")
     try:
         await anyio.sleep_forever()
     finally:

@@ -16,6 +16,7 @@ __all__ = [
     "McpTool",
     "McpToolset",
     "McpUnavailableError",
+    "check_servers",
     "connections_of",
     "mcp_tool_name",
     "result_text",
@@ -23,6 +24,7 @@ __all__ = [
 ]
 
 from troupe.mcp._approval import McpApprovalAssistant, McpApprovalCodeAssistant
+from troupe.mcp._check import check_servers
 from troupe.mcp._connection import McpCallError, McpConnection, McpUnavailableError
 from troupe.mcp._serving import connections_of, serving
 from troupe.mcp._tools import McpTool, McpToolset, mcp_tool_name, result_text

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from troupe.config.mcp import McpServerSpec
 
 logger = logging.getLogger("troupe.mcp")
+# Opening a session (starting a server process) may take longer than a call.
+CONNECT_SECONDS = 30.0
 _GONE = (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream)
 
 
@@ -58,6 +60,8 @@ class McpConnection:
         self.spec = spec
         self._session: ClientSession | None = None
         self._closing: anyio.Event | None = None
+        # The calls in flight on the open session: cancelled when it dies under them.
+        self._calls: set[anyio.CancelScope] = set()
         self._tools: list[types.Tool] | None = None
         self._lock = anyio.Lock()
         self._tg: TaskGroup | None = None
@@ -120,19 +124,20 @@ class McpConnection:
         """Open a session, hold it until it is closed or dies; run as a task of ``serve``."""
         started = False
         closing = anyio.Event()
+        calls: set[anyio.CancelScope] = set()
         try:
             async with AsyncExitStack() as stack:
                 read, write, *_ = await stack.enter_async_context(self._transport())
                 into, session_read = anyio.create_memory_object_stream[SessionMessage | Exception]()
                 tg = await stack.enter_async_context(anyio.create_task_group())
-                tg.start_soon(_pump, read, into, closing)
+                tg.start_soon(_pump, read, into, closing, calls)
                 session = await stack.enter_async_context(
                     ClientSession(session_read, write, message_handler=self._on_message)
                 )
-                with anyio.fail_after(self.timeout):
+                with anyio.fail_after(max(self.timeout, CONNECT_SECONDS)):
                     await session.initialize()
                     self._tools = await _list_all(session)
-                self._session, self._closing = session, closing
+                self._session, self._closing, self._calls = session, closing, calls
                 self.opened += 1
                 started = True
                 task_status.started()
@@ -173,8 +178,22 @@ class McpConnection:
             session = await self.session()
         except McpUnavailableError as err:
             raise McpCallError(err.message) from err
+        calls = self._calls
+        with anyio.CancelScope() as died:
+            calls.add(died)
+            try:
+                return await self._call(session, tool, arguments)
+            finally:
+                calls.discard(died)
+        self._died(session, McpCallError("the connection closed"))
+        raise McpCallError(f"MCP server {self.name!r}: the connection closed during {tool}")
+
+    async def _call(
+        self, session: ClientSession, tool: str, arguments: dict[str, Any]
+    ) -> types.CallToolResult:
         # The id ``call_tool`` gives its request, to name it in notifications/cancelled.
         request_id: int = session._request_id
+        closing = self._closing
         try:
             with anyio.fail_after(self.timeout):
                 return await session.call_tool(tool, arguments)
@@ -184,7 +203,8 @@ class McpConnection:
                 f"MCP server {self.name!r} did not answer {tool} within {self.timeout:g}s"
             ) from None
         except anyio.get_cancelled_exc_class():
-            await _cancel(session, request_id, "the run was cancelled")
+            if closing is not None and not closing.is_set():  # (a dead session hears nothing)
+                await _cancel(session, request_id, "the run was cancelled")
             raise
         except McpError as err:
             if err.error.code == types.CONNECTION_CLOSED:
@@ -204,8 +224,10 @@ async def _pump(
     read: MemoryObjectReceiveStream[SessionMessage | Exception],
     into: MemoryObjectSendStream[SessionMessage | Exception],
     closing: anyio.Event,
+    calls: set[anyio.CancelScope],
 ) -> None:
-    """Pass the transport's messages to the session; when they end, the session is dead."""
+    """Pass the transport's messages to the session; when they end, the session is dead
+    (and the calls waiting on it fail now rather than at their timeout)."""
     try:
         async with read, into:
             async for message in read:
@@ -214,6 +236,8 @@ async def _pump(
         pass
     finally:
         closing.set()
+        for scope in calls:
+            scope.cancel()
 
 
 async def _cancel(session: ClientSession, request_id: int, reason: str) -> None:

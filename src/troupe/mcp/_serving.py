@@ -48,16 +48,26 @@ async def serving(
     (every such server, in one message).
     """
     connections = connections_of(teams)
+    failure: McpUnavailableError | None = None
     async with anyio.create_task_group() as tg:
         for connection in connections:
             connection.serve(tg)
         try:
             if connect and connections:
                 await _open_all(connections)
-            yield connections
+        except McpUnavailableError as err:
+            failure = err  # raised out of the task group, not wrapped in an ExceptionGroup
+        else:
+            try:
+                yield connections
+            finally:
+                for connection in connections:
+                    connection.close()
         finally:
             for connection in connections:
                 connection.close()
+    if failure is not None:
+        raise failure
 
 
 async def _open_all(connections: list[McpConnection]) -> None:
