@@ -34,7 +34,7 @@ def test_agents_get_the_servers_they_name() -> None:
     )
     assert spec.mcp_servers["search"].headers == {"Authorization": "Bearer secret"}
     agent = teams["research"].agents[0]
-    toolsets = [t for t in agent.toolsets]  # type: ignore[attr-defined]
+    toolsets = list(agent.toolsets)  # type: ignore[attr-defined]
     assert [(t.connection.name, t.only) for t in toolsets if isinstance(t, McpToolset)] == [
         ("search", None),
         ("files", "read_file"),
