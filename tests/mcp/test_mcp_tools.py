@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from openai import AsyncOpenAI
 
@@ -126,23 +127,29 @@ async def test_a_failing_tool_is_an_error_result_the_model_reads(
     assert not picture.is_error and picture.content.startswith("[image: image/png")
 
 
+async def pause_for_approval(
+    client_for: ClientFor, tmp_path: Path, upstream: FakeOpenAIServer, notes: Path, folder: str
+) -> tuple[AsyncOpenAI, str]:
+    """A run that waits for the human to approve deleting ``folder``: its client, conversation."""
+    servers = {"files": stdio_server(notes, approval=["delete_all"])}
+    config = write_config(tmp_path, upstream, servers, ["mcp:files"])
+    arguments = msgspec.json.encode({"folder": folder}).decode()
+    upstream.script(call("files__delete_all", arguments), Reply(text="Asked."))
+    client = await client_for(config)
+    paused = await client.chat.completions.create(
+        model="helper", messages=[{"role": "user", "content": f"clean {folder}"}]
+    )
+    [asked] = [e for e in events_from_completion(paused) if isinstance(e, InputRequested)]
+    assert asked.kind == "approval" and f"files__delete_all({arguments})" in asked.prompt
+    assert not (notes / "deleted").exists()
+    return client, _conversation(paused)
+
+
 async def test_approval_pauses_and_approve_runs_the_tool(
     client_for: ClientFor, tmp_path: Path, upstream: FakeOpenAIServer, notes: Path
 ) -> None:
-    servers = {"files": stdio_server(notes, approval=["delete_all"])}
-    config = write_config(tmp_path, upstream, servers, ["mcp:files"])
-    upstream.script(call("files__delete_all", '{"folder": "/tmp/x"}'), Reply(text="Asked."))
-    client = await client_for(config)
-
-    paused = await client.chat.completions.create(
-        model="helper", messages=[{"role": "user", "content": "clean /tmp/x"}]
-    )
-    [asked] = [e for e in events_from_completion(paused) if isinstance(e, InputRequested)]
-    assert asked.kind == "approval" and "files__delete_all" in asked.prompt
-    assert not (notes / "deleted").exists()
-
+    client, conversation = await pause_for_approval(client_for, tmp_path, upstream, notes, "/tmp/x")
     upstream.script(Reply(text="Deleted."))
-    conversation = paused.model_extra.get("conversation_id") or _conversation(paused)
     done = await client.chat.completions.create(
         model="helper",
         messages=[{"role": "user", "content": "approve"}],
@@ -152,23 +159,18 @@ async def test_approval_pauses_and_approve_runs_the_tool(
     assert done.choices[0].message.content == "Deleted."
     [result] = results(done)
     assert result.content == "deleted everything in /tmp/x"
+    assert "deleted everything in /tmp/x" in str(upstream.requests[-1]["messages"])
 
 
 async def test_approval_rejected_tells_the_model_why(
     client_for: ClientFor, tmp_path: Path, upstream: FakeOpenAIServer, notes: Path
 ) -> None:
-    servers = {"files": stdio_server(notes, approval=["delete_all"])}
-    config = write_config(tmp_path, upstream, servers, ["mcp:files"])
-    upstream.script(call("files__delete_all", '{"folder": "/x"}'), Reply(text="Asked."))
-    client = await client_for(config)
-    paused = await client.chat.completions.create(
-        model="helper", messages=[{"role": "user", "content": "clean /x"}]
-    )
+    client, conversation = await pause_for_approval(client_for, tmp_path, upstream, notes, "/x")
     upstream.script(Reply(text="Fine, I won't."))
     await client.chat.completions.create(
         model="helper",
         messages=[{"role": "user", "content": "reject: keep my files"}],
-        metadata={"conversation_id": _conversation(paused)},
+        metadata={"conversation_id": conversation},
     )
     assert not (notes / "deleted").exists()
     assert "rejected calling files__delete_all: keep my files" in str(upstream.requests[-1])
