@@ -77,7 +77,9 @@ async def test_calling_a_team_answers_with_progress_and_a_conversation_to_go_on_
         assert first.content[0].text == "A haiku about rain."
         assert first.structuredContent is not None
         conversation = first.structuredContent["conversation_id"]
-        assert "author is working" in [message for _, message in progress]
+        messages = [message or "" for _, message in progress]
+        assert messages[0].startswith("run run_") and conversation in messages[0]
+        assert "author is working" in messages
         steps = [done for done, _ in progress]
         assert steps == sorted(steps)
 

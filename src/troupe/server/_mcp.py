@@ -5,8 +5,9 @@ Each team is a tool named after it, taking ``{"message", "conversation_id"?}``;
 a call starts a run like a chat completion does (same API keys, same tenant
 scope) and its result is the team's answer, with the conversation id to go on
 with. While the team works, its steps go out as progress notifications when
-the client asked for them (a ``progressToken``). A client that cancels the call
-stops the run.
+the client asked for them (a ``progressToken``); the first names the run and its
+conversation. A call whose handler is cancelled (the client's
+``notifications/cancelled`` reaching it) stops the run.
 
 Without the ``mcp`` package (``troupe-server[mcp]``) there is no ``/mcp`` and
 no team may use an MCP server (the config says so).
@@ -31,6 +32,7 @@ from troupe.events import (
     Event,
     HandoffOccurred,
     InputRequested,
+    RunStarted,
     ToolCalled,
     ToolResultReturned,
 )
@@ -88,6 +90,8 @@ async def mcp_running(teams: Iterable[Team], endpoint: McpEndpoint | None) -> As
 def progress_message(event: Event) -> str | None:
     """What a progress notification says of an event (None: not worth one)."""
     match event:
+        case RunStarted(run_id=run_id, conversation_id=conversation_id):
+            return f"run {run_id} started in conversation {conversation_id}"
         case AgentStarted(agent=agent):
             return f"{agent} is working"
         case ToolCalled(agent=agent, name=name):
