@@ -125,6 +125,25 @@ async def test_a_failing_tool_is_an_error_result_the_model_reads(
     )
     [picture] = results(second)
     assert not picture.is_error and picture.content.startswith("[image: image/png")
+    # The model can see images (the default): the image follows the tool results.
+    after_tools = upstream.requests[3]["messages"][-1]
+    assert after_tools["role"] == "user"
+    assert after_tools["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+async def test_a_model_that_cannot_see_images_reads_their_description(
+    client_for: ClientFor, tmp_path: Path, upstream: FakeOpenAIServer, notes: Path
+) -> None:
+    config = write_config(tmp_path, upstream, {"calc": stdio_server(notes)}, ["mcp:calc"])
+    text = config.read_text().replace(
+        "provider: openai", "provider: openai\n    capabilities: {vision: false}"
+    )
+    config.write_text(text)
+    upstream.script(call("calc__picture"), Reply(text="A picture."))
+    await ask(client_for, config, "a picture")
+    sent = upstream.requests[1]["messages"]
+    assert sent[-1]["role"] == "tool" and sent[-1]["content"].startswith("[image: image/png")
+    assert "image_url" not in str(sent)
 
 
 async def pause_for_approval(

@@ -175,6 +175,7 @@ class AssistantAgent:
                 tools=tools,
                 handoffs=self.handoffs,
                 stop_tool=self.stop_tool,
+                vision=self.model.capabilities.vision,
             )
             produced.extend(results)
             if control is not None:
@@ -183,7 +184,7 @@ class AssistantAgent:
                 return AgentOutcome(messages=tuple(produced), usage=usage, end=control.end)
             iterations += 1
             if iterations >= self.max_tool_iterations and not self.reflect_on_tool_use:
-                summary = self._summary(calls, results)
+                summary = self._summary(calls, [r for r in results if isinstance(r, ToolMessage)])
                 stream.new_part()
                 await stream.write(summary)
                 produced.append(AssistantMessage(content=summary, source=self._name))

@@ -3,7 +3,8 @@
 The model sees a server's tool as ``<server>__<tool>`` (so the tool-call events
 in the stream name the server, and two servers' tools never clash). A result's
 text parts are the tool's output; structured content, without text, is JSON
-text; an image is described; ``isError`` is an error result the model reads.
+text; an image is described, and shown to a model that can see images (after
+the tool results); ``isError`` is an error result the model reads.
 """
 
 from __future__ import annotations
@@ -108,7 +109,12 @@ class McpTool:
         text = result_text(result)
         if result.isError:
             return ToolOutput(content=text or "Error: the tool failed", is_error=True)
-        return ToolOutput(content=text)
+        images = tuple(
+            f"data:{block.mimeType};base64,{block.data}"
+            for block in result.content
+            if isinstance(block, types.ImageContent)
+        )
+        return ToolOutput(content=text, images=images)
 
 
 class McpToolset:

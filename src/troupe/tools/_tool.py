@@ -21,6 +21,9 @@ class ToolOutput(msgspec.Struct, frozen=True):
 
     content: str
     is_error: bool = False
+    # Images the tool produced (``data:`` URIs): shown to a model that can see them,
+    # after the tool results; ``content`` describes them for one that cannot.
+    images: tuple[str, ...] = ()
 
 
 @runtime_checkable
