@@ -32,7 +32,7 @@ from troupe.agents import (
 from troupe.config._collect import join, shown
 from troupe.config._termination import build_termination, unknown_agents
 from troupe.config.executors import build_executor
-from troupe.config.mcp import mcp_approval_agent, mcp_toolset
+from troupe.config.mcp import mcp_approval_agent, mcp_approvals, mcp_toolset
 from troupe.config.models import build_model
 from troupe.config.spec import (
     AgentSpec,
@@ -281,7 +281,6 @@ def _assistant(b: _Builder, spec: AssistantAgentSpec, path: str) -> Agent | None
         return None
     if spec.code_executor is not None and executor is None:
         return None
-    approvals = any(getattr(t, "connection", None) and t.connection.spec.approval for t in tools)  # type: ignore[union-attr]
     needs_tools = bool(tools or spec.handoffs or spec.stop_tool or executor is not None)
     problem = capability_problem(
         model, tools=needs_tools, structured_output=spec.output_schema is not None
@@ -293,7 +292,7 @@ def _assistant(b: _Builder, spec: AssistantAgentSpec, path: str) -> Agent | None
     agent_type: type[AssistantAgent] = AssistantAgent
     if executor is not None:
         agent_type, kind_args = CodeAssistantAgent, {"executor": executor}
-    if approvals:
+    if mcp_approvals(tools):
         agent_type = mcp_approval_agent(agent_type)
     return agent_type(
         spec.name,

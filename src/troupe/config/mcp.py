@@ -11,9 +11,10 @@ connected when the app starts (``troupe serve``) or by ``troupe check --connect`
 
 from __future__ import annotations
 
-__all__ = ["McpServerSpec", "mcp_approval_agent", "mcp_toolset"]
+__all__ = ["McpServerSpec", "mcp_approval_agent", "mcp_approvals", "mcp_toolset"]
 
 import difflib
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
@@ -111,6 +112,12 @@ def mcp_toolset(b: Any, ref: str, path: str) -> McpToolset | None:
     from troupe.mcp import McpToolset
 
     return McpToolset(connection, only=tool or None)
+
+
+def mcp_approvals(tools: Iterable[object]) -> bool:
+    """Whether some of ``tools`` are MCP tools that may need the human's approval."""
+    specs = (getattr(getattr(t, "connection", None), "spec", None) for t in tools)
+    return any(isinstance(spec, McpServerSpec) and spec.approval for spec in specs)
 
 
 def mcp_approval_agent(agent_type: type[Any]) -> type[Any]:

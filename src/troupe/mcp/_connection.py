@@ -118,7 +118,7 @@ class McpConnection:
             )
             return stdio_client(params)
         assert spec.url is not None
-        return _http_transport(spec.url, spec.headers)
+        return _HttpTransport(spec.url, spec.headers)
 
     async def _own(self, *, task_status: TaskStatus[None]) -> None:
         """Open a session, hold it until it is closed or dies; run as a task of ``serve``."""
@@ -280,10 +280,6 @@ class _HttpTransport:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.__aexit__(*exc)  # type: ignore[arg-type]
-
-
-def _http_transport(url: str, headers: dict[str, str]) -> _HttpTransport:
-    return _HttpTransport(url, headers)
 
 
 def _reason(err: BaseException) -> str:

@@ -58,11 +58,7 @@ async def serving(
         except McpUnavailableError as err:
             failure = err  # raised out of the task group, not wrapped in an ExceptionGroup
         else:
-            try:
-                yield connections
-            finally:
-                for connection in connections:
-                    connection.close()
+            yield connections
         finally:
             for connection in connections:
                 connection.close()
