@@ -159,3 +159,25 @@ def test_check_connect_fails_for_a_server_that_is_down(
     config = write_config(tmp_path, NO_UPSTREAM, servers, ["mcp:gone"])
     assert main(["check", str(config), "--connect"]) == 1
     assert "gone (http): cannot connect" in capsys.readouterr().out
+
+
+async def test_stopping_a_run_cancels_its_mcp_call(
+    client_for: ClientFor, tmp_path: Path, upstream: FakeOpenAIServer, notes: Path
+) -> None:
+    config = write_config(tmp_path, upstream, {"calc": stdio_server(notes)}, ["mcp:calc"])
+    client = await client_for(config)
+    upstream.script(call("calc__wait", '{"tag": "stopped"}'), Reply(text="never"))
+
+    async def ask() -> None:
+        await client.chat.completions.create(
+            model="helper",
+            messages=[{"role": "user", "content": "wait"}],
+            metadata={"conversation_id": "conv-stop"},
+        )
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ask)
+        await appears(notes / "started-stopped")
+        await client.post("/conversations/conv-stop/stop", cast_to=object, body={})
+        await appears(notes / "cancelled-stopped")  # notifications/cancelled reached it
+        tg.cancel_scope.cancel()
