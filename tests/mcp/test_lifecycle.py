@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
+import openai
 import pytest
 from openai import AsyncOpenAI
 
@@ -181,3 +182,23 @@ async def test_stopping_a_run_cancels_its_mcp_call(
         await client.post("/conversations/conv-stop/stop", cast_to=object, body={})
         await appears(notes / "cancelled-stopped")  # notifications/cancelled reached it
         tg.cancel_scope.cancel()
+
+
+async def test_a_server_that_cannot_be_reopened_fails_the_run_naming_it(
+    client_for: ClientFor, tmp_path: Path, upstream: FakeOpenAIServer, notes: Path
+) -> None:
+    script = tmp_path / "server_copy.py"
+    script.write_text(SERVER.read_text())
+    server = {"command": sys.executable, "args": [str(script), "stdio", str(notes)]}
+    config = write_config(tmp_path, upstream, {"calc": server}, ["mcp:calc"])
+    client = await client_for(config)
+    upstream.script(call("calc__crash"), Reply(text="It broke."))
+    await result_of(client, "crash")
+    script.unlink()  # the server cannot start again
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        await client.chat.completions.create(
+            model="helper", messages=[{"role": "user", "content": "add"}]
+        )
+    assert caught.value.status_code == 502
+    assert "MCP server 'calc'" in caught.value.message

@@ -255,6 +255,9 @@ async def _cancel(session: ClientSession, request_id: int, reason: str) -> None:
 
 
 async def _list_all(session: ClientSession) -> list[types.Tool]:
+    capabilities = session.get_server_capabilities()
+    if capabilities is not None and capabilities.tools is None:
+        return []  # a server of prompts or resources only
     tools: list[types.Tool] = []
     cursor: str | None = None
     while True:
