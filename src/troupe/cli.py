@@ -43,6 +43,8 @@ def _serve(args: argparse.Namespace) -> int:
     # Alembic announces its plugins and each step of every start's schema check: the
     # store says the one thing that matters (where conversations are, at which revision).
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # The MCP SDK announces its session manager and every request it handles.
+    logging.getLogger("mcp").setLevel(max(logging.WARNING, logging.getLogger().level))
     # Uvicorn's start-up chatter (process id, "waiting for startup", its own address) says
     # nothing the lines below do not; its errors still show, all of it with --log-level debug.
     quiet = logging.DEBUG if args.log_level == "debug" else logging.WARNING
