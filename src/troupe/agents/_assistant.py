@@ -42,7 +42,7 @@ from troupe.models._base import (
     ToolSpec,
 )
 from troupe.telemetry import model_stream
-from troupe.tools import Tool
+from troupe.tools import Tool, Toolset
 
 logger = logging.getLogger("troupe.agents")
 
@@ -57,7 +57,7 @@ class AssistantAgent:
         *,
         system_message: str | None = "You are a helpful assistant.",
         description: str = "",
-        tools: Sequence[Tool] = (),
+        tools: Sequence[Tool | Toolset] = (),
         max_tool_iterations: int = 1,
         reflect_on_tool_use: bool = True,
         tool_call_summary_format: str = "{result}",
@@ -70,12 +70,15 @@ class AssistantAgent:
             raise ConfigError(ConfigIssue("$.name", f"agent name {name!r} must be an identifier"))
         if max_tool_iterations < 1:
             raise ConfigError(ConfigIssue("$.max_tool_iterations", "must be at least 1"))
+        # Toolsets (an MCP server's tools) are listed at the start of each turn.
+        self.toolsets = [t for t in tools if not isinstance(t, Tool)]
+        static = [t for t in tools if isinstance(t, Tool)]
         self.handoffs = {
             h.tool_name: h
             for h in (Handoff(target=h) if isinstance(h, str) else h for h in handoffs)
         }
         names = (
-            [tool.name for tool in tools]
+            [tool.name for tool in static]
             + list(self.handoffs)
             + (["stop_run"] if stop_tool else [])
         )
@@ -88,12 +91,12 @@ class AssistantAgent:
         self._description = description or f"An assistant agent named {name}."
         self.model = model
         self.system_message = system_message
-        self.tools: dict[str, Tool] = {tool.name: tool for tool in tools}
+        self.tools: dict[str, Tool] = {tool.name: tool for tool in static}
         self.stop_tool = stop_tool
         self.context = context or ContextPolicy()
         self.output = StructuredOutput.of(output_type) if output_type is not None else None
         self._specs: tuple[ToolSpec, ...] = (
-            *(tool.spec for tool in tools),
+            *(tool.spec for tool in static),
             *(handoff.spec for handoff in self.handoffs.values()),
             *((STOP_TOOL,) if stop_tool else ()),
         )
@@ -112,7 +115,19 @@ class AssistantAgent:
     def __repr__(self) -> str:
         return f"AssistantAgent({self._name!r}, {self.model.provider}:{self.model.model_name})"
 
+    async def turn_tools(self) -> tuple[dict[str, Tool], tuple[ToolSpec, ...]]:
+        """The tools of this turn and what the model is told of them."""
+        if not self.toolsets:
+            return self.tools, self._specs
+        tools = dict(self.tools)
+        for toolset in self.toolsets:
+            for tool in await toolset.list_tools():
+                tools.setdefault(tool.name, tool)
+        listed = tuple(tool.spec for name, tool in tools.items() if name not in self.tools)
+        return tools, (*listed, *self._specs)
+
     async def run(self, turn: AgentTurn, emit: Emit) -> AgentOutcome:
+        tools, specs = await self.turn_tools()
         message_id = new_message_id()
         await emit(AgentStarted(agent=self._name, message_id=message_id))
         stream = _TextStream(self._name, message_id, emit)
@@ -127,8 +142,8 @@ class AssistantAgent:
                     model_view(self._name, self.system_message, turn.transcript + tuple(produced)),
                     self.context,
                 ),
-                tools=self._specs,
-                tool_choice="none" if reflecting and self._specs else "auto",
+                tools=specs,
+                tool_choice="none" if reflecting and specs else "auto",
                 output_schema=self.output.schema if self.output else None,
             )
             response = await self._call_model(request, stream)
@@ -158,9 +173,10 @@ class AssistantAgent:
                 self._name,
                 calls,
                 emit,
-                tools=self.tools,
+                tools=tools,
                 handoffs=self.handoffs,
                 stop_tool=self.stop_tool,
+                vision=self.model.capabilities.vision,
             )
             produced.extend(results)
             if control is not None:
@@ -169,7 +185,7 @@ class AssistantAgent:
                 return AgentOutcome(messages=tuple(produced), usage=usage, end=control.end)
             iterations += 1
             if iterations >= self.max_tool_iterations and not self.reflect_on_tool_use:
-                summary = self._summary(calls, results)
+                summary = self._summary(calls, [r for r in results if isinstance(r, ToolMessage)])
                 stream.new_part()
                 await stream.write(summary)
                 produced.append(AssistantMessage(content=summary, source=self._name))

@@ -62,6 +62,7 @@ from troupe.config.agents import (
     UserProxyAgentSpec,
 )
 from troupe.config.executors import ExecutorSpec
+from troupe.config.mcp import SERVER_NAME, McpServerSpec
 from troupe.config.models import ModelSpec
 
 PositiveInt = Annotated[int, Meta(ge=1)]
@@ -226,3 +227,4 @@ class ConfigSpec(_Spec, kw_only=True, frozen=True):
     executors: dict[Annotated[str, Meta(pattern=NAME_PATTERN)], ExecutorSpec] = {}
     teams: dict[Annotated[str, Meta(pattern=NAME_PATTERN)], TeamSpec] = {}
     server: ServerSpec = ServerSpec()
+    mcp_servers: dict[Annotated[str, Meta(pattern=SERVER_NAME)], McpServerSpec] = {}

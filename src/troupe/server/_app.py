@@ -26,6 +26,7 @@ from troupe.server._conversations import conversation_handlers
 from troupe.server._docs import docs_handlers
 from troupe.server._errors import exception_handlers
 from troupe.server._health import health_handlers
+from troupe.server._mcp import mcp_endpoint, mcp_running
 from troupe.server._protocols import protocol_handlers, public_protocol_handlers
 from troupe.server._routes import Settings, route_handlers
 from troupe.server._run_routes import run_handlers
@@ -96,6 +97,8 @@ class TroupePlugin(InitPluginProtocol):
         # The config these teams came from (``from_config``), for the studio's pages.
         self.spec: ConfigSpec | None = None
         self.config_file: Path | None = None
+        # Every team as a tool of the MCP server at /mcp (with the mcp package).
+        self.mcp = mcp_endpoint(self.runs, self.api_keys)
 
     async def draining(self) -> str | None:
         """A readiness check: a server shutting down takes no new runs."""
@@ -119,7 +122,10 @@ class TroupePlugin(InitPluginProtocol):
             except StoreError as err:
                 logger.error("cannot start: %s", err.message)
                 raise
-            async with anyio.create_task_group() as tg:
+            async with (
+                mcp_running(self.service.teams.values(), self.mcp),
+                anyio.create_task_group() as tg,
+            ):
                 tg.start_soon(store.maintain)
                 tg.start_soon(self.runs.serve)
                 try:
@@ -183,6 +189,8 @@ class TroupePlugin(InitPluginProtocol):
 
             app_config.route_handlers.append(studio_router(self))
         app_config.lifespan.append(self._lifespan)
+        if self.mcp is not None:
+            app_config.route_handlers.append(self.mcp.handler())
         if self.api_keys.enabled:
             logger.info("API keys required on %s", self.path)
         return app_config

@@ -12,6 +12,7 @@ __all__ = [
     "FunctionTool",
     "Tool",
     "ToolOutput",
+    "Toolset",
     "function_tool",
     "import_object",
     "import_tool",
@@ -20,4 +21,4 @@ __all__ = [
 
 from troupe.tools._function import FunctionTool, function_tool
 from troupe.tools._imports import import_object, import_tool, imports_already_made
-from troupe.tools._tool import Tool, ToolOutput
+from troupe.tools._tool import Tool, ToolOutput, Toolset
