@@ -18,6 +18,7 @@ import msgspec
 from troupe.events import (
     AgentFinished,
     AgentStarted,
+    ClientToolsRequested,
     CodeExecuted,
     CodeExecutionStarted,
     Event,
@@ -320,6 +321,9 @@ def _readable(event: Event) -> tuple[str | None, str | None]:
     if isinstance(event, CodeExecuted):
         status = "timed out" if event.timed_out else f"exit code {event.exit_code}"
         return f"{status}:\n```\n{event.output[:_RESULT_PREVIEW]}\n```\n", None
+    if isinstance(event, ClientToolsRequested):
+        calls = ", ".join(f"`{call.name}({call.arguments})`" for call in event.calls)
+        return f"\n\n`{event.agent}` asks the client to run {calls}\n", "waiting for your tools"
     if isinstance(event, SpeakerSelected):
         readable = f"\n\n`{event.team or 'team'}` chooses `{event.agent}`\n"
         return readable, f"{event.agent} speaks next"

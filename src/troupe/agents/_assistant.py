@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from troupe import logs
-from troupe.agents._base import AgentOutcome, AgentTurn, Emit, new_message_id
+from troupe.agents._base import AgentOutcome, AgentTurn, Emit, ToolsRequested, new_message_id
+from troupe.agents._client_tools import ClientTools
 from troupe.agents._context import ContextPolicy, apply_context_policy
 from troupe.agents._handoff import STOP_TOOL, Handoff
 from troupe.agents._structured import MAX_INVALID_ANSWERS, StructuredOutput
@@ -64,6 +65,7 @@ class AssistantAgent:
         stop_tool: bool = False,
         context: ContextPolicy | None = None,
         output_type: type[Any] | OutputSchema | None = None,
+        client_tools: bool = True,
     ) -> None:
         if not name.isidentifier():
             raise ConfigError(ConfigIssue("$.name", f"agent name {name!r} must be an identifier"))
@@ -89,6 +91,8 @@ class AssistantAgent:
         self.system_message = system_message
         self.tools: dict[str, Tool] = {tool.name: tool for tool in tools}
         self.stop_tool = stop_tool
+        # Whether the agent may call the tools a client passes in its request.
+        self.client_tools = client_tools
         self.context = context or ContextPolicy()
         self.output = StructuredOutput.of(output_type) if output_type is not None else None
         self._specs: tuple[ToolSpec, ...] = (
@@ -105,6 +109,11 @@ class AssistantAgent:
         return self._name
 
     @property
+    def tool_names(self) -> frozenset[str]:
+        """The names of the agent's own tools (handoffs and the stop tool included)."""
+        return frozenset(spec.name for spec in self._specs)
+
+    @property
     def description(self) -> str:
         return self._description
 
@@ -119,16 +128,19 @@ class AssistantAgent:
         usage = Usage()
         iterations = 0
         invalid_answers = 0
+        client = ClientTools(turn, accepts=self.client_tools)
+        output = StructuredOutput(turn.output_schema) if turn.output_schema else self.output
         while True:
             reflecting = iterations >= self.max_tool_iterations
+            tools, forced = client.offer(self._specs, first=not produced)
             request = ModelRequest(
                 messages=apply_context_policy(
                     model_view(self._name, self.system_message, turn.transcript + tuple(produced)),
                     self.context,
                 ),
-                tools=self._specs,
-                tool_choice="none" if reflecting and self._specs else "auto",
-                output_schema=self.output.schema if self.output else None,
+                tools=tools,
+                tool_choice="none" if reflecting and tools else forced or "auto",
+                output_schema=output.schema if output else None,
             )
             response = await self._call_model(request, stream)
             usage += response.usage
@@ -145,7 +157,7 @@ class AssistantAgent:
                 )
             )
             if not calls:
-                problem = self.output.problem(response.content) if self.output else None
+                problem = output.problem(response.content) if output else None
                 if problem is None or invalid_answers >= MAX_INVALID_ANSWERS:
                     break
                 # The answer does not match the requested structure: say why, once or twice.
@@ -153,9 +165,10 @@ class AssistantAgent:
                 produced.append(UserMessage(content=problem, source=self._name))
                 stream.new_part()
                 continue
+            mine, theirs = client.split(calls)
             results, control = await run_tool_calls(
                 self._name,
-                calls,
+                mine,
                 emit,
                 tools=self.tools,
                 handoffs=self.handoffs,
@@ -163,9 +176,15 @@ class AssistantAgent:
             )
             produced.extend(results)
             if control is not None:
+                produced.extend(client.ignored(self._name, theirs))
                 produced.append(control.message)
                 await emit(AgentFinished(agent=self._name, message_id=message_id))
                 return AgentOutcome(messages=tuple(produced), usage=usage, end=control.end)
+            if theirs:
+                # The client runs these: the turn (and the run) waits for their results.
+                await emit(AgentFinished(agent=self._name, message_id=message_id))
+                end = ToolsRequested(calls=tuple(theirs))
+                return AgentOutcome(messages=tuple(produced), usage=usage, end=end)
             iterations += 1
             if iterations >= self.max_tool_iterations and not self.reflect_on_tool_use:
                 summary = self._summary(calls, results)

@@ -31,6 +31,7 @@ from troupe.messages import (
     Message,
     SystemMessage,
     TextPart,
+    ToolMessage,
     UserMessage,
 )
 from troupe.server._request import (
@@ -41,8 +42,10 @@ from troupe.server._request import (
     ImageUrlIn,
     InMessage,
     JsonSchemaFormat,
+    NamedCustomChoice,
     RefusalIn,
     TextIn,
+    ToolIn,
     UserIn,
 )
 
@@ -76,10 +79,9 @@ def decode_request(body: bytes) -> ChatCompletionRequest:
         raise RequestError(
             "n must be 1: a team gives one answer per request", param="n", code="unsupported_value"
         )
-    if request.tool_choice not in (msgspec.UNSET, "auto", "none"):
+    if isinstance(request.tool_choice, AllowedToolsChoice | NamedCustomChoice):
         raise RequestError(
-            "client-side tools cannot be forced: the team decides which tools to use "
-            "(tool_choice may be 'auto' or 'none')",
+            "tool_choice may be 'auto', 'none', 'required' or a function tool of the request",
             param="tool_choice",
             code="unsupported_value",
         )
@@ -179,11 +181,22 @@ def history_text(message: InMessage) -> str:
     )
 
 
-def to_messages(messages: list[InMessage], offset: int = 0) -> list[Message]:
-    """Client messages as transcript messages. Client tool traffic is left out."""
+def to_messages(
+    messages: list[InMessage], offset: int = 0, *, tool_results: bool = False
+) -> list[Message]:
+    """Client messages as transcript messages. Client tool traffic is left out, except
+    with ``tool_results`` the results of client tools (the team waits for them: the team
+    names them after its calls)."""
     out: list[Message] = []
     for index, message in enumerate(messages, start=offset):
         content = _content(message, index)
+        if isinstance(message, ToolIn):
+            if tool_results:
+                text = content if isinstance(content, str) else ""
+                out.append(
+                    ToolMessage(call_id=message.tool_call_id, name="", content=text, source="user")
+                )
+            continue
         if message.role in ("system", "developer"):
             out.append(SystemMessage(content=content if isinstance(content, str) else ""))
         elif isinstance(message, UserIn):
