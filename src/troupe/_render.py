@@ -8,7 +8,7 @@ whole messages one after another, while ``delta.troupe`` stays live.
 
 from __future__ import annotations
 
-__all__ = ["Rendered", "Renderer", "answer_text"]
+__all__ = ["Rendered", "Renderer", "answer_text", "readable"]
 
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -297,6 +297,11 @@ def answer_text(
     for event in events:
         renderer.render(event)
     return renderer.answer
+
+
+def readable(event: Event) -> tuple[str | None, str | None]:
+    """The human-readable line of a work event (a tool call, a handoff, …) and its status."""
+    return _readable(event)
 
 
 def _readable(event: Event) -> tuple[str | None, str | None]:

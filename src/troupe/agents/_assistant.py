@@ -130,12 +130,13 @@ class AssistantAgent:
         invalid_answers = 0
         client = ClientTools(turn, accepts=self.client_tools)
         output = StructuredOutput(turn.output_schema) if turn.output_schema else self.output
+        system = "\n\n".join(s for s in (self.system_message, turn.instructions) if s) or None
         while True:
             reflecting = iterations >= self.max_tool_iterations
             tools, forced = client.offer(self._specs, first=not produced)
             request = ModelRequest(
                 messages=apply_context_policy(
-                    model_view(self._name, self.system_message, turn.transcript + tuple(produced)),
+                    model_view(self._name, system, turn.transcript + tuple(produced)),
                     self.context,
                 ),
                 tools=tools,

@@ -49,6 +49,8 @@ class AgentTurn(msgspec.Struct, frozen=True, kw_only=True):
     tool_choice: str = "auto"
     # The shape the client asked the answer to have (``response_format``, ``text.format``).
     output_schema: OutputSchema | None = None
+    # The client's instructions for this run, added to the agent's system message.
+    instructions: str = ""
 
 
 class Answered(msgspec.Struct, frozen=True, tag="answered"):

@@ -30,6 +30,7 @@ from troupe.server._routes import Settings, route_handlers
 from troupe.server._run_routes import run_handlers
 from troupe.server._service import ChatService, run_fingerprint
 from troupe.server._store import MEMORY_DEFAULT, ConversationStore, store_for
+from troupe.server.responses_api import response_handlers
 from troupe.store import StoreError
 from troupe.teams import Team
 
@@ -140,7 +141,12 @@ class TroupePlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         router = Router(
             path=self.path,
-            route_handlers=[*route_handlers, *run_handlers, *conversation_handlers],
+            route_handlers=[
+                *route_handlers,
+                *run_handlers,
+                *conversation_handlers,
+                *response_handlers,
+            ],
             guards=[self.api_keys],
             dependencies={
                 "service": Provide(lambda: self.service, use_cache=True, sync_to_thread=False),

@@ -13,13 +13,14 @@ __all__ = [
     "ChatCompletionRequest",
     "InMessage",
     "decode_request",
+    "decode_request_body",
     "history_text",
     "to_messages",
 ]
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -54,16 +55,19 @@ from troupe.server._request import (
 MAX_DEPTH = 64
 
 _decoder = msgspec.json.Decoder(ChatCompletionRequest)
+T = TypeVar("T")
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.DOTALL)
 _MISSING = re.compile(r"missing required field `(?P<field>[^`]+)`")
 
 
-def decode_request(body: bytes) -> ChatCompletionRequest:
-    """Decode and check a request body; errors are 400s that name the field."""
+def decode_request_body(body: bytes, kind: type[T]) -> T:
+    """Decode a JSON request body as ``kind``; errors are 400s that name the field."""
     if not body.strip():
         raise RequestError("the request body is empty; expected a JSON object")
     try:
-        request = _decoder.decode(body)
+        if kind is ChatCompletionRequest:
+            return _decoder.decode(body)  # type: ignore[return-value]
+        return msgspec.json.decode(body, type=kind)
     except msgspec.ValidationError as err:
         raise _invalid(str(err)) from None
     except msgspec.DecodeError as err:
@@ -74,6 +78,11 @@ def decode_request(body: bytes) -> ChatCompletionRequest:
         raise RequestError(
             f"the request body is nested too deeply (at most {MAX_DEPTH} levels)"
         ) from None
+
+
+def decode_request(body: bytes) -> ChatCompletionRequest:
+    """Decode and check a chat-completions request body; errors are 400s that name the field."""
+    request = decode_request_body(body, ChatCompletionRequest)
     _check_depth(request)
     if request.n is not None and request.n != 1:
         raise RequestError(

@@ -65,6 +65,8 @@ class RunInput(msgspec.Struct, frozen=True, kw_only=True):
     metadata: dict[str, str] = {}
     # The client's tools, tool choice and answer shape (kept for a run taken over).
     options: RunOptions = RunOptions()
+    # What the starting API's view needs to render the run (Responses: previous_response_id).
+    view: dict[str, str] = {}
 
 
 class RunRecord(msgspec.Struct, frozen=True, kw_only=True):

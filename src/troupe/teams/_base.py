@@ -425,6 +425,7 @@ class Team:
             client_tools=options.client_tools,
             tool_choice=options.tool_choice if first else "auto",
             output_schema=options.output_schema if self.answers(agent.name) else None,
+            instructions=options.instructions,
         )
 
     def answers(self, agent: str) -> bool:

@@ -54,6 +54,8 @@ class RunOptions(msgspec.Struct, frozen=True, kw_only=True):
     client_tools: tuple[ToolSpec, ...] = ()
     tool_choice: str = "auto"
     output_schema: OutputSchema | None = None
+    # Instructions for this run only (Responses ``instructions``), after each agent's own.
+    instructions: str = ""
 
 
 class GraphProgress(msgspec.Struct, frozen=True, kw_only=True):
