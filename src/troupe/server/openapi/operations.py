@@ -366,9 +366,10 @@ CONVERSATIONS = (
 
 
 def _all() -> tuple[Operation, ...]:
+    from troupe.server.openapi.responses import RESPONSES
     from troupe.server.openapi.runs import RUNS
 
-    return (*MODELS, *CHAT, *CONVERSATIONS, *RUNS)
+    return (*MODELS, *CHAT, *CONVERSATIONS, *RUNS, *RESPONSES)
 
 
 ALL = _all()

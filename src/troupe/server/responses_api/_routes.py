@@ -222,7 +222,10 @@ async def input_items(
         for index, message in enumerate(record.input.messages)
         if (item := _item(message, f"msg_{hex_id}_in{index}")) is not None
     ]
-    if request.query_params.get("order", "desc") == "desc":
+    order = request.query_params.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise RequestError(f"order must be 'asc' or 'desc', not {order[:32]!r}", param="order")
+    if order == "desc":
         items.reverse()
     raw = request.query_params.get("limit", "20")
     limit = int(raw) if raw.isdigit() else 0
@@ -236,8 +239,8 @@ async def input_items(
     return {
         "object": "list",
         "data": page,
-        "first_id": page[0]["id"] if page else None,
-        "last_id": page[-1]["id"] if page else None,
+        "first_id": page[0]["id"] if page else "",
+        "last_id": page[-1]["id"] if page else "",
         "has_more": len(items) > limit,
     }
 
