@@ -287,6 +287,9 @@ class RunManager:
         if stored is None:
             state = team.new_state(conversation_id)
             return state, _check_input(team, state, start.all_messages or start.messages, start)
+        if stored.team == "":
+            # Created empty (POST /v1/conversations): the first run's team takes it.
+            stored = msgspec.structs.replace(stored, team=team.name)
         if stored.team != team.name:
             raise RequestError(
                 f"conversation {conversation_id!r} belongs to team {stored.team!r}, "

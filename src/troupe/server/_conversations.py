@@ -23,6 +23,7 @@ from troupe.errors import RequestError
 from troupe.messages import AssistantMessage, Message, ToolMessage
 from troupe.server._auth import ApiKeys
 from troupe.server._service import ChatService
+from troupe.server.conversations_api import update_conversation
 from troupe.store import ConversationSummary, StoredConversation
 from troupe.teams import RunState, Team
 
@@ -120,7 +121,7 @@ async def list_conversations(
 # header) only knows the methods of the first handler registered on a path.
 @route(
     "/conversations/{conversation_id:str}",
-    http_method=[HttpMethod.GET, HttpMethod.DELETE],
+    http_method=[HttpMethod.GET, HttpMethod.POST, HttpMethod.DELETE],
     status_code=200,
 )
 async def conversation(
@@ -129,8 +130,11 @@ async def conversation(
     api_keys: NamedDependency[ApiKeys],
     conversation_id: FromPath[str],
 ) -> dict[str, Any]:
-    """``GET``: the conversation with its transcript. ``DELETE``: delete it (not while it runs)."""
+    """``GET``: the conversation with its transcript. ``DELETE``: delete it (not while it runs).
+    ``POST``: update its metadata (OpenAI's Conversations API)."""
     scope = api_keys.scope(request)
+    if request.method == HttpMethod.POST:
+        return await update_conversation(request, service, scope, conversation_id)
     if request.method == HttpMethod.DELETE:
         await service.delete(conversation_id, scope)
         return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}

@@ -116,6 +116,8 @@ class RunState(msgspec.Struct, frozen=True, kw_only=True):
     runs: int = 0
     # Set while a run is in progress (saved with each committed step), None between runs.
     run: RunInFlight | None = None
+    # The client's key-value notes on the conversation (OpenAI's conversation metadata).
+    metadata: dict[str, str] = {}
 
 
 class RunProgress(msgspec.Struct, frozen=True, kw_only=True):

@@ -366,10 +366,11 @@ CONVERSATIONS = (
 
 
 def _all() -> tuple[Operation, ...]:
+    from troupe.server.openapi.conversations_api import OPENAI_CONVERSATIONS
     from troupe.server.openapi.responses import RESPONSES
     from troupe.server.openapi.runs import RUNS
 
-    return (*MODELS, *CHAT, *CONVERSATIONS, *RUNS, *RESPONSES)
+    return (*MODELS, *CHAT, *CONVERSATIONS, *RUNS, *RESPONSES, *OPENAI_CONVERSATIONS)
 
 
 ALL = _all()

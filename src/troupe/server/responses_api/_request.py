@@ -10,7 +10,14 @@ names its path (``input[2].call_id``). troupe reads ``model`` (the team),
 
 from __future__ import annotations
 
-__all__ = ["CreateResponse", "InputItems", "decode_create", "read_input", "read_options"]
+__all__ = [
+    "CreateResponse",
+    "InputItems",
+    "decode_create",
+    "read_input",
+    "read_message",
+    "read_options",
+]
 
 from typing import Any
 
@@ -110,7 +117,8 @@ def _text(content: Any, param: str) -> tuple[str, tuple[ContentPart, ...]]:
     return " ".join(p.text for p in parts if isinstance(p, TextPart)), tuple(parts)
 
 
-def _message(item: Json, param: str) -> tuple[str, str, Message | None]:
+def read_message(item: Json, param: str) -> tuple[str, str, Message | None]:
+    """A message item's role, text and message (None for the assistant's: history)."""
     role = item.get("role")
     if role not in ("user", "assistant", "system", "developer"):
         raise RequestError(f"unknown message role {role!r}", param=f"{param}.role")
@@ -137,7 +145,7 @@ def read_input(request: CreateResponse) -> InputItems:
         param = f"input[{index}]"
         kind = item.get("type", "message")
         if kind == "message":
-            role, text, message = _message(item, param)
+            role, text, message = read_message(item, param)
             entries.append((role, text, message))
             if role == "assistant":
                 last_output = index

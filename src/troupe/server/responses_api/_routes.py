@@ -12,7 +12,7 @@ __all__ = ["response_handlers"]
 from typing import Any
 
 import msgspec
-from litestar import Request, delete, get, post
+from litestar import HttpMethod, Request, get, post, route
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
@@ -135,17 +135,24 @@ def _starting_after(request: Request[Any, Any, Any]) -> int:
     return int(raw)
 
 
-@get("/responses/{response:str}")
-async def get_response(
+# One handler for both methods: Litestar's automatic OPTIONS answer (its Allow header)
+# only knows the methods of the first handler registered on a path.
+@route(
+    "/responses/{response:str}", http_method=[HttpMethod.GET, HttpMethod.DELETE], status_code=200
+)
+async def response_route(
     request: Request[Any, Any, Any],
     service: NamedDependency[ChatService],
     api_keys: NamedDependency[ApiKeys],
     settings: NamedDependency[Settings],
     response: FromPath[str],
 ) -> ASGIResponse:
-    """The response now; with ``?stream=true`` its stream events after ``starting_after``."""
+    """``GET``: the response now; with ``?stream=true`` its stream events after
+    ``starting_after``. ``DELETE``: see ``_delete``."""
     scope = api_keys.scope(request)
     record = await _record(service, response, scope)
+    if request.method == HttpMethod.DELETE:
+        return _json(await _delete(service, record))
     if request.query_params.get("stream") in ("true", "1"):
         after = _starting_after(request)
         return ResponseStream(
@@ -153,6 +160,14 @@ async def get_response(
         )
     record, events = await service.manager.events(record.id, scope)
     return _json(encode_run(record, events).response())
+
+
+async def _delete(service: ChatService, record: RunRecord) -> dict[str, Any]:
+    """A response is a view of its run, which stays in its conversation's history: deleting
+    the response cancels its run if it is still going (delete the conversation to forget it)."""
+    if record.status in ACTIVE:
+        await service.manager.cancel(record.id, record.scope)
+    return {"id": response_id(record.id), "object": "response.deleted", "deleted": True}
 
 
 @post("/responses/{response:str}/cancel", status_code=200)
@@ -168,22 +183,6 @@ async def cancel_response(
     await service.manager.cancel(record.id, scope)
     record, events = await service.manager.events(record.id, scope)
     return _json(encode_run(record, events).response())
-
-
-@delete("/responses/{response:str}", status_code=200)
-async def delete_response(
-    request: Request[Any, Any, Any],
-    service: NamedDependency[ChatService],
-    api_keys: NamedDependency[ApiKeys],
-    response: FromPath[str],
-) -> dict[str, Any]:
-    """A response is a view of its run, which stays in its conversation's history: deleting
-    the response cancels its run if it is still going (delete the conversation to forget it)."""
-    scope = api_keys.scope(request)
-    record = await _record(service, response, scope)
-    if record.status in ACTIVE:
-        await service.manager.cancel(record.id, scope)
-    return {"id": response_id(record.id), "object": "response.deleted", "deleted": True}
 
 
 def _item(message: Message, item_id: str) -> dict[str, Any] | None:
@@ -249,4 +248,4 @@ def _json(body: dict[str, Any]) -> ASGIResponse:
     return ASGIResponse(body=msgspec.json.encode(body), media_type="application/json")
 
 
-response_handlers = [create_response, get_response, cancel_response, delete_response, input_items]
+response_handlers = [create_response, response_route, cancel_response, input_items]
