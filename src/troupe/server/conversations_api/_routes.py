@@ -15,7 +15,7 @@ transcript).
 
 from __future__ import annotations
 
-__all__ = ["conversations_handlers", "update_conversation"]
+__all__ = ["conversations_handlers", "create_conversation", "update_conversation"]
 
 import secrets
 from collections.abc import Callable
@@ -23,7 +23,7 @@ from typing import Any
 
 import anyio
 import msgspec
-from litestar import Request, post, route
+from litestar import Request, route
 from litestar.di import NamedDependency
 from litestar.enums import HttpMethod
 from litestar.params import FromPath
@@ -143,15 +143,12 @@ async def _edit(
     return state
 
 
-@post("/conversations", status_code=200)
 async def create_conversation(
-    request: Request[Any, Any, Any],
-    service: NamedDependency[ChatService],
-    api_keys: NamedDependency[ApiKeys],
+    request: Request[Any, Any, Any], service: ChatService, scope: str
 ) -> Json:
-    """A new conversation (no team yet), with its first items and metadata."""
+    """``POST /v1/conversations``: a new conversation (no team yet), with its first items
+    and metadata."""
     body = decode_request_body(await request.body() or b"{}", CreateConversation)
-    scope = api_keys.scope(request)
     state = RunState(
         conversation_id=f"conv_{secrets.token_hex(16)}",
         team="",
@@ -265,4 +262,4 @@ async def conversation_item(
     return conversation_object(state, stored.summary.created_at)
 
 
-conversations_handlers = [create_conversation, conversation_items, conversation_item]
+conversations_handlers = [conversation_items, conversation_item]
