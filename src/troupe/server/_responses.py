@@ -19,6 +19,7 @@ __all__ = [
     "chunk_encoder",
     "completion_body",
     "completion_id",
+    "watch_disconnect",
 ]
 
 import time
@@ -71,7 +72,7 @@ def run_headers(record: RunRecord) -> dict[str, str]:
     return {**_HEADERS, "x-conversation-id": record.conversation_id, "x-run-id": record.id}
 
 
-async def _watch_disconnect(receive: Receive, on_disconnect: anyio.CancelScope) -> None:
+async def watch_disconnect(receive: Receive, on_disconnect: anyio.CancelScope) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -124,7 +125,7 @@ class RunStreamResponse(ASGIResponse):
         disconnected = anyio.CancelScope()
         with disconnected:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_watch_disconnect, receive, disconnected)
+                tg.start_soon(watch_disconnect, receive, disconnected)
                 tg.start_soon(self._keepalive, send)
                 async for first, events in self.manager.follow(record.id, record.scope, 0):
                     frames = []
@@ -181,7 +182,7 @@ class RunCompletionResponse(ASGIResponse):
         disconnected = anyio.CancelScope()
         with disconnected:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_watch_disconnect, receive, disconnected)
+                tg.start_soon(watch_disconnect, receive, disconnected)
                 await run.finished.wait()
                 tg.cancel_scope.cancel()
         if disconnected.cancelled_caught:
@@ -192,10 +193,14 @@ class RunCompletionResponse(ASGIResponse):
         if error is not None or run.detached:
             await self._send_error(send, error)
             return
-        self.body = completion_body(run.snapshot(), run.events)
+        self.body = self._body(run)
         self.headers["content-length"] = str(len(self.body))
         await self.start_response(send)
         await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+    def _body(self, run: LiveRun) -> bytes:
+        """The finished run as this view shows it: a ``chat.completion``."""
+        return completion_body(run.snapshot(), run.events)
 
     async def _send_error(self, send: Send, error: TroupeError | None) -> None:
         if error is None:

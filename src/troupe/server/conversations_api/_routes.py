@@ -31,12 +31,12 @@ from litestar.params import FromPath
 from troupe.errors import ConversationBusyError, RequestError
 from troupe.messages import AssistantMessage, Message, SystemMessage, UserMessage, text_of
 from troupe.server._auth import ApiKeys
+from troupe.server._lists import item_page
 from troupe.server._schemas import decode_request_body
 from troupe.server._service import ChatService, check_conversation_id
 from troupe.server.responses_api._request import read_message
 from troupe.teams import RunState
 
-_MAX_ITEMS = 100
 Json = dict[str, Any]
 
 
@@ -203,23 +203,7 @@ async def conversation_items(
         state = await _edit(service, conversation_id, scope, add)
         return _page(_items(state, start))
     stored = await service.conversation(conversation_id, scope)
-    items = _items(stored.state)
-    order = request.query_params.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise RequestError(f"order must be 'asc' or 'desc', not {order[:32]!r}", param="order")
-    if order == "desc":
-        items.reverse()
-    after = request.query_params.get("after")
-    if after:
-        ids = [item["id"] for item in items]
-        items = items[ids.index(after) + 1 :] if after in ids else []
-    raw = request.query_params.get("limit", "20")
-    limit = int(raw) if raw.isdigit() else 0
-    if not 1 <= limit <= _MAX_ITEMS:
-        raise RequestError(f"limit must be from 1 to {_MAX_ITEMS}, not {raw[:32]!r}", param="limit")
-    page = _page(items[:limit])
-    page["has_more"] = len(items) > limit
-    return page
+    return item_page(request, _items(stored.state))
 
 
 def _index(item_id: str, state: RunState) -> int:

@@ -172,6 +172,10 @@ class ResponseEncoder:
 
     # --- stream events ---------------------------------------------------------------
 
+    def error_event(self, code: str, message: str) -> Json:
+        """An ``error`` stream event, numbered on from the others."""
+        return self._event("error", code=code, message=message, param=None)
+
     def _event(self, kind: str, **fields: Any) -> Json:
         self._seq += 1
         return {"type": kind, "sequence_number": self._seq, **fields}

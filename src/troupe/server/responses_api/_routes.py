@@ -22,6 +22,7 @@ from troupe.errors import RequestError
 from troupe.messages import Message, SystemMessage, ToolMessage, UserMessage, text_of
 from troupe.runs import RunNotFoundError, RunStart
 from troupe.server._auth import ApiKeys
+from troupe.server._lists import item_page
 from troupe.server._routes import Settings
 from troupe.server._service import ChatService, check_conversation_id, fingerprint
 from troupe.server.responses_api._encode import response_id, run_id_of
@@ -33,8 +34,6 @@ from troupe.server.responses_api._request import (
 )
 from troupe.server.responses_api._views import ResponseStream, ResponseWhenDone, encode_run
 from troupe.store import ACTIVE, RunInput, RunRecord
-
-_MAX_LIMIT = 100
 
 
 class ResponseNotFoundError(RunNotFoundError):
@@ -221,27 +220,7 @@ async def input_items(
         for index, message in enumerate(record.input.messages)
         if (item := _item(message, f"msg_{hex_id}_in{index}")) is not None
     ]
-    order = request.query_params.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise RequestError(f"order must be 'asc' or 'desc', not {order[:32]!r}", param="order")
-    if order == "desc":
-        items.reverse()
-    raw = request.query_params.get("limit", "20")
-    limit = int(raw) if raw.isdigit() else 0
-    if not 1 <= limit <= _MAX_LIMIT:
-        raise RequestError(f"limit must be from 1 to {_MAX_LIMIT}, not {raw[:32]!r}", param="limit")
-    after = request.query_params.get("after")
-    if after is not None:
-        ids = [item["id"] for item in items]
-        items = items[ids.index(after) + 1 :] if after in ids else []
-    page = items[:limit]
-    return {
-        "object": "list",
-        "data": page,
-        "first_id": page[0]["id"] if page else "",
-        "last_id": page[-1]["id"] if page else "",
-        "has_more": len(items) > limit,
-    }
+    return item_page(request, items)
 
 
 def _json(body: dict[str, Any]) -> ASGIResponse:
