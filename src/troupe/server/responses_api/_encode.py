@@ -228,6 +228,15 @@ class ResponseEncoder:
         kind = fields.pop("type")
         return self._event(f"troupe:{kind}", **fields)
 
+    def _add(self, out: list[Json], item: Json) -> None:
+        self.output.append(item)
+        index = len(self.output) - 1
+        out.append(self._event("response.output_item.added", output_index=index, item=dict(item)))
+
+    def _done(self, out: list[Json], index: int) -> None:
+        item = dict(self.output[index])
+        out.append(self._event("response.output_item.done", output_index=index, item=item))
+
     def _answers(self, agent: str) -> bool:
         return self.answer_agents is None or agent in self.answer_agents
 
@@ -246,12 +255,7 @@ class ResponseEncoder:
                 "content": [],
                 "troupe": {"agent": agent},
             }
-            self.output.append(item)
-            out.append(
-                self._event(
-                    "response.output_item.added", output_index=opened.index, item=dict(item)
-                )
-            )
+            self._add(out, item)
             out.append(
                 self._event(
                     "response.content_part.added",
@@ -286,9 +290,7 @@ class ResponseEncoder:
         out.append(self._event("response.content_part.done", **where, part=_part(text)))
         item = self.output[opened.index]
         item["status"] = status
-        out.append(
-            self._event("response.output_item.done", output_index=opened.index, item=dict(item))
-        )
+        self._done(out, opened.index)
 
     def _work(
         self, out: list[Json], key: str | None, agent: str, text: str, *, label: bool = True
@@ -304,12 +306,7 @@ class ResponseEncoder:
                 "summary": [],
                 "status": "in_progress",
             }
-            self.output.append(item)
-            out.append(
-                self._event(
-                    "response.output_item.added", output_index=opened.index, item=dict(item)
-                )
-            )
+            self._add(out, item)
             out.append(
                 self._event(
                     "response.reasoning_summary_part.added",
@@ -347,9 +344,7 @@ class ResponseEncoder:
         out.append(self._event("response.reasoning_summary_part.done", **where, part=part))
         item = self.output[opened.index]
         item["status"] = "completed"
-        out.append(
-            self._event("response.output_item.done", output_index=opened.index, item=dict(item))
-        )
+        self._done(out, opened.index)
 
     def _function_call(self, out: list[Json], call_id: str, name: str, arguments: str) -> None:
         index = len(self.output)
@@ -362,8 +357,7 @@ class ResponseEncoder:
             "arguments": "",
             "status": "in_progress",
         }
-        self.output.append(item)
-        out.append(self._event("response.output_item.added", output_index=index, item=dict(item)))
+        self._add(out, item)
         where = {"item_id": item_id, "output_index": index}
         out.append(self._event("response.function_call_arguments.delta", **where, delta=arguments))
         out.append(
@@ -372,7 +366,7 @@ class ResponseEncoder:
             )
         )
         item.update(arguments=arguments, status="completed")
-        out.append(self._event("response.output_item.done", output_index=index, item=dict(item)))
+        self._done(out, index)
 
     def _end(self, event: RunEnded) -> list[Json]:
         out: list[Json] = []
