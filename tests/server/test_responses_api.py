@@ -241,3 +241,21 @@ async def test_unknown_response_is_404(raw_client: Any) -> None:
     response = await http.get("/v1/responses/resp_0000")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "response_not_found"
+
+
+async def test_a_question_for_the_human_is_a_message_and_the_next_input_answers_it(
+    make_client: Any,
+) -> None:
+    from troupe.agents import UserProxyAgent
+
+    writer = AssistantAgent("writer", FunctionModel(echo))
+    team = RoundRobinTeam("ask", [writer, UserProxyAgent("human", prompt="Approve?")])
+    client = await make_client(app_for(team))
+    first = await client.responses.create(model="ask", input="draft")
+    assert first.status == "completed"
+    said = [item.model_dump()["troupe"]["agent"] for item in first.output]
+    assert said == ["writer", "human"]
+    assert first.output_text.endswith("Approve?")
+    second = await client.responses.create(model="ask", input="yes", previous_response_id=first.id)
+    # The writer answers the human's "yes"; then, round robin, the human is asked again.
+    assert second.output_text == "heard: draft | yesApprove?"

@@ -176,9 +176,10 @@ class ResponseEncoder:
         """An ``error`` stream event, numbered on from the others."""
         return self._event("error", code=code, message=message, param=None)
 
-    def _event(self, kind: str, **fields: Any) -> Json:
+    def _event(self, kind: str, /, **fields: Any) -> Json:
+        # Positional only: an event's own fields (``kind`` of ``input_requested``) may be any.
         self._seq += 1
-        return {"type": kind, "sequence_number": self._seq, **fields}
+        return {**fields, "type": kind, "sequence_number": self._seq}
 
     def encode(self, event: Event) -> list[Json]:
         """The stream events of one run event, numbered on from the previous ones."""
