@@ -259,3 +259,20 @@ async def test_a_question_for_the_human_is_a_message_and_the_next_input_answers_
     second = await client.responses.create(model="ask", input="yes", previous_response_id=first.id)
     # The writer answers the human's "yes"; then, round robin, the human is asked again.
     assert second.output_text == "heard: draft | yesApprove?"
+
+
+async def test_another_key_cannot_see_or_chain_a_response(raw_client: Any) -> None:
+    http = await raw_client(app_for(echo_team(), api_keys=["key-a", "key-b"]))
+    a, b = {"authorization": "Bearer key-a"}, {"authorization": "Bearer key-b"}
+    created = await http.post("/v1/responses", json={"model": "echo", "input": "hi"}, headers=a)
+    response_id = created.json()["id"]
+    for method, path in (("GET", ""), ("POST", "/cancel"), ("GET", "/input_items")):
+        other = await http.request(method, f"/v1/responses/{response_id}{path}", headers=b)
+        assert other.status_code == 404
+    chained = await http.post(
+        "/v1/responses",
+        json={"model": "echo", "input": "again", "previous_response_id": response_id},
+        headers=b,
+    )
+    assert chained.status_code == 400
+    assert chained.json()["error"]["param"] == "previous_response_id"
