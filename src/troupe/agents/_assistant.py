@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from troupe import logs
-from troupe.agents._base import AgentOutcome, AgentTurn, Emit, new_message_id
+from troupe.agents._base import AgentOutcome, AgentTurn, Emit, ToolsRequested, new_message_id
+from troupe.agents._client_tools import ClientTools
 from troupe.agents._context import ContextPolicy, apply_context_policy
 from troupe.agents._handoff import STOP_TOOL, Handoff
 from troupe.agents._structured import MAX_INVALID_ANSWERS, StructuredOutput
@@ -65,6 +66,7 @@ class AssistantAgent:
         stop_tool: bool = False,
         context: ContextPolicy | None = None,
         output_type: type[Any] | OutputSchema | None = None,
+        client_tools: bool = True,
     ) -> None:
         if not name.isidentifier():
             raise ConfigError(ConfigIssue("$.name", f"agent name {name!r} must be an identifier"))
@@ -93,6 +95,8 @@ class AssistantAgent:
         self.system_message = system_message
         self.tools: dict[str, Tool] = {tool.name: tool for tool in static}
         self.stop_tool = stop_tool
+        # Whether the agent may call the tools a client passes in its request.
+        self.client_tools = client_tools
         self.context = context or ContextPolicy()
         self.output = StructuredOutput.of(output_type) if output_type is not None else None
         self._specs: tuple[ToolSpec, ...] = (
@@ -107,6 +111,11 @@ class AssistantAgent:
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def tool_names(self) -> frozenset[str]:
+        """The names of the agent's own tools (handoffs and the stop tool included)."""
+        return frozenset(spec.name for spec in self._specs)
 
     @property
     def description(self) -> str:
@@ -135,16 +144,20 @@ class AssistantAgent:
         usage = Usage()
         iterations = 0
         invalid_answers = 0
+        client = ClientTools(turn, accepts=self.client_tools)
+        output = StructuredOutput(turn.output_schema) if turn.output_schema else self.output
+        system = "\n\n".join(s for s in (self.system_message, turn.instructions) if s) or None
         while True:
             reflecting = iterations >= self.max_tool_iterations
+            offered, forced = client.offer(specs, first=not produced)
             request = ModelRequest(
                 messages=apply_context_policy(
-                    model_view(self._name, self.system_message, turn.transcript + tuple(produced)),
+                    model_view(self._name, system, turn.transcript + tuple(produced)),
                     self.context,
                 ),
-                tools=specs,
-                tool_choice="none" if reflecting and specs else "auto",
-                output_schema=self.output.schema if self.output else None,
+                tools=offered,
+                tool_choice="none" if reflecting and offered else forced or "auto",
+                output_schema=output.schema if output else None,
             )
             response = await self._call_model(request, stream)
             usage += response.usage
@@ -161,7 +174,7 @@ class AssistantAgent:
                 )
             )
             if not calls:
-                problem = self.output.problem(response.content) if self.output else None
+                problem = output.problem(response.content) if output else None
                 if problem is None or invalid_answers >= MAX_INVALID_ANSWERS:
                     break
                 # The answer does not match the requested structure: say why, once or twice.
@@ -169,9 +182,10 @@ class AssistantAgent:
                 produced.append(UserMessage(content=problem, source=self._name))
                 stream.new_part()
                 continue
+            mine, theirs = client.split(calls)
             results, control = await run_tool_calls(
                 self._name,
-                calls,
+                mine,
                 emit,
                 tools=tools,
                 handoffs=self.handoffs,
@@ -180,9 +194,15 @@ class AssistantAgent:
             )
             produced.extend(results)
             if control is not None:
+                produced.extend(client.ignored(self._name, theirs))
                 produced.append(control.message)
                 await emit(AgentFinished(agent=self._name, message_id=message_id))
                 return AgentOutcome(messages=tuple(produced), usage=usage, end=control.end)
+            if theirs:
+                # The client runs these: the turn (and the run) waits for their results.
+                await emit(AgentFinished(agent=self._name, message_id=message_id))
+                end = ToolsRequested(calls=tuple(theirs))
+                return AgentOutcome(messages=tuple(produced), usage=usage, end=end)
             iterations += 1
             if iterations >= self.max_tool_iterations and not self.reflect_on_tool_use:
                 summary = self._summary(calls, [r for r in results if isinstance(r, ToolMessage)])

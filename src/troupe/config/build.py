@@ -306,6 +306,7 @@ def _assistant(b: _Builder, spec: AssistantAgentSpec, path: str) -> Agent | None
         tool_call_summary_format=spec.tool_call_summary_format,
         handoffs=_handoffs(spec),
         stop_tool=spec.stop_tool,
+        client_tools=spec.client_tools,
         context=spec.context,
         output_type=(
             OutputSchema(schema=spec.output_schema, name=f"{spec.name}_output", strict=False)

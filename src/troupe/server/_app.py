@@ -32,6 +32,8 @@ from troupe.server._routes import Settings, route_handlers
 from troupe.server._run_routes import run_handlers
 from troupe.server._service import ChatService, run_fingerprint
 from troupe.server._store import MEMORY_DEFAULT, ConversationStore, store_for
+from troupe.server.conversations_api import conversations_handlers
+from troupe.server.responses_api import response_handlers
 from troupe.store import StoreError
 from troupe.teams import Team
 from troupe.telemetry import Telemetry
@@ -164,6 +166,8 @@ class TroupePlugin(InitPluginProtocol):
                 *route_handlers,
                 *run_handlers,
                 *conversation_handlers,
+                *response_handlers,
+                *conversations_handlers,
                 *protocol_handlers(),
             ],
             guards=[self.api_keys],
