@@ -98,7 +98,7 @@ teams:
         "$.teams.t.agents[1].model: `model` does not apply to kind user_proxy "
         "(only to kind assistant, code_executor)",
         "$.teams.t.agents[2].team: required field missing (kind team needs it)",
-        "$.teams.g.kind: invalid kind 'graf'; expected one of: round_robin, selector, swarm, graph",
+        "$.teams.g.kind: invalid kind 'graf'; expected one of: round_robin, selector, swarm, graph, magentic_one",
     ]
 
 
@@ -167,7 +167,7 @@ MANY_ERRORS_FOUND = [
     "(only to kind assistant)",
     "$.teams.writers.termination.max_messages: Expected `int` >= 1",
     "$.teams.pick.selector.max_attempts: Expected `int` >= 1",
-    "$.teams.k.kind: invalid kind 'roundrobin'; expected one of: round_robin, selector, swarm, graph",
+    "$.teams.k.kind: invalid kind 'roundrobin'; expected one of: round_robin, selector, swarm, graph, magentic_one",
     "$.server.busy_policy: invalid value 'sometimes'; expected one of: reject, enqueue",
     "$.teams.writers.agents[0].model: unknown model 'gtp' (did you mean 'gpt'?); "
     "models: broken, demo, gpt, retry",

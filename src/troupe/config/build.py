@@ -32,6 +32,7 @@ from troupe.agents import (
 from troupe.config._collect import join, shown
 from troupe.config._termination import build_termination, unknown_agents
 from troupe.config.executors import build_executor
+from troupe.config.magentic import MagenticOneTeamSpec, build_magentic_one
 from troupe.config.models import build_model
 from troupe.config.spec import (
     AgentSpec,
@@ -358,6 +359,7 @@ TEAM_BUILDERS: dict[type[Any], Callable[[_Builder, Any, str], _TeamKind]] = {
     SelectorTeamSpec: _selector,
     SwarmTeamSpec: _swarm,
     GraphTeamSpec: _graph,
+    MagenticOneTeamSpec: build_magentic_one,
 }
 
 

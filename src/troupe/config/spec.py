@@ -33,6 +33,7 @@ __all__ = [
     "ExecutorSpec",
     "GraphTeamSpec",
     "HandoffSpec",
+    "MagenticOneTeamSpec",
     "ModelSpec",
     "RoundRobinTeamSpec",
     "SelectorSpec",
@@ -47,7 +48,7 @@ __all__ = [
     "UserProxyAgentSpec",
 ]
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, TypeAlias
 
 import msgspec
 from msgspec import Meta
@@ -167,8 +168,12 @@ class GraphTeamSpec(_TeamBase, tag="graph", kw_only=True, frozen=True):
     activation: dict[str, Literal["all", "any"]] = {}
 
 
+from troupe.config.magentic import MagenticOneTeamSpec  # noqa: E402  (it extends _TeamBase)
+
 # The first member is the kind of a team without ``kind:``.
-TeamSpec = RoundRobinTeamSpec | SelectorTeamSpec | SwarmTeamSpec | GraphTeamSpec
+TeamSpec: TypeAlias = (
+    RoundRobinTeamSpec | SelectorTeamSpec | SwarmTeamSpec | GraphTeamSpec | MagenticOneTeamSpec
+)
 
 
 class ServerSpec(_Spec, kw_only=True, frozen=True):

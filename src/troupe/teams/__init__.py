@@ -14,6 +14,7 @@ from troupe.teams._state import (
     settle,
 )
 from troupe.teams.graph import Edge, GraphTeam
+from troupe.teams.magentic import MagenticOneTeam
 from troupe.teams.round_robin import RoundRobinTeam
 from troupe.teams.selector import DEFAULT_SELECTOR_PROMPT, SelectorTeam
 from troupe.teams.swarm import SwarmTeam
@@ -43,6 +44,7 @@ __all__ = [
     "GraphProgress",
     "GraphTeam",
     "Handoff",
+    "MagenticOneTeam",
     "MaxMessages",
     "PendingInput",
     "RoundRobinTeam",

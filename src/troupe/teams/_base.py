@@ -191,8 +191,14 @@ class Team:
     async def _next(
         self, state: RunState, run: RunContext
     ) -> tuple[Sequence[Agent], RunState] | None:
-        """Who speaks next (several agents run concurrently), or None when the team is done."""
+        """Who speaks next (several agents run concurrently), or None when the team is done.
+
+        No speakers (an empty sequence) is a step of the policy's own: its state goes on."""
         raise NotImplementedError
+
+    def _stop_reason(self, state: RunState) -> str:
+        """Why the run ends when ``_next`` says the team is done."""
+        return f"{self.kind} team finished"
 
     def _after_turn(self, state: RunState, agent: Agent, outcome: AgentOutcome) -> RunState:
         """The policy's bookkeeping after an agent's turn."""
@@ -315,7 +321,7 @@ class Team:
         else:
             step = await self._next(state, run)
         if step is None:
-            return state, f"{self.kind} team finished"
+            return state, self._stop_reason(state)
         speakers, state = step
         outcomes = await self._take_turns(speakers, state, run)
         pause: tuple[Agent, AgentOutcome] | None = None
