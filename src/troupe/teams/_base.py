@@ -208,6 +208,8 @@ class Team:
         self, state: RunState, pending: PendingInput, answer: Sequence[Message]
     ) -> RunState:
         """The policy's bookkeeping when the human answers ``pending`` with ``answer``."""
+        if pending.inner:
+            return msgspec.structs.replace(state, resume_with=pending.agent)
         if pending.kind == "handoff":
             return msgspec.structs.replace(state, current_speaker=pending.agent)
         if pending.kind == "approval":
@@ -281,7 +283,7 @@ class Team:
         incoming = list(new_messages)
         pending = state.pending_input
         if pending is not None:
-            if pending.kind == "proxy":
+            if pending.kind == "proxy" and not pending.inner:
                 # The human speaks as the proxy agent that asked.
                 incoming = [
                     UserMessage(content=m.content, source=pending.agent)
@@ -413,6 +415,13 @@ class Team:
         self, state: RunState, agent: Agent, outcome: AgentOutcome, emit: Emit
     ) -> tuple[RunState, str]:
         match outcome.end:
+            case AwaitingInput(prompt=prompt, inner=True):
+                # The nested team asked (its input_requested event came through): the
+                # answer goes back into it.
+                pending = PendingInput(agent=agent.name, prompt=prompt, inner=True)
+                return msgspec.structs.replace(
+                    state, pending_input=pending
+                ), f"input requested by {agent.name}"
             case AwaitingInput(prompt=prompt, approval=approval):
                 pending = PendingInput(
                     agent=agent.name, prompt=prompt, kind="approval" if approval else "proxy"

@@ -89,7 +89,9 @@ class TeamAgent:
         return AgentOutcome(
             messages=said,
             usage=result.usage,
-            end=AwaitingInput(prompt=pending.prompt) if pending is not None else Answered(),
+            end=AwaitingInput(prompt=pending.prompt, inner=True)
+            if pending is not None
+            else Answered(),
             # What it said joins the outer transcript too: the inner team has seen that.
             state=_NestedState(inner=result.state, seen=len(turn.transcript) + len(said)),
         )

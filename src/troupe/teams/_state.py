@@ -35,6 +35,8 @@ class PendingInput(msgspec.Struct, frozen=True, kw_only=True):
     agent: str
     prompt: str
     kind: Literal["proxy", "handoff", "approval"] = "proxy"
+    # Asked inside ``agent`` (a nested team): the answer goes to it, it speaks first.
+    inner: bool = False
 
 
 class GraphProgress(msgspec.Struct, frozen=True, kw_only=True):

@@ -209,6 +209,8 @@ class GraphTeam(Team):
         self, state: RunState, pending: PendingInput, answer: Sequence[Message]
     ) -> RunState:
         state = super()._resume(state, pending, answer)
+        if pending.inner:
+            return state  # the nested team takes the answer and speaks again
         return self._fire(state, pending.agent, answer[-1] if answer else None)
 
     def _fire(self, state: RunState, node: str, message: Message | None) -> RunState:
