@@ -96,7 +96,7 @@ teams:
         "$.teams.t.agents[0].prompt: `prompt` does not apply to kind assistant "
         "(only to kind user_proxy)",
         "$.teams.t.agents[1].model: `model` does not apply to kind user_proxy "
-        "(only to kind assistant, code_executor)",
+        "(only to kind assistant, code_executor, society_of_mind)",
         "$.teams.t.agents[2].team: required field missing (kind team needs it)",
         "$.teams.g.kind: invalid kind 'graf'; expected one of: round_robin, selector, swarm, graph, magentic_one",
     ]

@@ -12,11 +12,12 @@ __all__ = [
     "AssistantAgentSpec",
     "CodeExecutorAgentSpec",
     "HandoffSpec",
+    "SocietyOfMindAgentSpec",
     "TeamAgentSpec",
     "UserProxyAgentSpec",
 ]
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
 import msgspec
 from msgspec import Meta
@@ -93,5 +94,13 @@ class CodeExecutorAgentSpec(_AgentBase, tag="code_executor", kw_only=True, froze
     max_retries: Annotated[int, Meta(ge=0)] = 3
 
 
+from troupe.config.society import SocietyOfMindAgentSpec  # noqa: E402  (it extends _AgentBase)
+
 # The first member is the kind of an agent without ``kind:``.
-AgentSpec = AssistantAgentSpec | UserProxyAgentSpec | TeamAgentSpec | CodeExecutorAgentSpec
+AgentSpec: TypeAlias = (
+    AssistantAgentSpec
+    | UserProxyAgentSpec
+    | TeamAgentSpec
+    | CodeExecutorAgentSpec
+    | SocietyOfMindAgentSpec
+)

@@ -34,6 +34,7 @@ from troupe.config._termination import build_termination, unknown_agents
 from troupe.config.executors import build_executor
 from troupe.config.magentic import MagenticOneTeamSpec, build_magentic_one
 from troupe.config.models import build_model
+from troupe.config.society import SocietyOfMindAgentSpec, build_society_of_mind
 from troupe.config.spec import (
     AgentSpec,
     AssistantAgentSpec,
@@ -352,6 +353,7 @@ AGENT_BUILDERS: dict[type[Any], Callable[[_Builder, Any, str], Agent | None]] = 
     UserProxyAgentSpec: _user_proxy,
     TeamAgentSpec: _team_agent,
     CodeExecutorAgentSpec: _code_executor,
+    SocietyOfMindAgentSpec: build_society_of_mind,
 }
 # One builder per kind: (builder, spec, path) -> the team class and its kind's arguments.
 TEAM_BUILDERS: dict[type[Any], Callable[[_Builder, Any, str], _TeamKind]] = {

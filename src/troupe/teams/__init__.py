@@ -17,6 +17,7 @@ from troupe.teams.graph import Edge, GraphTeam
 from troupe.teams.magentic import MagenticOneTeam
 from troupe.teams.round_robin import RoundRobinTeam
 from troupe.teams.selector import DEFAULT_SELECTOR_PROMPT, SelectorTeam
+from troupe.teams.society import SocietyOfMindAgent
 from troupe.teams.swarm import SwarmTeam
 from troupe.teams.termination import (
     AllOf,
@@ -56,6 +57,7 @@ __all__ = [
     "RunState",
     "RunStatus",
     "SelectorTeam",
+    "SocietyOfMindAgent",
     "SourceMatch",
     "StepEnd",
     "StopMessage",
