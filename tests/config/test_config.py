@@ -56,7 +56,7 @@ def test_every_error_is_reported_with_its_path() -> None:
     # Field errors first, then references: all of them in one run.
     assert found[0].startswith(
         "$.teams.second.agents[1].temperature: unknown field `temperature`; "
-        "fields of kind assistant: name, description, model,"
+        "fields of kind assistant: name, description, message_filter, model,"
     )
     assert "$.teams.writers.agents[0].model: unknown model 'gpt5'" in found[1]
     assert found[2].startswith("$.teams.second.agents[0].tools[0]: cannot import 'nowhere.tools'")

@@ -24,6 +24,7 @@ from msgspec import Meta
 
 from troupe.agents._code_executor import DEFAULT_CODER_MESSAGE
 from troupe.agents._context import ContextPolicy
+from troupe.agents._filter import MessageFilter
 from troupe.agents._user_proxy import DEFAULT_PROMPT
 
 PositiveInt = Annotated[int, Meta(ge=1)]
@@ -44,6 +45,8 @@ class _AgentBase(
     kind: ClassVar[str]
     name: AgentName
     description: str = ""
+    # What the agent sees: per source, the first or last N messages (others: none).
+    message_filter: list[MessageFilter] | None = None
 
 
 class AssistantAgentSpec(_AgentBase, tag="assistant", kw_only=True, frozen=True):

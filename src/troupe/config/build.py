@@ -26,6 +26,7 @@ from troupe.agents import (
     AssistantAgent,
     CodeAssistantAgent,
     CodeExecutorAgent,
+    FilteredAgent,
     Handoff,
     UserProxyAgent,
 )
@@ -46,6 +47,7 @@ from troupe.config.spec import (
     SwarmTeamSpec,
     TeamAgentSpec,
     TeamSpec,
+    TerminationSpec,
     UserProxyAgentSpec,
 )
 from troupe.errors import ConfigError, ConfigIssue
@@ -61,6 +63,7 @@ from troupe.teams import (
     Team,
     TeamAgent,
     TeamTool,
+    TerminationCondition,
 )
 from troupe.tools import Tool, import_object, import_tool
 
@@ -179,10 +182,13 @@ class _Builder:
 
     def agent(self, spec: AgentSpec, path: str) -> Agent | None:
         try:
-            return AGENT_BUILDERS[type(spec)](self, spec, path)
+            agent = AGENT_BUILDERS[type(spec)](self, spec, path)
         except ConfigError as err:
             self.nested(path, err)
             return None
+        if agent is not None and spec.message_filter is not None:
+            return FilteredAgent(agent, spec.message_filter)
+        return agent
 
     def _team(self, name: str, spec: TeamSpec) -> Team | None:
         path = join("$.teams", name)
@@ -199,7 +205,7 @@ class _Builder:
                 name,
                 members,
                 description=spec.description,
-                termination=build_termination(spec.termination),
+                termination=self._termination(spec.termination, f"{path}.termination"),
                 max_turns=spec.max_turns,
                 answer_agents=spec.answer_agents,
                 **kind_args,
@@ -208,6 +214,13 @@ class _Builder:
             self.nested(path, err)
             return None
         return None if self.failed else team
+
+    def _termination(self, spec: TerminationSpec | None, path: str) -> TerminationCondition | None:
+        try:
+            return build_termination(spec, self.function, path)
+        except ConfigError as err:  # a function that cannot be a condition
+            self.nested(path, err)
+            return None
 
     def _speakers(self, spec: TeamSpec, seen: set[str]) -> set[str]:
         """The names of the agents that speak in a run of the team, nested teams' too."""
@@ -343,7 +356,9 @@ def _graph(b: _Builder, spec: GraphTeamSpec, path: str) -> _TeamKind:
     edges = []
     for i, edge in enumerate(spec.edges):
         predicate = b.function(edge.when_func, f"{path}.edges[{i}].when_func")
-        edges.append(Edge(edge.source, edge.target, predicate or edge.when))
+        edges.append(
+            Edge(edge.source, edge.target, predicate or edge.when, edge.group, edge.activation)
+        )
     return GraphTeam, {"edges": edges, "entry": spec.entry, "activation": spec.activation}
 
 

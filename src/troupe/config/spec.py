@@ -105,6 +105,8 @@ class TerminationSpec(_Spec, kw_only=True, frozen=True):
     # ``true`` for any agent's text message, or an agent's name.
     text_message: bool | str | None = None
     function_call: str | None = None
+    # A predicate ``package.module:function`` (the run's messages -> bool).
+    function: str | None = None
 
 
 class SelectorSpec(_Spec, kw_only=True, frozen=True):
@@ -124,6 +126,9 @@ class EdgeSpec(_Spec, kw_only=True, frozen=True, rename={"source": "from", "targ
     when: str | None = None
     # Or when this predicate ``package.module:function`` (message -> bool) is true.
     when_func: str | None = None
+    # GraphFlow's activation group: the target runs when all (or any) edges of a group fired.
+    group: str | None = None
+    activation: Literal["all", "any"] | None = None
 
 
 class _TeamBase(_Spec, kw_only=True, frozen=True, tag_field="kind"):
