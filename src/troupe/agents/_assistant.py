@@ -18,9 +18,10 @@ from typing import Any
 
 from troupe import logs
 from troupe.agents._base import AgentOutcome, AgentTurn, Emit, new_message_id
-from troupe.agents._context import ContextPolicy, apply_context_policy
+from troupe.agents._context import ContextPolicy, apply_context_policy, estimate_tokens
 from troupe.agents._handoff import STOP_TOOL, Handoff
 from troupe.agents._structured import MAX_INVALID_ANSWERS, StructuredOutput
+from troupe.agents._tokens import token_counter
 from troupe.agents._tool_calls import run_tool_calls
 from troupe.agents._view import model_view
 from troupe.errors import ConfigError, ConfigIssue, UpstreamError
@@ -90,6 +91,10 @@ class AssistantAgent:
         self.tools: dict[str, Tool] = {tool.name: tool for tool in tools}
         self.stop_tool = stop_tool
         self.context = context or ContextPolicy()
+        # Counted with the model's tokenizer only when a budget needs counting.
+        self._count = (
+            token_counter(model) if self.context.token_budget is not None else estimate_tokens
+        )
         self.output = StructuredOutput.of(output_type) if output_type is not None else None
         self._specs: tuple[ToolSpec, ...] = (
             *(tool.spec for tool in tools),
@@ -125,6 +130,8 @@ class AssistantAgent:
                 messages=apply_context_policy(
                     model_view(self._name, self.system_message, turn.transcript + tuple(produced)),
                     self.context,
+                    count=self._count,
+                    context_window=self.model.capabilities.context_window,
                 ),
                 tools=self._specs,
                 tool_choice="none" if reflecting and self._specs else "auto",
