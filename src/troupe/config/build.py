@@ -32,6 +32,7 @@ from troupe.agents import (
 )
 from troupe.config._collect import join, shown
 from troupe.config._termination import build_termination, unknown_agents
+from troupe.config.cache import cached_model
 from troupe.config.executors import build_executor
 from troupe.config.magentic import MagenticOneTeamSpec, build_magentic_one
 from troupe.config.models import build_model
@@ -53,6 +54,7 @@ from troupe.config.spec import (
 from troupe.errors import ConfigError, ConfigIssue
 from troupe.execution import Executor
 from troupe.models import ChatModel, DemoModel, OutputSchema, capability_problem
+from troupe.store import DEFAULT_DATABASE_URL
 from troupe.teams import (
     DEFAULT_SELECTOR_PROMPT,
     Edge,
@@ -115,9 +117,16 @@ class _Builder:
         if name not in self.models:
             self.models[name] = None
             try:
-                self.models[name] = build_model(
-                    name, self.spec.models[name], models=self.spec.models
-                )
+                model_spec = self.spec.models[name]
+                model = build_model(name, model_spec, models=self.spec.models)
+                if model_spec.cache is not None:
+                    model = cached_model(
+                        model,
+                        model_spec.cache,
+                        model_spec,
+                        self.spec.server.database_url or DEFAULT_DATABASE_URL,
+                    )
+                self.models[name] = model
             except ConfigError as err:
                 self.nested(join("$.models", name), err)
             except Exception as err:  # a provider that cannot be set up: report, go on
