@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __all__ = ["Control", "run_tool_calls"]
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import anyio
 import msgspec
@@ -101,14 +101,11 @@ async def run_tool_calls(
             )
         )
 
-    try:
-        async with anyio.create_task_group() as tg:
-            for index, call in enumerate(calls):
-                tg.start_soon(run_one, index, call)
-    except ExceptionGroup as group:
-        # A tool that fails with an error of troupe's (an inner team's upstream error)
-        # reports that error, not "unhandled errors in a TaskGroup".
-        raise first_error(group) from None
+    if len(calls) == 1:
+        # One call (the usual case) needs no task group: it runs in the turn's own task.
+        await run_one(0, calls[0])
+    else:
+        await _run_concurrently(run_one, calls)
     results = [
         ToolMessage(
             call_id=call.id,
@@ -121,3 +118,16 @@ async def run_tool_calls(
         if output is not None
     ]
     return results, control
+
+
+async def _run_concurrently(
+    run_one: Callable[[int, ToolCall], Awaitable[None]], calls: Sequence[ToolCall]
+) -> None:
+    try:
+        async with anyio.create_task_group() as tg:
+            for index, call in enumerate(calls):
+                tg.start_soon(run_one, index, call)
+    except ExceptionGroup as group:
+        # A tool that fails with an error of troupe's (an inner team's upstream error)
+        # reports that error, not "unhandled errors in a TaskGroup".
+        raise first_error(group) from None
