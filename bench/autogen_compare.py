@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import json
 import time
@@ -185,11 +186,11 @@ async def measure(turns: int, repeat: int) -> dict[str, dict[str, float]]:
         ("troupe", troupe_turns, troupe_tool_turns),
         ("autogen", autogen_turns, autogen_tool_turns),
     ):
-        seconds, events = await _best(repeat, lambda f=turn_fn: f(turns))  # type: ignore[misc]
+        rounds = turns // 3 * 3
         tool_turns = max(turns // 3, 200)
-        plain = await _best(repeat, lambda f=tool_fn: f(tool_turns, False))  # type: ignore[misc]
-        tooled = await _best(repeat, lambda f=tool_fn: f(tool_turns, True))  # type: ignore[misc]
-        turns = turns // 3 * 3
+        seconds, events = await _best(repeat, functools.partial(turn_fn, rounds))
+        plain = await _best(repeat, functools.partial(tool_fn, tool_turns, False))
+        tooled = await _best(repeat, functools.partial(tool_fn, tool_turns, True))
         out[name] = {
             "turn_us": seconds / turns * 1e6,
             "event_us": seconds / events * 1e6,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 __all__ = ["Control", "run_tool_calls"]
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any
 
 import anyio
 import msgspec
@@ -121,7 +122,7 @@ async def run_tool_calls(
 
 
 async def _run_concurrently(
-    run_one: Callable[[int, ToolCall], Awaitable[None]], calls: Sequence[ToolCall]
+    run_one: Callable[[int, ToolCall], Coroutine[Any, Any, None]], calls: Sequence[ToolCall]
 ) -> None:
     try:
         async with anyio.create_task_group() as tg:
