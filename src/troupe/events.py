@@ -20,6 +20,8 @@ __all__ = [
     "Event",
     "HandoffOccurred",
     "InputRequested",
+    "MemoryQueried",
+    "MemoryRecalled",
     "ReasoningDelta",
     "RunEnded",
     "RunFailed",
@@ -143,6 +145,22 @@ class InputRequested(_Event, tag="input_requested", frozen=True):
     kind: str = "proxy"
 
 
+class MemoryQueried(_Event, tag="memory_query", frozen=True):
+    """``agent`` asks its memory ``memory`` what it recalls for ``query`` (before its turn)."""
+
+    memory: str
+    query: str
+
+
+class MemoryRecalled(_Event, tag="memory_result", frozen=True):
+    """What ``memory`` recalled for ``agent``: ``contents``, most relevant first, with their
+    similarity ``scores`` (empty for a memory that does not rank, like a list memory)."""
+
+    memory: str
+    contents: tuple[str, ...] = ()
+    scores: tuple[float, ...] = ()
+
+
 class UsageReported(_Event, tag="usage", frozen=True):
     """Token usage of one model call made for ``agent``."""
 
@@ -182,6 +200,8 @@ Event = (
     | CodeExecuted
     | InputRequested
     | UsageReported
+    | MemoryQueried
+    | MemoryRecalled
     | RunEnded
     | RunFailed
 )

@@ -20,6 +20,7 @@ from troupe import logs
 from troupe.agents._base import AgentOutcome, AgentTurn, Emit, new_message_id
 from troupe.agents._context import ContextPolicy, apply_context_policy, estimate_tokens
 from troupe.agents._handoff import STOP_TOOL, Handoff
+from troupe.agents._recall import recall
 from troupe.agents._structured import MAX_INVALID_ANSWERS, StructuredOutput
 from troupe.agents._tokens import token_counter
 from troupe.agents._tool_calls import run_tool_calls
@@ -32,6 +33,7 @@ from troupe.events import (
     TextDelta,
     UsageReported,
 )
+from troupe.memory import Memory
 from troupe.messages import AssistantMessage, Message, ToolCall, ToolMessage, Usage, UserMessage
 from troupe.models._base import (
     ChatModel,
@@ -65,6 +67,7 @@ class AssistantAgent:
         stop_tool: bool = False,
         context: ContextPolicy | None = None,
         output_type: type[Any] | OutputSchema | None = None,
+        memory: Sequence[Memory] = (),
     ) -> None:
         if not name.isidentifier():
             raise ConfigError(ConfigIssue("$.name", f"agent name {name!r} must be an identifier"))
@@ -101,6 +104,7 @@ class AssistantAgent:
             *(handoff.spec for handoff in self.handoffs.values()),
             *((STOP_TOOL,) if stop_tool else ()),
         )
+        self.memory = tuple(memory)
         self.max_tool_iterations = max_tool_iterations
         self.reflect_on_tool_use = reflect_on_tool_use
         self.tool_call_summary_format = tool_call_summary_format
@@ -120,6 +124,8 @@ class AssistantAgent:
         message_id = new_message_id()
         await emit(AgentStarted(agent=self._name, message_id=message_id))
         stream = _TextStream(self._name, message_id, emit)
+        recalled = await recall(self._name, self.memory, turn, emit) if self.memory else ()
+        transcript = turn.transcript + recalled
         produced: list[Message] = []
         usage = Usage()
         iterations = 0
@@ -128,7 +134,7 @@ class AssistantAgent:
             reflecting = iterations >= self.max_tool_iterations
             request = ModelRequest(
                 messages=apply_context_policy(
-                    model_view(self._name, self.system_message, turn.transcript + tuple(produced)),
+                    model_view(self._name, self.system_message, transcript + tuple(produced)),
                     self.context,
                     count=self._count,
                     context_window=self.model.capabilities.context_window,

@@ -70,6 +70,8 @@ class AssistantAgentSpec(_AgentBase, tag="assistant", kw_only=True, frozen=True)
     tool_call_summary_format: str = "{result}"
     # A ``run_code`` tool in this executor (a name under ``executors:``).
     code_executor: str | None = None
+    # Memories (names under ``memories:``) queried before each turn.
+    memory: list[str] = []
 
 
 class UserProxyAgentSpec(_AgentBase, tag="user_proxy", kw_only=True, frozen=True):

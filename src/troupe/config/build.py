@@ -35,6 +35,7 @@ from troupe.config._termination import build_termination, unknown_agents
 from troupe.config.cache import cached_model
 from troupe.config.executors import build_executor
 from troupe.config.magentic import MagenticOneTeamSpec, build_magentic_one
+from troupe.config.memory import build_memory
 from troupe.config.models import build_model
 from troupe.config.society import SocietyOfMindAgentSpec, build_society_of_mind
 from troupe.config.spec import (
@@ -53,6 +54,7 @@ from troupe.config.spec import (
 )
 from troupe.errors import ConfigError, ConfigIssue
 from troupe.execution import Executor
+from troupe.memory import Memory
 from troupe.models import ChatModel, DemoModel, OutputSchema, capability_problem
 from troupe.store import DEFAULT_DATABASE_URL
 from troupe.teams import (
@@ -78,6 +80,7 @@ class _Builder:
         self.models: dict[str, ChatModel | None] = {}
         self.tools: dict[str, Tool | None] = {}
         self.executors: dict[str, Executor | None] = {}
+        self.memories: dict[str, Memory | None] = {}
         self.teams: dict[str, Team | None] = {}
         self.building: list[str] = []
         # Set when a reference fails while a team is built: the team is checked, not kept.
@@ -108,7 +111,8 @@ class _Builder:
         invalid = {p for p in self.dropped if p == join(f"$.{section}", p.rpartition(".")[2])}
         known = ", ".join(sorted({*names, *(p.rpartition(".")[2] for p in invalid)}))
         known = known or "none defined"
-        self.report(path, f"unknown {section[:-1]} {shown(name)}{hint}; {section}: {known}")
+        singular = "memory" if section == "memories" else section[:-1]
+        self.report(path, f"unknown {singular} {shown(name)}{hint}; {section}: {known}")
         return False
 
     def model(self, name: str, path: str) -> ChatModel | None:
@@ -145,6 +149,22 @@ class _Builder:
                 self.nested(join("$.executors", name), err)
         self.failed = self.failed or self.executors[name] is None
         return self.executors[name]
+
+    def memory(self, name: str, path: str) -> Memory | None:
+        if not self._known("memories", name, self.spec.memories, path):
+            return None
+        if name not in self.memories:
+            self.memories[name] = None
+            try:
+                self.memories[name] = build_memory(
+                    name,
+                    self.spec.memories[name],
+                    self.spec.server.database_url or DEFAULT_DATABASE_URL,
+                )
+            except ConfigError as err:
+                self.nested(join("$.memories", name), err)
+        self.failed = self.failed or self.memories[name] is None
+        return self.memories[name]
 
     def tool(self, ref: str, path: str) -> Tool | None:
         if ref not in self.tools:
@@ -292,10 +312,11 @@ def _assistant(b: _Builder, spec: AssistantAgentSpec, path: str) -> Agent | None
         else None
     )
     tools = [b.tool(ref, f"{path}.tools[{i}]") for i, ref in enumerate(spec.tools)]
+    memories = [b.memory(name, f"{path}.memory[{i}]") for i, name in enumerate(spec.memory)]
     for i, team_name in enumerate(spec.team_tools):
         inner = b.team(team_name, f"{path}.team_tools[{i}]")
         tools.append(TeamTool(inner) if inner else None)
-    if model is None or any(tool is None for tool in tools):
+    if model is None or any(tool is None for tool in tools) or None in memories:
         return None
     if spec.code_executor is not None and executor is None:
         return None
@@ -323,6 +344,7 @@ def _assistant(b: _Builder, spec: AssistantAgentSpec, path: str) -> Agent | None
         handoffs=_handoffs(spec),
         stop_tool=spec.stop_tool,
         context=spec.context,
+        memory=[m for m in memories if m is not None],
         output_type=(
             OutputSchema(schema=spec.output_schema, name=f"{spec.name}_output", strict=False)
             if spec.output_schema is not None

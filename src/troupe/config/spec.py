@@ -62,6 +62,7 @@ from troupe.config.agents import (
     UserProxyAgentSpec,
 )
 from troupe.config.executors import ExecutorSpec
+from troupe.config.memory import MemorySpec
 from troupe.config.models import ModelSpec
 
 PositiveInt = Annotated[int, Meta(ge=1)]
@@ -223,3 +224,5 @@ class ConfigSpec(_Spec, kw_only=True, frozen=True):
     executors: dict[Annotated[str, Meta(pattern=NAME_PATTERN)], ExecutorSpec] = {}
     teams: dict[Annotated[str, Meta(pattern=NAME_PATTERN)], TeamSpec] = {}
     server: ServerSpec = ServerSpec()
+    # Agent memories by name (``memory: [name]`` on an assistant): list or vector.
+    memories: dict[Annotated[str, Meta(pattern=NAME_PATTERN)], MemorySpec] = {}
