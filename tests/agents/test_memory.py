@@ -96,8 +96,11 @@ async def test_entries_are_kept_per_memory_and_scope(db_url: str) -> None:
             await two.add("alpha delta")
             hits = await one.query("alpha")
             assert [(h.content, h.metadata) for h in hits] == [("alpha beta", {"source": "wiki"})]
-            assert [h.content for h in await one.query("alpha", scope="tenant-b")] == [
-                "alpha gamma"
+            # A tenant sees the shared entries and its own, never another tenant's.
+            hits = await one.query("alpha gamma", scope="tenant-b")
+            assert [h.content for h in hits] == ["alpha gamma", "alpha beta"]
+            assert [h.content for h in await one.query("alpha", scope="tenant-c")] == [
+                "alpha beta"
             ]
         finally:
             await one.aclose()

@@ -121,9 +121,10 @@ class VectorMemory:
         (wanted,) = await self.embedder.embed([text])
 
         def read(conn: Connection) -> list[Any]:
+            # The shared entries (empty scope) and the tenant's own.
             query = sa.select(table.c.content, table.c.metadata, table.c.embedding).where(
                 table.c.memory == self._name,
-                table.c.scope == scope,
+                table.c.scope.in_({"", scope}),
                 table.c.embedding_model == self.embedder.model_name,
             )
             return list(conn.execute(query))
