@@ -99,9 +99,7 @@ async def test_entries_are_kept_per_memory_and_scope(db_url: str) -> None:
             # A tenant sees the shared entries and its own, never another tenant's.
             hits = await one.query("alpha gamma", scope="tenant-b")
             assert [h.content for h in hits] == ["alpha gamma", "alpha beta"]
-            assert [h.content for h in await one.query("alpha", scope="tenant-c")] == [
-                "alpha beta"
-            ]
+            assert [h.content for h in await one.query("alpha", scope="tenant-c")] == ["alpha beta"]
         finally:
             await one.aclose()
             await two.aclose()

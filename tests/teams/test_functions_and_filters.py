@@ -158,4 +158,22 @@ teams:
     reader = teams["t"].agents[1]
     assert isinstance(reader, FilteredAgent)
     assert reader.filters == (MessageFilter(source="writer", position="last", count=2),)
+    # AutoGen's shape, as `troupe import autogen` writes it.
+    _spec, teams = read_teams(
+        """
+models:
+  demo: {provider: demo}
+teams:
+  t:
+    agents:
+      - {name: writer, model: demo}
+      - name: reader
+        model: demo
+        message_filter: {per_source: [{source: writer, position: null, count: 1}]}
+""",
+        env={},
+    )
+    reader = teams["t"].agents[1]
+    assert isinstance(reader, FilteredAgent)
+    assert reader.filters == (MessageFilter(source="writer", position=None, count=1),)
     assert reader.model is not None  # the wrapped agent's model is still found

@@ -35,6 +35,7 @@ from troupe.events import (
 )
 from troupe.memory import Memory
 from troupe.messages import AssistantMessage, Message, ToolCall, ToolMessage, Usage, UserMessage
+from troupe.models import capabilities_of
 from troupe.models._base import (
     ChatModel,
     ModelRequest,
@@ -94,6 +95,7 @@ class AssistantAgent:
         self.tools: dict[str, Tool] = {tool.name: tool for tool in tools}
         self.stop_tool = stop_tool
         self.context = context or ContextPolicy()
+        self._window = capabilities_of(model).context_window
         # Counted with the model's tokenizer only when a budget needs counting.
         self._count = (
             token_counter(model) if self.context.token_budget is not None else estimate_tokens
@@ -137,7 +139,7 @@ class AssistantAgent:
                     model_view(self._name, self.system_message, transcript + tuple(produced)),
                     self.context,
                     count=self._count,
-                    context_window=self.model.capabilities.context_window,
+                    context_window=self._window,
                 ),
                 tools=self._specs,
                 tool_choice="none" if reflecting and self._specs else "auto",

@@ -10,7 +10,7 @@ seen anyway, and the agent's own earlier tool calls go with the filter.
 
 from __future__ import annotations
 
-__all__ = ["FilteredAgent", "MessageFilter", "filter_messages"]
+__all__ = ["FilteredAgent", "MessageFilter", "PerSourceFilters", "filter_messages"]
 
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -26,8 +26,15 @@ class MessageFilter(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_
     """The messages of ``source`` an agent sees: the ``first`` or ``last`` ``count``."""
 
     source: str
-    position: Literal["first", "last"] = "last"
+    # AutoGen's may be null: the last.
+    position: Literal["first", "last"] | None = "last"
     count: Annotated[int, Meta(ge=1)] | None = None
+
+
+class PerSourceFilters(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """AutoGen's ``MessageFilterConfig`` shape: ``{per_source: [...]}``."""
+
+    per_source: list[MessageFilter]
 
 
 def _is_chat(message: Message) -> bool:

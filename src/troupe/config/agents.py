@@ -24,7 +24,7 @@ from msgspec import Meta
 
 from troupe.agents._code_executor import DEFAULT_CODER_MESSAGE
 from troupe.agents._context import ContextPolicy
-from troupe.agents._filter import MessageFilter
+from troupe.agents._filter import MessageFilter, PerSourceFilters
 from troupe.agents._user_proxy import DEFAULT_PROMPT
 
 PositiveInt = Annotated[int, Meta(ge=1)]
@@ -46,7 +46,8 @@ class _AgentBase(
     name: AgentName
     description: str = ""
     # What the agent sees: per source, the first or last N messages (others: none).
-    message_filter: list[MessageFilter] | None = None
+    # Also in AutoGen's shape, {per_source: [...]}.
+    message_filter: list[MessageFilter] | PerSourceFilters | None = None
 
 
 class AssistantAgentSpec(_AgentBase, tag="assistant", kw_only=True, frozen=True):

@@ -30,6 +30,7 @@ from troupe.agents import (
     Handoff,
     UserProxyAgent,
 )
+from troupe.agents._filter import PerSourceFilters
 from troupe.config._collect import join, shown
 from troupe.config._termination import build_termination, unknown_agents
 from troupe.config.cache import cached_model
@@ -215,8 +216,10 @@ class _Builder:
         except ConfigError as err:
             self.nested(path, err)
             return None
-        if agent is not None and spec.message_filter is not None:
-            return FilteredAgent(agent, spec.message_filter)
+        filters = spec.message_filter
+        if agent is not None and filters is not None:
+            rules = filters.per_source if isinstance(filters, PerSourceFilters) else filters
+            return FilteredAgent(agent, rules)
         return agent
 
     def _team(self, name: str, spec: TeamSpec) -> Team | None:

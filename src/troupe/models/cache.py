@@ -35,6 +35,7 @@ from troupe.models._base import (
     ModelStreamItem,
     TextChunk,
 )
+from troupe.models._capabilities import capabilities_of
 
 logger = logging.getLogger("troupe.models")
 _encode = msgspec.msgpack.encode
@@ -84,7 +85,7 @@ class CachedModel:
 
     @property
     def capabilities(self) -> ModelCapabilities:
-        return self.model.capabilities
+        return capabilities_of(self.model)
 
     def __getattr__(self, attribute: str) -> Any:
         return getattr(self.model, attribute)

@@ -30,7 +30,7 @@ from troupe.agents import Agent, AgentTurn, new_message_id
 from troupe.errors import ConfigError, ConfigIssue
 from troupe.events import AgentFinished, AgentStarted, ReasoningDelta, SpeakerSelected, TextDelta
 from troupe.messages import AssistantMessage, Message, UserMessage, text_of
-from troupe.models import ChatModel, ModelRequest, OutputSchema, complete
+from troupe.models import ChatModel, ModelRequest, OutputSchema, capabilities_of, complete
 from troupe.teams import _magentic_prompts as prompts
 from troupe.teams._base import RunContext, Team
 from troupe.teams._state import RunState
@@ -255,7 +255,7 @@ class MagenticOneTeam(Team):
         ]
         schema = (
             OutputSchema(schema=_LEDGER_SCHEMA, name="progress_ledger", strict=False)
-            if self.model.capabilities.structured_output
+            if capabilities_of(self.model).structured_output
             else None
         )
         problem = ""
