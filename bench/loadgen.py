@@ -54,7 +54,7 @@ async def _one(
                     chunks += 1
                     if not first:
                         first = time.perf_counter()
-                elif frame == b"data: [DONE]":
+                elif frame.endswith(b"data: [DONE]"):  # after an "id: n" line on a run's stream
                     done = True
     if chunks != tokens or not done:
         totals.errors.append(

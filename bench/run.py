@@ -121,6 +121,20 @@ def _ttft(server: procs.Server, plan: dict[str, Any]) -> dict[str, Any]:
     return _load(server, [], 1, requests, warmup, plan["paced_tokens"])
 
 
+def _paced64(server: procs.Server, plan: dict[str, Any]) -> dict[str, Any]:
+    concurrency, requests, warmup = plan["paced64"]
+    print(
+        f"  {server.name} paced64: {requests} requests at concurrency {concurrency}",
+        file=sys.stderr,
+    )
+    result = _load(server, [], concurrency, requests, warmup, plan["paced64_tokens"])
+    chunks = plan["paced64_tokens"]
+    result["server_cpu_us_per_chunk"] = round(
+        1000 * result["server_cpu_ms_per_request"] / chunks, 2
+    )
+    return result
+
+
 def _plan(quick: bool) -> dict[str, Any]:
     return {
         "tokens": 200,
@@ -130,6 +144,11 @@ def _plan(quick: bool) -> dict[str, Any]:
         "paced_tokens": 20,
         "paced_delay_s": 0.002,
         "paced": (30, 5) if quick else (100, 10),
+        # A model's pace at scale: 64 streams whose 200 chunks come 5 ms apart, so the
+        # server pays per chunk read (a wake-up each), as with real models.
+        "paced64_tokens": 200,
+        "paced64_delay_s": 0.005,
+        "paced64": (64, 64, 16) if quick else (64, 320, 64),
     }
 
 
@@ -230,6 +249,9 @@ def main() -> None:
         paced = stack.enter_context(
             procs.upstream(plan["paced_tokens"], delay=plan["paced_delay_s"])
         )
+        paced64 = stack.enter_context(
+            procs.upstream(plan["paced64_tokens"], delay=plan["paced64_delay_s"])
+        )
         targets = [("relay", ""), ("troupe", "")]
         targets += [("troupe", patches) for patches in variants]
         for kind, patches in targets:
@@ -237,6 +259,8 @@ def main() -> None:
                 measured = _measure(server, upstream, plan)
             with _servers(kind, paced.url, patches, args) as server:
                 measured["paced"] = _ttft(server, plan)
+            with _servers(kind, paced64.url, patches, args) as server:
+                measured["paced64"] = _paced64(server, plan)
             if patches:
                 results["variants"][patches] = measured
             else:

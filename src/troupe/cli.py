@@ -1,4 +1,4 @@
-"""The ``troupe`` command: ``serve``, ``check`` and ``chat``."""
+"""The ``troupe`` command: ``serve``, ``check``, ``chat``, ``import`` and ``export``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from troupe.errors import ConfigError
+from troupe.interop import _cli as _interop_cli
 
 
 def _default_config() -> Path:
@@ -64,6 +65,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     def serving() -> None:  # once the store is open: the server is really up
         say.info("serving %s (from %s) on %s", teams, config, url)
+        if plugin.server.studio:
+            say.info("studio: http://%s:%s/studio", args.host, args.port)
 
     app.on_startup.append(serving)
     uvicorn.run(
@@ -199,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     upgrade.set_defaults(func=_db)
 
     _register_adapters(commands)
+    _interop_cli.register(commands)
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code

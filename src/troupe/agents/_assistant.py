@@ -45,6 +45,7 @@ from troupe.models._base import (
     TextChunk,
     ToolSpec,
 )
+from troupe.telemetry import model_stream
 from troupe.tools import Tool
 
 logger = logging.getLogger("troupe.agents")
@@ -214,7 +215,7 @@ async def call_model(
     with logs.bound(agent=agent):
         try:
             # aclosing: a turn cancelled mid-stream closes the upstream request now, not at GC.
-            async with contextlib.aclosing(model.stream(request)) as items:
+            async with contextlib.aclosing(model_stream(model, request)) as items:
                 async for item in items:
                     if isinstance(item, TextChunk):
                         await stream.write(item.text)

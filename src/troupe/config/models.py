@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CapabilitiesSpec", "ModelSpec", "build_model"]
+__all__ = ["CapabilitiesSpec", "ModelSpec", "PriceSpec", "build_model"]
 
 import logging
 from collections.abc import Mapping
@@ -35,6 +35,13 @@ class CapabilitiesSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True,
     vision: bool | None = None
     structured_output: bool | None = None
     context_window: PositiveInt | None = None
+
+
+class PriceSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """What the model costs, in your currency per million tokens (the studio shows costs)."""
+
+    input: Annotated[float, Meta(ge=0)] = 0.0
+    output: Annotated[float, Meta(ge=0)] = 0.0
 
 
 class ModelSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -69,6 +76,8 @@ class ModelSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
     headers: dict[str, str] = {}
     # Extra request-body fields passed to the provider as they are.
     extra_body: dict[str, Any] = {}
+    # Per million tokens: ``{input: 2.5, output: 10}``; the studio's costs use it.
+    price: PriceSpec | None = None
     # Keep responses: {store: memory | database | redis, url, ttl_seconds, max_entries}.
     cache: ModelCacheSpec | None = None
 

@@ -34,6 +34,7 @@ __all__ = [
     "GraphTeamSpec",
     "HandoffSpec",
     "MagenticOneTeamSpec",
+    "MetricsSpec",
     "ModelSpec",
     "RoundRobinTeamSpec",
     "SelectorSpec",
@@ -182,6 +183,15 @@ TeamSpec: TypeAlias = (
 )
 
 
+class MetricsSpec(_Spec, kw_only=True, frozen=True):
+    """Prometheus metrics: ``GET /metrics`` on the API's port, or on ``port`` of its own."""
+
+    enabled: bool = False
+    # A port of its own for ``/metrics`` (0: any free port); unset: the API's port.
+    port: Annotated[int, Meta(ge=0, le=65535)] | None = None
+    host: str = "127.0.0.1"
+
+
 class ServerSpec(_Spec, kw_only=True, frozen=True):
     # Bearer keys accepted by the API; empty means no authentication.
     api_keys: list[str] = []
@@ -217,6 +227,9 @@ class ServerSpec(_Spec, kw_only=True, frozen=True):
     # On SIGTERM, runs in progress get this long to finish; background runs still going
     # then are left, checkpointed, for another replica.
     shutdown_grace_seconds: Annotated[float, Meta(ge=0)] = 30.0
+    metrics: MetricsSpec = MetricsSpec()
+    # The studio at ``/studio``: on loopback without keys, elsewhere behind the API keys.
+    studio: bool = True
 
 
 class ConfigSpec(_Spec, kw_only=True, frozen=True):

@@ -121,8 +121,10 @@ class RunManager:
         self.settings = settings or RunSettings()
         self.owner = current_owner()
         self.accepting = True
-        # Runs of this process by id, from their start until they are forgotten.
+        # Runs of this process by id, from their start until they are forgotten (a while
+        # after their end, for late followers); those not over yet.
         self._runs: dict[str, LiveRun] = {}
+        self._live: dict[str, LiveRun] = {}
         # Conversations a run of this process holds: (scope, id) -> the run (None while
         # its lease is being taken).
         self._busy: dict[tuple[str, str], LiveRun | None] = {}
@@ -137,10 +139,10 @@ class RunManager:
 
     @property
     def active_runs(self) -> int:
-        return sum(1 for run in self._runs.values() if not run.finished.is_set())
+        return len(self._live)
 
     def _running(self) -> list[LiveRun]:
-        return [run for run in self._runs.values() if not run.finished.is_set()]
+        return list(self._live.values())
 
     # --- serving ------------------------------------------------------------------------
 
@@ -231,7 +233,7 @@ class RunManager:
             created_at=time.time(),
         )
         run = LiveRun(record, team, lease)
-        self._runs[run_id] = self._busy[key] = run
+        self._runs[run_id] = self._live[run_id] = self._busy[key] = run
         run.append(RunStarted(agent=team.name, run_id=run_id, conversation_id=conversation_id))
         self._writer.begin(run)
         self._spawn(run, state, tuple(new))
@@ -380,6 +382,7 @@ class RunManager:
 
     def _forget(self, run: LiveRun) -> None:
         """Free the conversation now; the run stays in memory a little for late followers."""
+        self._live.pop(run.id, None)
         for observer in self.observers:
             try:
                 observer.run_ended(run)
@@ -543,7 +546,7 @@ class RunManager:
         run = LiveRun(orphan, team, lease, events=events)
         run.begun = True
         key = (orphan.scope, orphan.conversation_id)
-        self._runs[orphan.id] = self._busy[key] = run
+        self._runs[orphan.id] = self._live[orphan.id] = self._busy[key] = run
         state = state or team.new_state(orphan.conversation_id)
         ours = state.run is not None and state.run.id == orphan.id
         if not orphan.background:

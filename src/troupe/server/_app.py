@@ -26,12 +26,14 @@ from troupe.server._conversations import conversation_handlers
 from troupe.server._docs import docs_handlers
 from troupe.server._errors import exception_handlers
 from troupe.server._health import health_handlers
+from troupe.server._protocols import protocol_handlers, public_protocol_handlers
 from troupe.server._routes import Settings, route_handlers
 from troupe.server._run_routes import run_handlers
 from troupe.server._service import ChatService, run_fingerprint
 from troupe.server._store import MEMORY_DEFAULT, ConversationStore, store_for
 from troupe.store import StoreError
 from troupe.teams import Team
+from troupe.telemetry import Telemetry
 
 logger = logging.getLogger("troupe.server")
 
@@ -73,9 +75,10 @@ class TroupePlugin(InitPluginProtocol):
         self.store: ConversationStore = (
             store if store is not None else store_for(server, default=MEMORY_DEFAULT)
         )
+        self.telemetry = Telemetry(server.metrics)
         self.runs = RunManager(
             team_map,
-            self.store,
+            self.telemetry.store(self.store),
             RunSettings(
                 busy_policy=server.busy_policy,
                 busy_wait_seconds=server.busy_wait_seconds,
@@ -84,11 +87,15 @@ class TroupePlugin(InitPluginProtocol):
                 flush_seconds=server.run_log_flush_seconds,
             ),
             fingerprint=run_fingerprint,
+            observers=self.telemetry.observers(),
         )
         self.service = ChatService(self.runs)
         self.settings = Settings(
             keepalive=server.keepalive_seconds, on_disconnect=server.on_disconnect
         )
+        # The config these teams came from (``from_config``), for the studio's pages.
+        self.spec: ConfigSpec | None = None
+        self.config_file: Path | None = None
 
     async def draining(self) -> str | None:
         """A readiness check: a server shutting down takes no new runs."""
@@ -99,7 +106,9 @@ class TroupePlugin(InitPluginProtocol):
         spec, teams = load_teams(config)
         if kwargs.get("store") is None:
             kwargs["store"] = store_for(spec.server)
-        return cls(teams, server=spec.server, **kwargs)
+        plugin = cls(teams, server=spec.server, **kwargs)
+        plugin.spec, plugin.config_file = spec, Path(config)
+        return plugin
 
     @asynccontextmanager
     async def _lifespan(self, _: Litestar) -> AsyncIterator[None]:
@@ -138,19 +147,41 @@ class TroupePlugin(InitPluginProtocol):
                         logger.exception("closing the %s executor failed", type(executor).__name__)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        dependencies = {
+            "service": Provide(lambda: self.service, use_cache=True, sync_to_thread=False),
+            "api_keys": Provide(lambda: self.api_keys, use_cache=True, sync_to_thread=False),
+            "settings": Provide(lambda: self.settings, use_cache=True, sync_to_thread=False),
+        }
         router = Router(
             path=self.path,
-            route_handlers=[*route_handlers, *run_handlers, *conversation_handlers],
+            route_handlers=[
+                *route_handlers,
+                *run_handlers,
+                *conversation_handlers,
+                *protocol_handlers(),
+            ],
             guards=[self.api_keys],
-            dependencies={
-                "service": Provide(lambda: self.service, use_cache=True, sync_to_thread=False),
-                "api_keys": Provide(lambda: self.api_keys, use_cache=True, sync_to_thread=False),
-                "settings": Provide(lambda: self.settings, use_cache=True, sync_to_thread=False),
-            },
+            dependencies=dependencies,
             exception_handlers=exception_handlers,
             request_max_body_size=self.server.max_body_bytes,
         )
         app_config.route_handlers.append(router)
+        # What anyone may read (A2A agent cards say how to authenticate): no key asked.
+        public = Router(
+            path=self.path,
+            route_handlers=public_protocol_handlers(),
+            dependencies=dependencies,
+            exception_handlers=exception_handlers,
+        )
+        app_config.route_handlers.append(public)
+        app_config.route_handlers.extend(self.telemetry.route_handlers())
+        app_config.middleware.extend(self.telemetry.middleware())
+        # Before the runs' lifespan: on while runs drain at shutdown.
+        app_config.lifespan.append(lambda _: self.telemetry.lifespan())
+        if self.server.studio:
+            from troupe.studio import studio_router
+
+            app_config.route_handlers.append(studio_router(self))
         app_config.lifespan.append(self._lifespan)
         if self.api_keys.enabled:
             logger.info("API keys required on %s", self.path)

@@ -71,7 +71,7 @@ def run_headers(record: RunRecord) -> dict[str, str]:
     return {**_HEADERS, "x-conversation-id": record.conversation_id, "x-run-id": record.id}
 
 
-async def _watch_disconnect(receive: Receive, on_disconnect: anyio.CancelScope) -> None:
+async def watch_disconnect(receive: Receive, on_disconnect: anyio.CancelScope) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -79,14 +79,31 @@ async def _watch_disconnect(receive: Receive, on_disconnect: anyio.CancelScope) 
             return
 
 
-class RunStreamResponse(ASGIResponse):
+class KeepaliveStream(ASGIResponse):
+    """A streamed response that sends an SSE comment whenever nothing was sent for
+    ``keepalive`` seconds."""
+
+    _should_set_content_length = False
+    keepalive: float = 15.0
+    _sent_at: float = 0.0
+
+    async def _send(self, send: Send, body: bytes, *, more: bool = True) -> None:
+        self._sent_at = time.monotonic()
+        await send({"type": "http.response.body", "body": body, "more_body": more})
+
+    async def _keepalive(self, send: Send) -> None:
+        while True:
+            await anyio.sleep(self._sent_at + self.keepalive - time.monotonic())
+            if time.monotonic() - self._sent_at >= self.keepalive:
+                await self._send(send, KEEPALIVE)
+
+
+class RunStreamResponse(KeepaliveStream):
     """``text/event-stream`` of a run's frames after ``after``, live until ``[DONE]``.
 
     ``cancel_on_disconnect``: the client that started a run (neither ``background``
     nor ``on_disconnect: continue``) cancels it by going away.
     """
-
-    _should_set_content_length = False
 
     def __init__(
         self,
@@ -105,17 +122,6 @@ class RunStreamResponse(ASGIResponse):
         self.cancel_on_disconnect = cancel_on_disconnect
         self._sent_at = time.monotonic()
 
-    async def _send(self, send: Send, body: bytes, *, more: bool = True) -> None:
-        self._sent_at = time.monotonic()
-        await send({"type": "http.response.body", "body": body, "more_body": more})
-
-    async def _keepalive(self, send: Send) -> None:
-        """An SSE comment whenever nothing was sent for ``keepalive`` seconds."""
-        while True:
-            await anyio.sleep(self._sent_at + self.keepalive - time.monotonic())
-            if time.monotonic() - self._sent_at >= self.keepalive:
-                await self._send(send, KEEPALIVE)
-
     async def send_body(self, send: Send, receive: Receive) -> None:
         record, after = self.record, self.after
         encoder = chunk_encoder(record)
@@ -124,7 +130,7 @@ class RunStreamResponse(ASGIResponse):
         disconnected = anyio.CancelScope()
         with disconnected:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_watch_disconnect, receive, disconnected)
+                tg.start_soon(watch_disconnect, receive, disconnected)
                 tg.start_soon(self._keepalive, send)
                 async for first, events in self.manager.follow(record.id, record.scope, 0):
                     frames = []
@@ -181,7 +187,7 @@ class RunCompletionResponse(ASGIResponse):
         disconnected = anyio.CancelScope()
         with disconnected:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_watch_disconnect, receive, disconnected)
+                tg.start_soon(watch_disconnect, receive, disconnected)
                 await run.finished.wait()
                 tg.cancel_scope.cancel()
         if disconnected.cancelled_caught:

@@ -117,9 +117,10 @@ class SQLiteDatabase:
         return await anyio.to_thread.run_sync(run, limiter=self._threads())
 
     def now(self) -> sa.ColumnElement[float]:
-        return sa.cast(
-            (sa.func.julianday("now") - sa.literal(2440587.5)) * sa.literal(86400.0), sa.Double
-        )
+        # One machine's processes share a file, and a clock: the time is read when the
+        # statement runs, to the microsecond (SQLite's julianday('now') has milliseconds,
+        # which orders rows written in the same millisecond at random).
+        return sa.bindparam("troupe_now", callable_=time.time, type_=sa.Double)
 
     async def dispose(self) -> None:
         await anyio.to_thread.run_sync(self.engine.dispose)
@@ -198,7 +199,10 @@ class PostgresDatabase:
 
         def deliver(_: object, __: int, ___: str, payload: str) -> None:
             kind, _sep, subject = payload.partition(" ")
-            with contextlib.suppress(anyio.WouldBlock, anyio.BrokenResourceError):
+            # A notification may still arrive once the listening is over (closed stream).
+            with contextlib.suppress(
+                anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError
+            ):
                 send.send_nowait((kind, subject))
 
         def lost(_: object) -> None:

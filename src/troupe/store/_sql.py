@@ -40,7 +40,8 @@ from troupe.store._schema import (
     items,
     leases,
 )
-from troupe.store._sql_runs import SQLRunStore, insert_for
+from troupe.store._sql_runs import SQLRunStore, insert_for, lease_params
+from troupe.store._statements import Statements
 from troupe.store._titles import title_of
 from troupe.store._url import DatabaseUrl, parse_database_url
 from troupe.teams import RunState
@@ -95,6 +96,7 @@ class SQLConversationStore(SQLRunStore):
         self._open_lock = anyio.Lock()
         # Leases this process holds: token -> (scope, conversation id).
         self._held: dict[str, tuple[str, str]] = {}
+        self._statements: Statements | None = None
 
     @property
     def opened(self) -> bool:
@@ -116,6 +118,7 @@ class SQLConversationStore(SQLRunStore):
                 if self._db is None:
                     self._db = open_database(self.url)
                     self._finalizer = weakref.finalize(self, self._db.dispose_now)
+                    self._statements = Statements(self._db.now())
                 revision = await self._db.read(_schema_revision)
                 if revision != SCHEMA_REVISION and self.migrate:
                     from troupe.store._migrate import upgrade
@@ -235,6 +238,11 @@ class SQLConversationStore(SQLRunStore):
         assert self._db is not None
         return self._db.now()
 
+    @property
+    def _q(self) -> Statements:
+        assert self._statements is not None
+        return self._statements
+
     def _alive(self) -> sa.ColumnElement[bool]:
         if self.ttl_seconds is None:
             return sa.true()
@@ -321,14 +329,7 @@ class SQLConversationStore(SQLRunStore):
 
     def _renew(self, conn: Connection, lease: Lease) -> bool:
         """Extend ``lease`` if it still holds its conversation (the fence of every write)."""
-        renewed = conn.execute(
-            leases.update()
-            .where(
-                self._key(leases, lease.scope, lease.conversation_id),
-                leases.c.token == lease.token,
-            )
-            .values(expires_at=self._clock() + self.lease_seconds)
-        )
+        renewed = conn.execute(self._q.renew_lease, lease_params(lease, self.lease_seconds))
         return renewed.rowcount == 1
 
     def _write_state(
@@ -346,26 +347,13 @@ class SQLConversationStore(SQLRunStore):
         head = _encoder.encode(msgspec.structs.replace(state, transcript=()))
         transcript = state.transcript
         pending = state.pending_input
-        clock = self._clock()
-        key = self._key(conversations, scope, conversation_id)
-        row = conn.execute(
-            sa.select(
-                conversations.c.item_count,
-                conversations.c.transcript_bytes,
-                conversations.c.title,
-            )
-            .where(key)
-            .with_for_update()
-        ).first()
+        key = {"k_scope": scope, "k_id": conversation_id}
+        row = conn.execute(self._q.lock_conversation, key).first()
         # Transcripts only grow: the run's new items are appended. A state that does not
         # extend the stored transcript (saved from elsewhere) replaces it.
         start = row.item_count if row is not None and row.item_count <= len(transcript) else 0
         if start:
-            last = conn.execute(
-                sa.select(items.c.data).where(
-                    self._key(items, scope, conversation_id), items.c.seq == start - 1
-                )
-            ).scalar()
+            last = conn.execute(self._q.last_item, {**key, "k_seq": start - 1}).scalar()
             if last != _encoder.encode(transcript[start - 1]):
                 start = 0
         added = [_encoder.encode(message) for message in transcript[start:]]
@@ -376,29 +364,29 @@ class SQLConversationStore(SQLRunStore):
             "item_count": len(transcript),
             "transcript_bytes": size,
             "waiting_for": pending.agent if pending is not None else None,
-            "updated_at": clock,
         }
         if not keep_fingerprint:
             values["fingerprint"] = fingerprint
         if row is None:
             conn.execute(
-                conversations.insert().values(
-                    scope=scope,
-                    id=conversation_id,
-                    title=title_of(transcript),
-                    created_at=clock,
-                    **{"fingerprint": fingerprint, **values},
-                )
+                self._q.insert_conversation,
+                {
+                    "scope": scope,
+                    "id": conversation_id,
+                    "title": title_of(transcript),
+                    **values,
+                    "fingerprint": fingerprint,
+                },
             )
         else:
             if not row.title:
                 values["title"] = title_of(transcript)
-            conn.execute(conversations.update().where(key).values(**values))
+            conn.execute(self._q.update_conversation, {**key, **values})
             if start == 0:
-                conn.execute(items.delete().where(self._key(items, scope, conversation_id)))
+                conn.execute(self._q.delete_items, key)
         if added:
             conn.execute(
-                items.insert(),
+                self._q.insert_items,
                 [
                     {
                         "scope": scope,

@@ -14,8 +14,9 @@ restart after ``kill -9``) instead of waiting for the lease to expire.
 
 from __future__ import annotations
 
-__all__ = ["NOTIFY_CHANNEL", "SQLRunStore", "insert_for"]
+__all__ = ["NOTIFY_CHANNEL", "SQLRunStore", "insert_for", "lease_params"]
 
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Literal, TypeVar
@@ -31,6 +32,7 @@ from troupe.store._base import Lease
 from troupe.store._database import Database
 from troupe.store._runs import ACTIVE, RunCommit, RunInput, RunRecord
 from troupe.store._schema import conversations, leases, run_events, runs
+from troupe.store._statements import Statements
 from troupe.teams import RunState
 
 NOTIFY_CHANNEL = "troupe_runs"
@@ -59,6 +61,16 @@ _RUN_COLUMNS = (
 def insert_for(conn: Connection) -> Callable[[sa.Table], Any]:
     """The dialect's INSERT, which has ``on_conflict_do_update``."""
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def lease_params(lease: Lease, seconds: float) -> dict[str, Any]:
+    """The parameters of the statements that name ``lease`` (see ``Statements``)."""
+    return {
+        "k_scope": lease.scope,
+        "k_id": lease.conversation_id,
+        "k_token": lease.token,
+        "k_seconds": seconds,
+    }
 
 
 def _record(row: sa.Row[Any]) -> RunRecord:
@@ -100,6 +112,10 @@ class SQLRunStore:
         raise NotImplementedError
 
     def _clock(self) -> sa.ColumnElement[float]:
+        raise NotImplementedError
+
+    @property
+    def _q(self) -> Statements:
         raise NotImplementedError
 
     @staticmethod
@@ -163,22 +179,21 @@ class SQLRunStore:
         return taken
 
     def _insert_run(self, conn: Connection, run: RunRecord) -> None:
-        clock = self._clock()
         conn.execute(
-            runs.insert().values(
-                id=run.id,
-                scope=run.scope,
-                conversation_id=run.conversation_id,
-                team=run.team,
-                status=run.status,
-                background=run.background,
-                input=_encoder.encode(run.input),
-                last_event_id=0,
-                cancel_requested=False,
+            self._q.insert_run,
+            {
+                "id": run.id,
+                "scope": run.scope,
+                "conversation_id": run.conversation_id,
+                "team": run.team,
+                "status": run.status,
+                "background": run.background,
+                "input": _encoder.encode(run.input),
+                "last_event_id": 0,
+                "cancel_requested": False,
                 # The run's own time: its chat-completion frames carry it as ``created``.
-                created_at=run.created_at or clock,
-                updated_at=clock,
-            )
+                "created_at": run.created_at or time.time(),
+            },
         )
 
     async def take_conversation(
@@ -198,30 +213,45 @@ class SQLRunStore:
         def work(conn: Connection) -> list[str | None]:
             problems: list[str | None] = []
             notify = conn.dialect.name == "postgresql"
+            q = self._q
             for commit in commits:
+                lease = lease_params(commit.lease, self.lease_seconds)
                 if commit.begin is not None:
-                    # The lease may be held already (taken when the state was loaded).
-                    held = commit.lease.token in self._held and self._renew(conn, commit.lease)
-                    if not held and not self._take_lease(
-                        conn, commit.lease, commit.run_id, commit.owner
-                    ):
-                        problems.append("the conversation is busy with another run")
-                        continue
+                    if commit.lease.token in self._held:
+                        # Taken when the state was loaded: still ours?
+                        if not self._renew(conn, commit.lease):
+                            problems.append("the conversation is busy with another run")
+                            continue
+                    else:  # a conversation minted by this run: nobody else can hold it
+                        conn.execute(
+                            q.new_lease,
+                            {
+                                **lease,
+                                "scope": commit.scope,
+                                "conversation_id": commit.conversation_id,
+                                "token": commit.lease.token,
+                                "stop_requested": False,
+                                "run_id": commit.run_id,
+                                "owner": commit.owner,
+                            },
+                        )
+                        self._held[commit.lease.token] = (commit.scope, commit.conversation_id)
                     self._insert_run(conn, commit.begin)
                 elif not self._renew(conn, commit.lease):
                     problems.append("the run's lease was taken over by another run")
                     continue
                 problems.append(None)
-                values: dict[str, Any] = {"updated_at": self._clock()}
+                values: dict[str, Any] = {"k_run": commit.run_id}
                 if commit.last_seq >= commit.first_seq:
                     conn.execute(
-                        run_events.insert().values(
-                            run_id=commit.run_id,
-                            first_seq=commit.first_seq,
-                            last_seq=commit.last_seq,
-                            data=commit.events,
-                            times=commit.times or None,
-                        )
+                        q.insert_events,
+                        {
+                            "run_id": commit.run_id,
+                            "first_seq": commit.first_seq,
+                            "last_seq": commit.last_seq,
+                            "data": commit.events,
+                            "times": commit.times or None,
+                        },
                     )
                     values["last_event_id"] = commit.last_seq
                 if commit.state is not None:
@@ -232,25 +262,20 @@ class SQLRunStore:
                         fingerprint=commit.fingerprint,
                         keep_fingerprint=commit.fingerprint is None,
                     )
-                if commit.end is not None:
+                if commit.end is None:
+                    conn.execute(q.update_run, values)
+                else:
                     values.update(
                         status=commit.end.status,
                         stop_reason=commit.end.stop_reason,
                         usage=_encoder.encode(commit.end.usage),
-                        ended_at=values["updated_at"],
                     )
                     if commit.release:
-                        conn.execute(
-                            leases.delete().where(
-                                self._key(leases, commit.scope, commit.conversation_id),
-                                leases.c.token == commit.lease.token,
-                            )
-                        )
-                conn.execute(runs.update().where(runs.c.id == commit.run_id).values(**values))
+                        conn.execute(q.release_lease, lease)
+                    conn.execute(q.end_run, values)
                 if notify and commit.last_seq >= commit.first_seq:
-                    conn.execute(
-                        sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, f"events {commit.run_id}"))
-                    )
+                    payload = f"events {commit.run_id}"
+                    conn.execute(q.notify, {"k_channel": NOTIFY_CHANNEL, "k_payload": payload})
             return problems
 
         problems = await self._write(work)

@@ -358,9 +358,10 @@ CONVERSATIONS = (
 
 
 def _all() -> tuple[Operation, ...]:
+    from troupe.server.openapi.protocols import PROTOCOLS
     from troupe.server.openapi.runs import RUNS
 
-    return (*MODELS, *CHAT, *CONVERSATIONS, *RUNS)
+    return (*MODELS, *CHAT, *CONVERSATIONS, *RUNS, *PROTOCOLS)
 
 
 ALL = _all()
