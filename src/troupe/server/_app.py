@@ -28,6 +28,7 @@ from troupe.server._errors import exception_handlers
 from troupe.server._health import health_handlers
 from troupe.server._routes import Settings, route_handlers
 from troupe.server._run_routes import run_handlers
+from troupe.server._sandboxes import Sandboxes
 from troupe.server._service import ChatService, run_fingerprint
 from troupe.server._store import MEMORY_DEFAULT, ConversationStore, store_for
 from troupe.store import StoreError
@@ -85,7 +86,8 @@ class TroupePlugin(InitPluginProtocol):
             ),
             fingerprint=run_fingerprint,
         )
-        self.service = ChatService(self.runs)
+        self.sandboxes = Sandboxes(team_map.values(), self.store)
+        self.service = ChatService(self.runs, self.sandboxes)
         self.settings = Settings(
             keepalive=server.keepalive_seconds, on_disconnect=server.on_disconnect
         )
@@ -113,6 +115,7 @@ class TroupePlugin(InitPluginProtocol):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(store.maintain)
                 tg.start_soon(self.runs.serve)
+                tg.start_soon(self.sandboxes.maintain)
                 try:
                     yield
                 finally:
@@ -122,20 +125,7 @@ class TroupePlugin(InitPluginProtocol):
         finally:
             with anyio.CancelScope(shield=True):
                 await store.close()
-                await self._close_executors()
-
-    async def _close_executors(self) -> None:
-        """Remove the code sandboxes this process started (containers, volumes)."""
-        seen: set[int] = set()
-        for team in self.service.teams.values():
-            for agent in team.agents:
-                executor = getattr(agent, "executor", None)
-                if executor is not None and id(executor) not in seen:
-                    seen.add(id(executor))
-                    try:
-                        await executor.close()
-                    except Exception:  # shutting down: report it, close the rest
-                        logger.exception("closing the %s executor failed", type(executor).__name__)
+                await self.sandboxes.close()
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         router = Router(
