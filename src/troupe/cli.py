@@ -94,20 +94,32 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _db(args: argparse.Namespace) -> int:
-    import anyio
-
+def database_url_of(args: argparse.Namespace) -> str | None:
+    """``--database-url``, else the database of ``--config`` (as ``serve`` picks it); None
+    when the config is invalid (its errors printed)."""
     from troupe.config import load_config
     from troupe.server._store import database_url
-    from troupe.store import DEFAULT_DATABASE_URL, StoreError, parse_database_url, upgrade_database
+    from troupe.store import DEFAULT_DATABASE_URL
 
+    if args.database_url:
+        return str(args.database_url)
     config = Path(args.config) if args.config else _default_config()
     try:
         spec = load_config(config)
     except ConfigError as err:
         _print_config_error(err)
+        return None
+    return database_url(spec.server, default=DEFAULT_DATABASE_URL)[0]
+
+
+def _db(args: argparse.Namespace) -> int:
+    import anyio
+
+    from troupe.store import StoreError, parse_database_url, upgrade_database
+
+    url = database_url_of(args)
+    if url is None:
         return 1
-    url = args.database_url or database_url(spec.server, default=DEFAULT_DATABASE_URL)[0]
     try:
         where = parse_database_url(url).display
         revision = anyio.run(upgrade_database, url)
@@ -197,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url", help="the database, instead of the config's or $TROUPE_DATABASE_URL"
     )
     upgrade.set_defaults(func=_db)
+
+    from troupe._keys_cli import register as register_keys
+
+    register_keys(commands)
 
     _register_adapters(commands)
     args = parser.parse_args(argv)

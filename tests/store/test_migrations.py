@@ -38,6 +38,7 @@ TABLES = {
     "troupe_leases",
     "troupe_runs",
     "troupe_run_events",
+    "troupe_api_keys",
     VERSION_TABLE,
 }
 

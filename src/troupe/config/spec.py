@@ -206,6 +206,12 @@ class ServerSpec(_Spec, kw_only=True, frozen=True):
     # On SIGTERM, runs in progress get this long to finish; background runs still going
     # then are left, checkpointed, for another replica.
     shutdown_grace_seconds: Annotated[float, Meta(ge=0)] = 30.0
+    # Where API keys' request and token counts are kept: ``memory://`` (this replica) or
+    # ``redis://host:6379/0`` (shared by every replica; needs the ``redis`` extra).
+    rate_limit_storage: Annotated[str, Meta(pattern=r"^(memory|redis|rediss)://")] = "memory://"
+    # Stored keys are looked up again after this long: a revoked key stops working on
+    # every replica within it.
+    key_cache_seconds: Annotated[float, Meta(ge=0)] = 2.0
 
 
 class ConfigSpec(_Spec, kw_only=True, frozen=True):

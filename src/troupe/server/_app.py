@@ -26,6 +26,7 @@ from troupe.server._conversations import conversation_handlers
 from troupe.server._docs import docs_handlers
 from troupe.server._errors import exception_handlers
 from troupe.server._health import health_handlers
+from troupe.server._limits import KeyLimits
 from troupe.server._routes import Settings, route_handlers
 from troupe.server._run_routes import run_handlers
 from troupe.server._sandboxes import Sandboxes
@@ -70,9 +71,13 @@ class TroupePlugin(InitPluginProtocol):
         )
         self.server = server = server or ServerSpec()
         self.path = path
-        self.api_keys = ApiKeys([*api_keys, *server.api_keys, *_env_keys()])
         self.store: ConversationStore = (
             store if store is not None else store_for(server, default=MEMORY_DEFAULT)
+        )
+        self.api_keys = ApiKeys(
+            [*api_keys, *server.api_keys, *_env_keys()],
+            self.store,
+            cache_seconds=server.key_cache_seconds,
         )
         self.runs = RunManager(
             team_map,
@@ -86,6 +91,9 @@ class TroupePlugin(InitPluginProtocol):
             ),
             fingerprint=run_fingerprint,
         )
+        self.limits = KeyLimits(self.api_keys, self.runs.teams, server.rate_limit_storage)
+        self.runs.admission = self.limits
+        self.runs.observers.append(self.limits)
         self.sandboxes = Sandboxes(team_map.values(), self.store)
         self.service = ChatService(self.runs, self.sandboxes)
         self.settings = Settings(
@@ -116,6 +124,7 @@ class TroupePlugin(InitPluginProtocol):
                 tg.start_soon(store.maintain)
                 tg.start_soon(self.runs.serve)
                 tg.start_soon(self.sandboxes.maintain)
+                tg.start_soon(self.limits.maintain)
                 try:
                     yield
                 finally:
@@ -126,12 +135,13 @@ class TroupePlugin(InitPluginProtocol):
             with anyio.CancelScope(shield=True):
                 await store.close()
                 await self.sandboxes.close()
+                await self.limits.close()
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         router = Router(
             path=self.path,
             route_handlers=[*route_handlers, *run_handlers, *conversation_handlers],
-            guards=[self.api_keys],
+            guards=[self.api_keys.guard()],
             dependencies={
                 "service": Provide(lambda: self.service, use_cache=True, sync_to_thread=False),
                 "api_keys": Provide(lambda: self.api_keys, use_cache=True, sync_to_thread=False),
