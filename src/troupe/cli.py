@@ -37,6 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
     from troupe import logs
     from troupe.server import InMemoryConversationStore, TroupePlugin, create_app
     from troupe.server._http import http_options
+    from troupe.server._shutdown import DrainingServer
 
     config = Path(args.config) if args.config else _default_config()
     logs.configure(args.log_format, args.log_level)
@@ -66,7 +67,7 @@ def _serve(args: argparse.Namespace) -> int:
         say.info("serving %s (from %s) on %s", teams, config, url)
 
     app.on_startup.append(serving)
-    uvicorn.run(
+    options = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
@@ -77,6 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
         **http_options(),
     )
+    DrainingServer(options, plugin.drain).run()
     return 0
 
 

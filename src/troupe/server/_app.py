@@ -100,6 +100,11 @@ class TroupePlugin(InitPluginProtocol):
             keepalive=server.keepalive_seconds, on_disconnect=server.on_disconnect
         )
 
+    async def drain(self) -> None:
+        """Take no new runs; give those in progress ``server.shutdown_grace_seconds``, then
+        stop them (background runs are left for another replica). Their streams end."""
+        await self.runs.drain(self.server.shutdown_grace_seconds)
+
     async def draining(self) -> str | None:
         """A readiness check: a server shutting down takes no new runs."""
         return None if self.runs.accepting else "shutting down: no new runs are taken"
