@@ -22,15 +22,15 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from limits import RateLimitItem, RateLimitItemPerMinute
-from limits.aio.storage import Storage
-from limits.aio.strategies import FixedWindowRateLimiter
-from limits.storage import storage_from_string
 
 from troupe.errors import ModelNotFoundError, RequestError
 from troupe.server._auth import ApiKeys, Principal
 
 if TYPE_CHECKING:
+    from limits import RateLimitItem
+    from limits.aio.storage import Storage
+    from limits.aio.strategies import FixedWindowRateLimiter
+
     from troupe.runs import LiveRun, RunStart
 
 logger = logging.getLogger("troupe.server")
@@ -48,6 +48,9 @@ class KeyRateLimitError(RequestError):
 
 def limit_storage(uri: str) -> Storage:
     """The ``limits`` async storage for a ``server.rate_limit_storage`` URI."""
+    from limits.aio.storage import Storage
+    from limits.storage import storage_from_string
+
     if uri.startswith(("redis://", "rediss://")):
         storage = storage_from_string(f"async+{uri}", implementation="redispy")
     else:
@@ -62,11 +65,21 @@ class KeyLimits:
     def __init__(self, keys: ApiKeys, teams: Any, storage: str = "memory://") -> None:
         self.keys = keys
         self.teams = teams  # a live mapping of team names (the manager's)
-        self.limiter = FixedWindowRateLimiter(limit_storage(storage))
+        self.storage = storage
+        # Made when a key with limits first comes (``limits`` takes a while to import).
+        self._limiter: FixedWindowRateLimiter | None = None
         # Tokens of runs that ended, not yet counted in the storage: scope -> tokens.
         self._owed: Counter[str] = Counter()
         # Runs of this replica in progress, by scope.
         self._running: Counter[str] = Counter()
+
+    @property
+    def limiter(self) -> FixedWindowRateLimiter:
+        if self._limiter is None:
+            from limits.aio.strategies import FixedWindowRateLimiter
+
+            self._limiter = FixedWindowRateLimiter(limit_storage(self.storage))
+        return self._limiter
 
     async def admit(self, start: RunStart) -> None:
         principal = self.keys.principals.get(start.scope)
@@ -134,7 +147,9 @@ class KeyLimits:
     async def close(self) -> None:
         """Close the storage's connections (a Redis client's; memory has none)."""
         # ``limits`` has no close: its Redis bridge keeps the redis-py client as ``storage``.
-        client: Any = getattr(getattr(self.limiter.storage, "bridge", None), "storage", None)
+        if self._limiter is None:
+            return
+        client: Any = getattr(getattr(self._limiter.storage, "bridge", None), "storage", None)
         if client is not None and hasattr(client, "aclose"):
             await client.aclose()
 
@@ -155,4 +170,6 @@ class KeyLimits:
 
 
 def _per_minute(amount: int, what: str = "tokens") -> RateLimitItem:
+    from limits import RateLimitItemPerMinute
+
     return RateLimitItemPerMinute(amount, namespace=f"troupe-{what}")
