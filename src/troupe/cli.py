@@ -38,6 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
     from troupe import logs
     from troupe.server import InMemoryConversationStore, TroupePlugin, create_app
     from troupe.server._http import http_options
+    from troupe.server._shutdown import DrainingServer
 
     config = Path(args.config) if args.config else _default_config()
     logs.configure(args.log_format, args.log_level)
@@ -71,7 +72,7 @@ def _serve(args: argparse.Namespace) -> int:
             say.info("studio: http://%s:%s/studio", args.host, args.port)
 
     app.on_startup.append(serving)
-    uvicorn.run(
+    options = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
@@ -82,6 +83,7 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
         **http_options(),
     )
+    DrainingServer(options, plugin.drain).run()
     return 0
 
 
@@ -107,20 +109,32 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _db(args: argparse.Namespace) -> int:
-    import anyio
-
+def database_url_of(args: argparse.Namespace) -> str | None:
+    """``--database-url``, else the database of ``--config`` (as ``serve`` picks it); None
+    when the config is invalid (its errors printed)."""
     from troupe.config import load_config
     from troupe.server._store import database_url
-    from troupe.store import DEFAULT_DATABASE_URL, StoreError, parse_database_url, upgrade_database
+    from troupe.store import DEFAULT_DATABASE_URL
 
+    if args.database_url:
+        return str(args.database_url)
     config = Path(args.config) if args.config else _default_config()
     try:
         spec = load_config(config)
     except ConfigError as err:
         _print_config_error(err)
+        return None
+    return database_url(spec.server, default=DEFAULT_DATABASE_URL)[0]
+
+
+def _db(args: argparse.Namespace) -> int:
+    import anyio
+
+    from troupe.store import StoreError, parse_database_url, upgrade_database
+
+    url = database_url_of(args)
+    if url is None:
         return 1
-    url = args.database_url or database_url(spec.server, default=DEFAULT_DATABASE_URL)[0]
     try:
         where = parse_database_url(url).display
         revision = anyio.run(upgrade_database, url)
@@ -213,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url", help="the database, instead of the config's or $TROUPE_DATABASE_URL"
     )
     upgrade.set_defaults(func=_db)
+
+    from troupe._keys_cli import register as register_keys
+
+    register_keys(commands)
 
     _register_adapters(commands)
     _interop_cli.register(commands)

@@ -49,9 +49,17 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def sandbox(docker_engine: None, instance: str) -> AsyncIterator[DockerExecutor]:
     executor = DockerExecutor(
-        "sandbox", timeout=3, max_output=500, pids=32, memory="64m", instance=instance
+        "sandbox",
+        timeout=3,
+        max_output=500,
+        pids=32,
+        memory="64m",
+        instance=instance,
+        namespace=instance,
     )
     try:
         yield executor
     finally:
+        for use in await executor.sandboxes():
+            await executor.end_conversation(use.sandbox)
         await executor.close()

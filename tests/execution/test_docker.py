@@ -27,7 +27,7 @@ async def test_one_container_per_conversation_keeps_its_files(sandbox: DockerExe
     events = Recorder()
     first = await run_reported(
         sandbox,
-        conversation_id="c1",
+        sandbox="c1",
         agent="coder",
         language="python",
         code="open('notes.txt', 'w').write('kept'); print('written')",
@@ -100,18 +100,23 @@ async def test_bombs_and_network_are_contained(
     assert after.output == "alive\n"
 
 
-async def test_end_of_conversation_and_leftovers_after_a_crash_are_removed(
+async def test_end_of_conversation_removes_its_sandbox_a_restart_keeps_the_files(
     docker_engine: None, instance: str
 ) -> None:
     owner = f"{instance}-crash"
-    crashed = DockerExecutor("sandbox", timeout=5, instance=owner)
+    crashed = DockerExecutor("sandbox", timeout=5, instance=owner, namespace=owner)
     await crashed.execute("gone", "sh", "true")
-    await crashed.execute("kept", "sh", "true")
+    await crashed.execute("kept", "sh", "echo still here > notes")
     await crashed.end_conversation("gone")
     assert _managed(owner) == [crashed._key("kept")]
-    # The server dies without closing the executor; the next start finds the leftovers.
-    restarted = DockerExecutor("sandbox", timeout=5, instance=owner)
+    # The server dies without closing the executor; the next start removes its containers...
+    restarted = DockerExecutor("sandbox", timeout=5, instance=owner, namespace=owner)
     assert await restarted.start() == 1
     assert _managed(owner) == []
+    # ... and the conversation's files are still there.
+    assert [use.sandbox.conversation_id for use in await restarted.sandboxes()] == ["kept"]
+    assert (await restarted.execute("kept", "sh", "cat notes")).output == "still here\n"
+    await restarted.end_conversation("kept")
+    assert await restarted.sandboxes() == []
     await restarted.close()
     await crashed.close()

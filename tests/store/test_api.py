@@ -219,7 +219,7 @@ async def test_malformed_ids_and_paging_parameters_are_400s(make_api: AppFactory
         (await api.get("/conversations/bad%20id!"), "conversation_id"),
         (await api.delete("/conversations/" + "x" * 129), "conversation_id"),
         (await api.get("/conversations/-starts-with-dash"), "conversation_id"),
-        (await api.chat("echo", "hi", conversation=bad), "conversation_id"),
+        (await api.chat("echo", "hi", conversation=bad), "X-Conversation-Id"),
         (await api.get("/conversations?limit=0"), "limit"),
         (await api.get("/conversations?limit=abc"), "limit"),
         (await api.get("/conversations?limit=101"), "limit"),

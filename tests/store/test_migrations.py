@@ -38,6 +38,7 @@ TABLES = {
     "troupe_leases",
     "troupe_runs",
     "troupe_run_events",
+    "troupe_api_keys",
     "troupe_model_cache",
     "troupe_memory",
     VERSION_TABLE,

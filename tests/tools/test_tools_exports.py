@@ -10,9 +10,11 @@ def test_exported_members() -> None:
         "FunctionTool",
         "Tool",
         "ToolOutput",
+        "Toolset",
         "function_tool",
         "import_object",
         "import_tool",
+        "imports_already_made",
     ]
     for name in troupe.tools.__all__:
         assert getattr(troupe.tools, name).__module__.startswith("troupe.tools")

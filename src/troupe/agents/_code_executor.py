@@ -38,6 +38,7 @@ from troupe.execution import (
     Executor,
     PendingCode,
     RunCodeTool,
+    Sandbox,
     execution_scope,
     extract_code_blocks,
     normalize_language,
@@ -102,7 +103,7 @@ async def _run_blocks(
     for block in blocks:
         result = await run_reported(
             executor,
-            conversation_id=turn.conversation_id,
+            sandbox=Sandbox(turn.conversation_id, turn.scope),
             agent=agent,
             language=block.language,
             code=block.code,
@@ -296,7 +297,7 @@ class CodeAssistantAgent(AssistantAgent):
                     )
                 )
             turn = msgspec.structs.replace(turn, transcript=turn.transcript + tuple(before))
-        scope = ExecutionScope(turn.conversation_id, self.name)
+        scope = ExecutionScope(Sandbox(turn.conversation_id, turn.scope), self.name)
         with execution_scope(scope):
             outcome = await super().run(turn, emit)
         messages = (*before, *outcome.messages)

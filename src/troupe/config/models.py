@@ -96,6 +96,26 @@ def _misplaced(spec: ModelSpec) -> list[ConfigIssue]:
     ]
 
 
+def _credentials_in_url(spec: ModelSpec) -> list[ConfigIssue]:
+    """A ``user:password@`` in ``base_url``: the clients would not send it (every request
+    would fail), and it would show in logs. Never quoted back: it is a secret."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(spec.base_url or "")
+    except ValueError:
+        return []
+    if parts.username is None and parts.password is None:
+        return []
+    return [
+        ConfigIssue(
+            "$.base_url",
+            "holds a user name or password (user:password@host), which model clients do not "
+            'send; remove it and give the credential as api_key (e.g. "${MY_API_KEY}")',
+        )
+    ]
+
+
 def _thinking(spec: ModelSpec) -> Any:
     """``thinking`` in the provider's terms; a value it cannot take is a config error."""
     value, provider = spec.thinking, spec.provider
@@ -220,7 +240,7 @@ def build_model(
     ``models`` (the whole ``models:`` section) is needed when the entry names
     a ``fallback``. Raises ``ConfigError`` with paths relative to the entry.
     """
-    issues = _misplaced(spec)
+    issues = [*_misplaced(spec), *_credentials_in_url(spec)]
     if spec.fallback is not None and spec.provider == "demo":
         issues.append(ConfigIssue("$.fallback", "the demo model does not fail; remove it"))
     if issues:

@@ -231,6 +231,12 @@ class ServerSpec(_Spec, kw_only=True, frozen=True):
     metrics: MetricsSpec = MetricsSpec()
     # The studio at ``/studio``: on loopback without keys, elsewhere behind the API keys.
     studio: bool = True
+    # Where API keys' request and token counts are kept: ``memory://`` (this replica) or
+    # ``redis://host:6379/0`` (shared by every replica; needs the ``redis`` extra).
+    rate_limit_storage: Annotated[str, Meta(pattern=r"^(memory|redis|rediss)://")] = "memory://"
+    # Stored keys are looked up again after this long: a revoked key stops working on
+    # every replica within it.
+    key_cache_seconds: Annotated[float, Meta(ge=0)] = 2.0
 
 
 class ConfigSpec(_Spec, kw_only=True, frozen=True):

@@ -1,7 +1,7 @@
 """Code execution: executors that run generated code, and the ``run_code`` tool.
 
 ``DockerExecutor`` (the default for anything generated) runs code in a
-locked-down container per conversation; ``LocalExecutor`` runs it as a local
+locked-down container per sandbox (an API key's conversation); ``LocalExecutor`` runs it as a local
 subprocess and must be enabled explicitly. ``RunCodeTool`` gives an
 assistant's model a ``run_code(language, code)`` tool; the
 ``CodeExecutorAgent`` (in ``troupe.agents``) runs code blocks as a team member.
@@ -18,6 +18,8 @@ __all__ = [
     "LocalExecutor",
     "PendingCode",
     "RunCodeTool",
+    "Sandbox",
+    "SandboxUse",
     "execution_scope",
     "extract_code_blocks",
     "normalize_language",
@@ -25,7 +27,14 @@ __all__ = [
     "truncate_output",
 ]
 
-from troupe.execution._base import ExecutionResult, Executor, normalize_language, truncate_output
+from troupe.execution._base import (
+    ExecutionResult,
+    Executor,
+    Sandbox,
+    SandboxUse,
+    normalize_language,
+    truncate_output,
+)
 from troupe.execution._blocks import CodeBlock, extract_code_blocks
 from troupe.execution._docker import DockerExecutor
 from troupe.execution._local import LocalExecutor

@@ -1,13 +1,16 @@
-"""``DockerExecutor``: code in a locked-down container per conversation.
+"""``DockerExecutor``: code in a locked-down container per (API key, conversation).
 
-Each conversation gets a container (an idle PID 1 that reaps orphans)
-and a named volume mounted at ``/work``, its work directory; code runs in it
-with ``exec``. The container is reused across the conversation's turns,
-removed after ``idle_timeout`` seconds unused (the volume stays, so files are
-still there when the conversation comes back), and removed with its volume
-when the conversation ends. Everything is labelled (``troupe.managed=1``,
-``troupe.executor``, ``troupe.instance``, ``troupe.conversation``) so a
-crashed server's leftovers are found and removed when it starts again.
+Each sandbox gets a container (an idle PID 1 that reaps orphans) and a named
+volume mounted at ``/work``, its work directory; code runs in it with
+``exec``. Two API keys using the same conversation id get two sandboxes. The
+container is reused across the conversation's turns and removed after
+``idle_timeout`` seconds unused or when the server stops; the volume stays (the
+files are still there when the conversation comes back, on any replica using
+the engine) until the conversation is deleted or expires. Everything is
+labelled (``troupe.managed=1``, ``troupe.executor``, ``troupe.namespace``,
+``troupe.owner``, ``troupe.scope``, ``troupe.conversation``; containers also
+``troupe.instance``) so a crashed server's containers are removed when it
+starts again, and a conversation's volumes are found when it goes.
 
 Containment: no network (``network_mode=none`` unless configured), read-only
 root file system, a writable tmpfs ``/tmp``, non-root user, every capability
@@ -27,13 +30,21 @@ import hashlib
 import logging
 import socket
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.to_thread
 
 from troupe.errors import RunError
-from troupe.execution._base import ExecutionResult, normalize_language, truncate_output
+from troupe.execution._base import (
+    ExecutionResult,
+    Sandbox,
+    SandboxUse,
+    as_sandbox,
+    normalize_language,
+    truncate_output,
+)
 
 if TYPE_CHECKING:
     from docker import DockerClient  # type: ignore[import-untyped]
@@ -85,6 +96,7 @@ class DockerExecutor:
         idle_timeout: float = 600.0,
         approval: Literal["always", "never"] = "never",
         instance: str | None = None,
+        namespace: str = "default",
     ) -> None:
         self._name = name
         self._approval: Literal["always", "never"] = approval
@@ -101,11 +113,15 @@ class DockerExecutor:
         self.idle_timeout = idle_timeout
         # Which server owns the containers: only its own leftovers are removed at start.
         self.instance = instance or socket.gethostname()
+        # Deployments sharing an engine keep their sandboxes apart by namespace.
+        self.namespace = namespace
         self._client: DockerClient | None = None
         self._started = False
         self._start_lock = anyio.Lock()
+        # By container name: a lock per sandbox, when it was last used, whose it is.
         self._locks: dict[str, anyio.Lock] = {}
         self._last_used: dict[str, float] = {}
+        self._sandboxes: dict[str, Sandbox] = {}
 
     @property
     def name(self) -> str:
@@ -120,18 +136,25 @@ class DockerExecutor:
 
     # --- naming -------------------------------------------------------------------------
 
-    def _key(self, conversation_id: str) -> str:
-        digest = hashlib.sha256(f"{self.instance}/{conversation_id}".encode()).hexdigest()
-        return f"troupe-{self._name}-{digest[:20]}"
+    def _key(self, sandbox: Sandbox | str) -> str:
+        digest = hashlib.sha256(f"{self.namespace}/{as_sandbox(sandbox).key}".encode())
+        return f"troupe-{self._name}-{digest.hexdigest()[:20]}"
 
-    def _labels(self, conversation_id: str | None = None) -> dict[str, str]:
-        labels = {MANAGED: "1", "troupe.executor": self._name, "troupe.instance": self.instance}
-        if conversation_id is not None:
-            labels["troupe.conversation"] = conversation_id[:200]
+    def _labels(self, sandbox: Sandbox | None = None) -> dict[str, str]:
+        labels = {MANAGED: "1", "troupe.executor": self._name, "troupe.namespace": self.namespace}
+        if sandbox is not None:
+            labels["troupe.owner"] = sandbox.owner
+            labels["troupe.scope"] = sandbox.scope
+            labels["troupe.conversation"] = sandbox.root
         return labels
 
-    def _filters(self) -> dict[str, Any]:
-        return {"label": [f"{k}={v}" for k, v in self._labels().items()]}
+    def _filters(self, sandbox: Sandbox | None = None, *, mine: bool = False) -> dict[str, Any]:
+        labels = self._labels()
+        if sandbox is not None:
+            labels["troupe.owner"] = sandbox.owner
+        if mine:
+            labels["troupe.instance"] = self.instance
+        return {"label": [f"{k}={v}" for k, v in labels.items()]}
 
     # --- the engine (blocking; called in worker threads) --------------------------------
 
@@ -156,20 +179,28 @@ class DockerExecutor:
         return self._client
 
     def _remove_leftovers(self) -> int:
-        """Remove this instance's containers and volumes from before (a crash); how many."""
-        client = self._connect()
-        containers = client.containers.list(all=True, filters=self._filters())
-        for container in containers:
-            container.remove(force=True)
-        for volume in client.volumes.list(filters=self._filters()):
-            volume.remove(force=True)
-        return len(containers)
+        """Remove this instance's containers (a crash left them); how many. Volumes stay."""
+        return self._remove_all(self._filters(mine=True), volumes=False)
 
-    def _container(self, conversation_id: str) -> Container:
+    def _remove_all(self, filters: dict[str, Any], *, volumes: bool) -> int:
         import docker.errors  # type: ignore[import-untyped]
 
         client = self._connect()
-        name = self._key(conversation_id)
+        containers = client.containers.list(all=True, filters=filters)
+        for container in containers:
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+        if volumes:
+            for volume in client.volumes.list(filters=filters):
+                with contextlib.suppress(docker.errors.NotFound):
+                    volume.remove(force=True)
+        return len(containers)
+
+    def _container(self, sandbox: Sandbox) -> Container:
+        import docker.errors
+
+        client = self._connect()
+        name = self._key(sandbox)
         try:
             container = client.containers.get(name)
             if container.status == "running":
@@ -180,14 +211,14 @@ class DockerExecutor:
         try:
             client.volumes.get(name)
         except docker.errors.NotFound:
-            client.volumes.create(name, labels=self._labels(conversation_id))
+            client.volumes.create(name, labels=self._labels(sandbox))
         try:
             container = client.containers.run(
                 self.image,
                 ["python3", "-c", _REAPER],
                 name=name,
                 detach=True,
-                labels=self._labels(conversation_id),
+                labels={**self._labels(sandbox), "troupe.instance": self.instance},
                 user=self.user,
                 working_dir=_WORK,
                 network_mode=self.network,
@@ -208,6 +239,8 @@ class DockerExecutor:
                 code="executor_unavailable",
             ) from err
         except docker.errors.APIError as err:
+            if err.status_code == 409:  # another replica started it meanwhile
+                return client.containers.get(name)
             raise RunError(
                 f"executor '{self._name}': cannot start a container: {err}",
                 code="executor_unavailable",
@@ -263,26 +296,36 @@ class DockerExecutor:
         exit_code, raw, size = self._exec(container, command)
         return exit_code, raw, size, self._sweep(container)
 
-    def _kill_all(self, conversation_id: str) -> None:
-        """Kill every process of the sandbox user in the conversation's container."""
+    def _kill_all(self, name: str) -> None:
+        """Kill every process of the sandbox user in the container ``name``."""
         try:
-            container = self._connect().containers.get(self._key(conversation_id))
+            container = self._connect().containers.get(name)
             container.exec_run(["sh", "-c", "kill -9 -1"], user=self.user)
         except Exception:  # the container may be gone already; nothing left to kill then
-            logger.debug("could not kill processes for %r", conversation_id, exc_info=True)
+            logger.debug("could not kill processes in %s", name, exc_info=True)
 
-    def _remove_container(self, conversation_id: str) -> None:
-        self._remove(self._key(conversation_id), volume=False)
-
-    def _remove(self, name: str, *, volume: bool) -> None:
+    def _remove_container(self, name: str) -> None:
         import docker.errors
 
-        client = self._connect()
         with contextlib.suppress(docker.errors.NotFound):
-            client.containers.get(name).remove(force=True)
-        if volume:
-            with contextlib.suppress(docker.errors.NotFound):
-                client.volumes.get(name).remove(force=True)
+            self._connect().containers.get(name).remove(force=True)
+
+    def _volumes(self) -> list[SandboxUse]:
+        found: dict[Sandbox, float] = {}
+        for volume in self._connect().volumes.list(filters=self._filters()):
+            labels = volume.attrs.get("Labels") or {}
+            conversation = labels.get("troupe.conversation")
+            if not conversation:
+                continue
+            sandbox = Sandbox(conversation, labels.get("troupe.scope", ""))
+            created = _epoch(volume.attrs.get("CreatedAt", ""))
+            found[sandbox] = max(found.get(sandbox, 0.0), created)
+        for name, used in self._last_used.items():
+            held = self._sandboxes.get(name)
+            if held is not None:
+                root = Sandbox(held.root, held.scope)
+                found[root] = max(found.get(root, 0.0), used)
+        return [SandboxUse(sandbox=s, used_at=used) for s, used in found.items()]
 
     # --- the async surface --------------------------------------------------------------
 
@@ -297,17 +340,20 @@ class DockerExecutor:
             self._started = True
             return removed
 
-    async def execute(self, conversation_id: str, language: str, code: str) -> ExecutionResult:
+    async def execute(self, sandbox: Sandbox | str, language: str, code: str) -> ExecutionResult:
         lang = normalize_language(language)
         if lang is None:
             return ExecutionResult(exit_code=-1, error=f"unsupported language {language!r}")
         if len(code.encode()) > _MAX_CODE:
             return ExecutionResult(exit_code=-1, error=f"code longer than {_MAX_CODE} bytes")
+        sandbox = as_sandbox(sandbox)
+        name = self._key(sandbox)
         await self.start()
-        await self._reap_idle(keep=conversation_id)
-        lock = self._locks.setdefault(conversation_id, anyio.Lock())
+        await self._reap_idle(keep=name)
+        lock = self._locks.setdefault(name, anyio.Lock())
         async with lock:
-            container = await anyio.to_thread.run_sync(self._container, conversation_id)
+            self._sandboxes[name] = sandbox
+            container = await anyio.to_thread.run_sync(self._container, sandbox)
             interpreter = "python3" if lang == "python" else lang
             command = [
                 "timeout",
@@ -326,10 +372,10 @@ class DockerExecutor:
             except BaseException:
                 # Cancelled (client gone, run timeout) or the engine failed: stop the code now.
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(self._kill_all, conversation_id)
+                    await anyio.to_thread.run_sync(self._kill_all, name)
                 raise
             finally:
-                self._last_used[conversation_id] = time.monotonic()
+                self._last_used[name] = time.time()
             elapsed = time.monotonic() - started
         output, truncated = truncate_output(raw.decode(errors="replace"), self.max_output, size)
         # ``timeout -s KILL`` exits 137 when it fired; so does an OOM kill: tell them apart by time.
@@ -352,27 +398,36 @@ class DockerExecutor:
         return ExecutionResult(exit_code=exit_code, output=output, truncated=truncated)
 
     async def _reap_idle(self, *, keep: str) -> None:
-        """Remove the containers (not the work volumes) of conversations idle too long."""
-        now = time.monotonic()
+        """Remove the containers (not the work volumes) of sandboxes idle too long."""
+        now = time.time()
         idle = [
-            conversation
-            for conversation, used in self._last_used.items()
-            if conversation != keep and now - used > self.idle_timeout
+            name
+            for name, used in self._last_used.items()
+            if name != keep and now - used > self.idle_timeout
         ]
-        for conversation in idle:
-            del self._last_used[conversation]
-            self._locks.pop(conversation, None)
-            await anyio.to_thread.run_sync(self._remove_container, conversation)
+        for name in idle:
+            self._forget(name)
+            await anyio.to_thread.run_sync(self._remove_container, name)
 
-    async def end_conversation(self, conversation_id: str) -> None:
-        self._last_used.pop(conversation_id, None)
-        self._locks.pop(conversation_id, None)
-        await anyio.to_thread.run_sync(
-            lambda: self._remove(self._key(conversation_id), volume=True)
-        )
+    def _forget(self, name: str) -> None:
+        self._last_used.pop(name, None)
+        self._locks.pop(name, None)
+        self._sandboxes.pop(name, None)
+
+    async def end_conversation(self, sandbox: Sandbox | str) -> None:
+        """Remove the containers and volumes of the sandbox's root conversation."""
+        sandbox = as_sandbox(sandbox)
+        for name, held in list(self._sandboxes.items()):
+            if held.owner == sandbox.owner:
+                self._forget(name)
+        filters = self._filters(sandbox)
+        await anyio.to_thread.run_sync(lambda: self._remove_all(filters, volumes=True))
+
+    async def sandboxes(self) -> list[SandboxUse]:
+        return await anyio.to_thread.run_sync(self._volumes)
 
     async def close(self) -> None:
-        """Remove every container and volume of this instance (server shutdown)."""
+        """Remove this instance's containers (server shutdown); the work volumes stay."""
         if self._client is None:
             return
         with anyio.CancelScope(shield=True):
@@ -381,4 +436,13 @@ class DockerExecutor:
             self._started = False
             self._last_used.clear()
             self._locks.clear()
+            self._sandboxes.clear()
             await anyio.to_thread.run_sync(client.close)
+
+
+def _epoch(created: str) -> float:
+    """Seconds since the epoch of an engine timestamp (``2026-12-03T02:30:00Z``); 0 if unreadable."""
+    try:
+        return datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0

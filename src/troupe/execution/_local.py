@@ -1,7 +1,9 @@
 """``LocalExecutor``: code as a subprocess of the server. For trusted setups only.
 
 Not a sandbox: the code runs as the server's user with its file system and
-network. It gets a per-conversation work directory, a wall-clock timeout (the
+network. It gets a work directory per (API key, conversation) under
+``work_root/<owner>/<sandbox>`` (``owner.json`` there names the conversation, so
+the server can drop the directory when the conversation goes), a wall-clock timeout (the
 whole process group is killed), and ``resource`` limits on memory, CPU time,
 file size and processes. It must be enabled explicitly and logs a warning.
 """
@@ -11,7 +13,6 @@ from __future__ import annotations
 __all__ = ["LocalExecutor"]
 
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
@@ -24,9 +25,17 @@ from typing import Literal
 
 import anyio
 import anyio.abc
+import msgspec
 
 from troupe.errors import ConfigError, ConfigIssue
-from troupe.execution._base import ExecutionResult, normalize_language, truncate_output
+from troupe.execution._base import (
+    ExecutionResult,
+    Sandbox,
+    SandboxUse,
+    as_sandbox,
+    normalize_language,
+    truncate_output,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +95,18 @@ class LocalExecutor:
     def approval(self) -> Literal["always", "never"]:
         return self._approval
 
-    def work_dir(self, conversation_id: str) -> Path:
-        digest = hashlib.sha256(conversation_id.encode()).hexdigest()[:24]
-        return self.work_root / digest
+    def work_dir(self, sandbox: Sandbox | str) -> Path:
+        sandbox = as_sandbox(sandbox)
+        return self.work_root / sandbox.owner / sandbox.key
+
+    def _prepare(self, sandbox: Sandbox) -> Path:
+        """The sandbox's work directory, made if needed; its owner stamped as used now."""
+        work = self.work_dir(sandbox)
+        work.mkdir(parents=True, exist_ok=True)
+        owner = work.parent / "owner.json"
+        root = Sandbox(sandbox.root, sandbox.scope)
+        owner.write_bytes(msgspec.json.encode(root))
+        return work
 
     def _command(self, language: str, code: str) -> list[str]:
         if language == "python":
@@ -96,12 +114,11 @@ class LocalExecutor:
         shell = shutil.which(language) or f"/bin/{language}"
         return [shell, "-c", code]
 
-    async def execute(self, conversation_id: str, language: str, code: str) -> ExecutionResult:
+    async def execute(self, sandbox: Sandbox | str, language: str, code: str) -> ExecutionResult:
         lang = normalize_language(language)
         if lang is None:
             return ExecutionResult(exit_code=-1, error=f"unsupported language {language!r}")
-        work = self.work_dir(conversation_id)
-        work.mkdir(parents=True, exist_ok=True)
+        work = await anyio.to_thread.run_sync(self._prepare, as_sandbox(sandbox))
         cpu = int(self.timeout) + 1
         limits = [str(self.memory or 0), str(cpu), str(self.pids or 0)]
         process = await anyio.open_process(
@@ -127,10 +144,11 @@ class LocalExecutor:
                 await process.wait()
             timed_out = scope.cancelled_caught
         finally:
-            if process.returncode is None:
-                with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True):
+                if process.returncode is None:
                     _kill_group(process)
-                    await process.wait()
+                # Closes its pipes now, not when collected (after the event loop, maybe).
+                await process.aclose()
         text = b"".join(chunks).decode(errors="replace")
         output, truncated = truncate_output(text, self.max_output, size)
         if timed_out:
@@ -144,10 +162,24 @@ class LocalExecutor:
         code_ = process.returncode if process.returncode is not None else -1
         return ExecutionResult(exit_code=code_, output=output, truncated=truncated)
 
-    async def end_conversation(self, conversation_id: str) -> None:
-        await anyio.to_thread.run_sync(
-            lambda: shutil.rmtree(self.work_dir(conversation_id), ignore_errors=True)
-        )
+    async def end_conversation(self, sandbox: Sandbox | str) -> None:
+        owner = self.work_root / as_sandbox(sandbox).owner
+        await anyio.to_thread.run_sync(lambda: shutil.rmtree(owner, ignore_errors=True))
+
+    async def sandboxes(self) -> list[SandboxUse]:
+        return await anyio.to_thread.run_sync(self._sandboxes)
+
+    def _sandboxes(self) -> list[SandboxUse]:
+        found = []
+        for owner in self.work_root.glob("*/owner.json"):
+            try:
+                sandbox = msgspec.json.decode(owner.read_bytes(), type=Sandbox)
+                used_at = owner.stat().st_mtime
+            except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+                # Being removed, or not ours: a directory with no readable owner is left alone.
+                continue
+            found.append(SandboxUse(sandbox=sandbox, used_at=used_at))
+        return found
 
     async def close(self) -> None:
         return None

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from troupe.events import CodeExecuted, CodeExecutionStarted, Event
-from troupe.execution._base import ExecutionResult, Executor
+from troupe.execution._base import ExecutionResult, Executor, Sandbox
 
 Emit = Callable[[Event], Awaitable[None]]
 
@@ -16,7 +16,7 @@ Emit = Callable[[Event], Awaitable[None]]
 async def run_reported(
     executor: Executor,
     *,
-    conversation_id: str,
+    sandbox: Sandbox | str,
     agent: str,
     language: str,
     code: str,
@@ -30,7 +30,7 @@ async def run_reported(
                 agent=agent, execution_id=execution_id, language=language, code=code
             )
         )
-    result = await executor.execute(conversation_id, language, code)
+    result = await executor.execute(sandbox, language, code)
     if emit is not None:
         await emit(
             CodeExecuted(

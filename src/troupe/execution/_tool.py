@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import msgspec
 
-from troupe.execution._base import Executor
+from troupe.execution._base import Executor, Sandbox
 from troupe.execution._run import Emit, run_reported
 from troupe.models._base import ToolSpec
 from troupe.tools import ToolOutput
@@ -31,10 +31,11 @@ class PendingCode(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ExecutionScope:
-    """Who runs code now: the conversation, the agent, and code held for approval."""
+    """Who runs code now: the sandbox (API key, conversation), the agent, and code held for
+    approval."""
 
-    def __init__(self, conversation_id: str, agent: str) -> None:
-        self.conversation_id = conversation_id
+    def __init__(self, sandbox: Sandbox, agent: str) -> None:
+        self.sandbox = sandbox
         self.agent = agent
         self.pending: list[PendingCode] = []
 
@@ -92,13 +93,13 @@ class RunCodeTool:
             args = msgspec.json.decode(arguments or "{}", type=_Arguments)
         except (msgspec.DecodeError, msgspec.ValidationError) as err:
             return ToolOutput(content=f"Error: invalid arguments: {err}", is_error=True)
-        scope = _scope.get() or ExecutionScope("default", self.name)
+        scope = _scope.get() or ExecutionScope(Sandbox("default"), self.name)
         if self.executor.approval == "always":
             scope.pending.append(PendingCode(language=args.language, code=args.code))
             return ToolOutput(content="Waiting for the user's approval to run this code.")
         result = await run_reported(
             self.executor,
-            conversation_id=scope.conversation_id,
+            sandbox=scope.sandbox,
             agent=scope.agent,
             language=args.language,
             code=args.code,

@@ -23,7 +23,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Literal
+from typing import Literal, Protocol
 
 import anyio
 import msgspec
@@ -105,6 +105,12 @@ class RunStart(msgspec.Struct, frozen=True, kw_only=True):
     input: RunInput = RunInput()
 
 
+class Admission(Protocol):
+    """What a run must pass to start (an API key's teams and limits): raises if refused."""
+
+    async def admit(self, start: RunStart) -> None: ...
+
+
 def new_run_id() -> str:
     return f"run_{secrets.token_hex(12)}"
 
@@ -140,6 +146,7 @@ class RunManager:
         self._started = anyio.Event()
         self._replicas = RemoteRuns(store, self.settings.poll_seconds)
         self._enqueued: dict[tuple[str, str], anyio.Lock] = {}
+        self.admission: Admission | None = None
 
     @property
     def active_runs(self) -> int:
@@ -206,6 +213,8 @@ class RunManager:
         if not self.accepting:
             raise ServerShuttingDownError("the server is shutting down; retry on another replica")
         team = self.team(start.team)
+        if self.admission is not None:
+            await self.admission.admit(start)
         run_id = new_run_id()
         minted = start.conversation_id is None
         conversation_id = start.conversation_id or f"conv_{secrets.token_hex(16)}"

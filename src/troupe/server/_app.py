@@ -26,10 +26,12 @@ from troupe.server._conversations import conversation_handlers
 from troupe.server._docs import docs_handlers
 from troupe.server._errors import exception_handlers
 from troupe.server._health import health_handlers
+from troupe.server._limits import KeyLimits
 from troupe.server._mcp import mcp_endpoint, mcp_running
 from troupe.server._protocols import protocol_handlers, public_protocol_handlers
 from troupe.server._routes import Settings, route_handlers
 from troupe.server._run_routes import run_handlers
+from troupe.server._sandboxes import Sandboxes
 from troupe.server._service import ChatService, run_fingerprint
 from troupe.server._store import MEMORY_DEFAULT, ConversationStore, store_for
 from troupe.server.conversations_api import conversations_handlers
@@ -74,11 +76,15 @@ class TroupePlugin(InitPluginProtocol):
         )
         self.server = server = server or ServerSpec()
         self.path = path
-        self.api_keys = ApiKeys([*api_keys, *server.api_keys, *_env_keys()])
         self.store: ConversationStore = (
             store if store is not None else store_for(server, default=MEMORY_DEFAULT)
         )
         self.telemetry = Telemetry(server.metrics)
+        self.api_keys = ApiKeys(
+            [*api_keys, *server.api_keys, *_env_keys()],
+            self.store,
+            cache_seconds=server.key_cache_seconds,
+        )
         self.runs = RunManager(
             team_map,
             self.telemetry.store(self.store),
@@ -92,7 +98,11 @@ class TroupePlugin(InitPluginProtocol):
             fingerprint=run_fingerprint,
             observers=self.telemetry.observers(),
         )
-        self.service = ChatService(self.runs)
+        self.limits = KeyLimits(self.api_keys, self.runs.teams, server.rate_limit_storage)
+        self.runs.admission = self.limits
+        self.runs.observers.append(self.limits)
+        self.sandboxes = Sandboxes(team_map.values(), self.store)
+        self.service = ChatService(self.runs, self.sandboxes)
         self.settings = Settings(
             keepalive=server.keepalive_seconds, on_disconnect=server.on_disconnect
         )
@@ -101,6 +111,11 @@ class TroupePlugin(InitPluginProtocol):
         self.config_file: Path | None = None
         # Every team as a tool of the MCP server at /mcp (with the mcp package).
         self.mcp = mcp_endpoint(self.runs, self.api_keys)
+
+    async def drain(self) -> None:
+        """Take no new runs; give those in progress ``server.shutdown_grace_seconds``, then
+        stop them (background runs are left for another replica). Their streams end."""
+        await self.runs.drain(self.server.shutdown_grace_seconds)
 
     async def draining(self) -> str | None:
         """A readiness check: a server shutting down takes no new runs."""
@@ -130,6 +145,8 @@ class TroupePlugin(InitPluginProtocol):
             ):
                 tg.start_soon(store.maintain)
                 tg.start_soon(self.runs.serve)
+                tg.start_soon(self.sandboxes.maintain)
+                tg.start_soon(self.limits.maintain)
                 try:
                     yield
                 finally:
@@ -139,20 +156,8 @@ class TroupePlugin(InitPluginProtocol):
         finally:
             with anyio.CancelScope(shield=True):
                 await store.close()
-                await self._close_executors()
-
-    async def _close_executors(self) -> None:
-        """Remove the code sandboxes this process started (containers, volumes)."""
-        seen: set[int] = set()
-        for team in self.service.teams.values():
-            for agent in team.agents:
-                executor = getattr(agent, "executor", None)
-                if executor is not None and id(executor) not in seen:
-                    seen.add(id(executor))
-                    try:
-                        await executor.close()
-                    except Exception:  # shutting down: report it, close the rest
-                        logger.exception("closing the %s executor failed", type(executor).__name__)
+                await self.sandboxes.close()
+                await self.limits.close()
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         dependencies = {
@@ -170,7 +175,7 @@ class TroupePlugin(InitPluginProtocol):
                 *conversations_handlers,
                 *protocol_handlers(),
             ],
-            guards=[self.api_keys],
+            guards=[self.api_keys.guard()],
             dependencies=dependencies,
             exception_handlers=exception_handlers,
             request_max_body_size=self.server.max_body_bytes,

@@ -58,6 +58,9 @@ def troupe_error_handler(_: Request[Any, Any, Any], exc: TroupeError) -> Respons
         _TYPES.get(exc.status_code, exc.error_type) if exc.status_code < 500 else exc.error_type
     )
     headers = {"www-authenticate": "Bearer"} if exc.status_code == 401 else None
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int):
+        headers = {"retry-after": str(retry_after)}
     return _response(
         exc.status_code, error_response_body(exc.message, error_type, exc.code, exc.param), headers
     )

@@ -14,6 +14,7 @@ from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
 
 from troupe import logs
+from troupe.errors import ModelNotFoundError
 from troupe.server._auth import ApiKeys
 from troupe.server._responses import RunCompletionResponse, RunStreamResponse
 from troupe.server._schemas import decode_request
@@ -43,12 +44,26 @@ def _model(team: Team) -> dict[str, Any]:
 
 
 @get("/models", sync_to_thread=False)
-def list_models(service: NamedDependency[ChatService]) -> dict[str, Any]:
-    return {"object": "list", "data": [_model(team) for team in service.teams.values()]}
+def list_models(
+    request: Request[Any, Any, Any],
+    service: NamedDependency[ChatService],
+    api_keys: NamedDependency[ApiKeys],
+) -> dict[str, Any]:
+    """The teams this API key may use."""
+    principal = api_keys.principal(request)
+    teams = [team for team in service.teams.values() if principal.allows(team.name)]
+    return {"object": "list", "data": [_model(team) for team in teams]}
 
 
 @get("/models/{model_id:str}", sync_to_thread=False)
-def get_model(service: NamedDependency[ChatService], model_id: FromPath[str]) -> dict[str, Any]:
+def get_model(
+    request: Request[Any, Any, Any],
+    service: NamedDependency[ChatService],
+    api_keys: NamedDependency[ApiKeys],
+    model_id: FromPath[str],
+) -> dict[str, Any]:
+    if not api_keys.principal(request).allows(model_id):
+        raise ModelNotFoundError(f"The model '{model_id}' does not exist", param="model")
     return _model(service.team(model_id))
 
 

@@ -29,6 +29,7 @@ from troupe.messages import Message
 from troupe.models import capability_problem, has_images
 from troupe.runs import RunManager, RunStart
 from troupe.server._client_tools import chat_run_options
+from troupe.server._sandboxes import Sandboxes
 from troupe.server._schemas import ChatCompletionRequest, InMessage, history_text, to_messages
 from troupe.store import ConversationSummary, Lease, RunInput, RunRecord, StoredConversation
 from troupe.teams import Team
@@ -80,9 +81,10 @@ def run_fingerprint(record: RunRecord, events: Sequence[Event]) -> str:
 
 
 class ChatService:
-    def __init__(self, manager: RunManager) -> None:
+    def __init__(self, manager: RunManager, sandboxes: Sandboxes | None = None) -> None:
         self.manager = manager
         self.store = manager.store
+        self.sandboxes = sandboxes
 
     @property
     def teams(self) -> dict[str, Team]:
@@ -210,6 +212,8 @@ class ChatService:
             with anyio.CancelScope(shield=True):
                 await self.store.release(lease)
         self.manager.forget_conversation(conversation_id, scope)
+        if self.sandboxes is not None:
+            await self.sandboxes.end(conversation_id, scope)
         if not deleted:
             raise _not_found(conversation_id)
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 __all__ = [
     "ACTIVE",
     "DEFAULT_DATABASE_URL",
+    "ApiKeyRecord",
     "ConversationStore",
     "ConversationSummary",
     "InMemoryConversationStore",
+    "KeyNameTakenError",
+    "KeyStore",
     "Lease",
     "RunCommit",
     "RunEnd",
@@ -27,6 +30,8 @@ __all__ = [
     "decode_events",
     "encode_events",
     "encoded_size",
+    "key_digest",
+    "new_key",
     "open_store",
     "parse_database_url",
     "upgrade_database",
@@ -37,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from troupe.store._base import ConversationSummary, Lease, StoredConversation, encoded_size
 from troupe.store._errors import StoreError
+from troupe.store._keys import ApiKeyRecord, KeyNameTakenError, KeyStore, key_digest, new_key
 from troupe.store._memory import InMemoryConversationStore
 from troupe.store._runs import (
     ACTIVE,

@@ -20,6 +20,7 @@ import msgspec
 
 from troupe.errors import ConversationBusyError
 from troupe.store._base import ConversationSummary, Lease, StoredConversation
+from troupe.store._keys import MemoryKeys
 from troupe.store._runs import ACTIVE, RunCommit, RunRecord
 from troupe.store._titles import title_of
 from troupe.teams import RunState
@@ -38,7 +39,7 @@ class _Entry:
         self.title = title_of(state.transcript)
 
 
-class InMemoryConversationStore:
+class InMemoryConversationStore(MemoryKeys):
     """Keeps up to ``max_conversations`` conversations, least recently used dropped first.
 
     A lease left behind (a request that never finished) expires after

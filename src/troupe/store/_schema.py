@@ -13,6 +13,8 @@ a test checks that the two agree.
                           sequence number of its last stored event.
 ``troupe_run_events``     a run's event log, in batches: events ``first_seq`` to
                           ``last_seq``, one msgspec-encoded event per line.
+``troupe_api_keys``       API keys made with ``troupe keys create``: the SHA-256 of
+                          each key (never the key), its teams and limits.
 ``troupe_model_cache``    model responses by request hash (``cache: {store: database}``).
 ``troupe_memory``         agent memory entries: text, metadata, an embedding.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 __all__ = [
     "SCHEMA_REVISION",
     "VERSION_TABLE",
+    "api_keys",
     "conversations",
     "items",
     "leases",
@@ -125,6 +128,22 @@ run_events = sa.Table(
     sa.ForeignKeyConstraint(
         ["run_id"], ["troupe_runs.id"], name="fk_troupe_run_events_run", ondelete="CASCADE"
     ),
+)
+
+api_keys = sa.Table(
+    "troupe_api_keys",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    # A JSON list of team names; NULL: every team.
+    sa.Column("teams", sa.Text(), nullable=True),
+    sa.Column("rpm", sa.Integer(), nullable=True),
+    sa.Column("tpm", sa.Integer(), nullable=True),
+    sa.Column("max_concurrent_runs", sa.Integer(), nullable=True),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.Column("revoked_at", sa.Double(), nullable=True),
+    sa.Index("ix_troupe_api_keys_digest", "digest", unique=True),
 )
 
 model_cache = sa.Table(

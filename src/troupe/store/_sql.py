@@ -40,6 +40,7 @@ from troupe.store._schema import (
     items,
     leases,
 )
+from troupe.store._sql_keys import SQLKeyStore
 from troupe.store._sql_runs import SQLRunStore, insert_for, lease_params
 from troupe.store._statements import Statements
 from troupe.store._titles import title_of
@@ -65,7 +66,7 @@ _SUMMARY = (
 _UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, OSError)
 
 
-class SQLConversationStore(SQLRunStore):
+class SQLConversationStore(SQLRunStore, SQLKeyStore):
     """Conversations in SQLite or PostgreSQL, by URL (see ``parse_database_url``).
 
     ``migrate``: bring the schema to the current revision when opened (else

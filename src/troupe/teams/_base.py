@@ -19,8 +19,9 @@ cancels the turn in progress (its model call, its tools) at once.
 
 from __future__ import annotations
 
-__all__ = ["RunContext", "RunControl", "Team"]
+__all__ = ["RunContext", "RunControl", "Team", "calling_run"]
 
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -70,6 +71,17 @@ logger = logging.getLogger("troupe.teams")
 DEFAULT_MAX_TURNS = 50
 
 Checkpoint = Callable[[RunState], Awaitable[None]]
+
+# The team run in progress in this task: (scope, conversation id). An inner team (a
+# participant, a tool) runs for the same API key, so its sandboxes are that key's too.
+_calling: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
+    "troupe_calling_run", default=("", "")
+)
+
+
+def calling_run() -> tuple[str, str]:
+    """(scope, conversation id) of the team run in progress; empty strings outside one."""
+    return _calling.get()
 
 
 class RunControl:
@@ -253,8 +265,18 @@ class Team:
 
         Given a state with a run in progress (``state.run``, from a checkpoint), the
         run continues from its last completed step; ``new_messages`` must then be empty.
+        Without ``control``, an inner team runs for the API key of the run calling it.
         """
-        control = control or RunControl()
+        control = control or RunControl(scope=_calling.get()[0])
+        token = _calling.set((control.scope, state.conversation_id))
+        try:
+            return await self._run(state, new_messages, emit, control)
+        finally:
+            _calling.reset(token)
+
+    async def _run(
+        self, state: RunState, new_messages: Sequence[Message], emit: Emit, control: RunControl
+    ) -> RunResult:
         clock = time.monotonic()
         before = state
         if state.run is None:

@@ -18,7 +18,7 @@ from troupe.errors import RunError
 from troupe.events import Event, RunEnded
 from troupe.messages import AssistantMessage, Message, UserMessage
 from troupe.models import ToolSpec
-from troupe.teams._base import Team
+from troupe.teams._base import Team, calling_run
 from troupe.teams._state import RunResult, RunState
 from troupe.tools import ToolOutput
 
@@ -156,8 +156,10 @@ class TeamTool:
         async def drop(event: Event) -> None:
             return None
 
+        # Its own sandbox, within the calling conversation (and for its API key).
+        _, conversation = calling_run()
         result = await self.team.run(
-            self.team.new_state(f"tool/{self.name}"),
+            self.team.new_state(f"{conversation}/tool/{self.name}".lstrip("/")),
             [UserMessage(content=task)],
             _forward(emit) if emit else drop,
         )
