@@ -8,7 +8,7 @@ whole messages one after another, while ``delta.troupe`` stays live.
 
 from __future__ import annotations
 
-__all__ = ["Rendered", "Renderer", "answer_text"]
+__all__ = ["Rendered", "Renderer", "answer_text", "readable"]
 
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -18,6 +18,7 @@ import msgspec
 from troupe.events import (
     AgentFinished,
     AgentStarted,
+    ClientToolsRequested,
     CodeExecuted,
     CodeExecutionStarted,
     Event,
@@ -298,6 +299,11 @@ def answer_text(
     return renderer.answer
 
 
+def readable(event: Event) -> tuple[str | None, str | None]:
+    """The human-readable line of a work event (a tool call, a handoff, …) and its status."""
+    return _readable(event)
+
+
 def _readable(event: Event) -> tuple[str | None, str | None]:
     """The human-readable line of a work event for ``reasoning_content``, and its status."""
     if isinstance(event, ToolCalled):
@@ -320,6 +326,9 @@ def _readable(event: Event) -> tuple[str | None, str | None]:
     if isinstance(event, CodeExecuted):
         status = "timed out" if event.timed_out else f"exit code {event.exit_code}"
         return f"{status}:\n```\n{event.output[:_RESULT_PREVIEW]}\n```\n", None
+    if isinstance(event, ClientToolsRequested):
+        calls = ", ".join(f"`{call.name}({call.arguments})`" for call in event.calls)
+        return f"\n\n`{event.agent}` asks the client to run {calls}\n", "waiting for your tools"
     if isinstance(event, SpeakerSelected):
         readable = f"\n\n`{event.team or 'team'}` chooses `{event.agent}`\n"
         return readable, f"{event.agent} speaks next"

@@ -1,4 +1,4 @@
-"""The ``troupe`` command: ``serve``, ``check`` and ``chat``."""
+"""The ``troupe`` command: ``serve``, ``check``, ``chat``, ``import`` and ``export``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from troupe.errors import ConfigError
+from troupe.interop import _cli as _interop_cli
 
 
 def _default_config() -> Path:
@@ -43,6 +44,8 @@ def _serve(args: argparse.Namespace) -> int:
     # Alembic announces its plugins and each step of every start's schema check: the
     # store says the one thing that matters (where conversations are, at which revision).
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # The MCP SDK announces its session manager and every request it handles.
+    logging.getLogger("mcp").setLevel(max(logging.WARNING, logging.getLogger().level))
     # Uvicorn's start-up chatter (process id, "waiting for startup", its own address) says
     # nothing the lines below do not; its errors still show, all of it with --log-level debug.
     quiet = logging.DEBUG if args.log_level == "debug" else logging.WARNING
@@ -64,6 +67,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     def serving() -> None:  # once the store is open: the server is really up
         say.info("serving %s (from %s) on %s", teams, config, url)
+        if plugin.server.studio:
+            say.info("studio: http://%s:%s/studio", args.host, args.port)
 
     app.on_startup.append(serving)
     uvicorn.run(
@@ -91,6 +96,14 @@ def _check(args: argparse.Namespace) -> int:
     print(
         f"{args.config}: ok, {len(teams)} team(s): {', '.join(teams)}; {len(spec.models)} model(s)"
     )
+    if args.connect and spec.mcp_servers:
+        import anyio
+
+        from troupe.mcp import check_servers
+
+        ok, lines = anyio.run(check_servers, spec.mcp_servers)
+        print(f"MCP servers ({len(spec.mcp_servers)}):", *lines, sep="\n")
+        return 0 if ok else 1
     return 0
 
 
@@ -174,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
 
     check = commands.add_parser("check", help="validate a config file and print every error")
     check.add_argument("config")
+    check.add_argument(
+        "--connect", action="store_true", help="also connect to each MCP server, list its tools"
+    )
     check.set_defaults(func=_check)
 
     chat = commands.add_parser("chat", help="chat with a team in the terminal")
@@ -199,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     upgrade.set_defaults(func=_db)
 
     _register_adapters(commands)
+    _interop_cli.register(commands)
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code

@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "AgentFinished",
     "AgentStarted",
+    "ClientToolsRequested",
     "CodeExecuted",
     "CodeExecutionStarted",
     "Event",
@@ -34,7 +35,7 @@ __all__ = [
 
 import msgspec
 
-from troupe.messages import Usage
+from troupe.messages import ToolCall, Usage
 
 
 class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -143,6 +144,14 @@ class InputRequested(_Event, tag="input_requested", frozen=True):
     kind: str = "proxy"
 
 
+class ClientToolsRequested(_Event, tag="client_tools", frozen=True):
+    """``agent`` calls tools that the client passed in its request: the run pauses until
+    the client's next request brings their results (``role: tool`` messages,
+    ``function_call_output`` items). Each call is ``{id, name, arguments}``."""
+
+    calls: tuple[ToolCall, ...]
+
+
 class UsageReported(_Event, tag="usage", frozen=True):
     """Token usage of one model call made for ``agent``."""
 
@@ -181,6 +190,7 @@ Event = (
     | CodeExecutionStarted
     | CodeExecuted
     | InputRequested
+    | ClientToolsRequested
     | UsageReported
     | RunEnded
     | RunFailed

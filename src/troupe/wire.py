@@ -31,6 +31,7 @@ from troupe._render import Renderer, answer_text
 from troupe.events import (
     AgentFinished,
     AgentStarted,
+    ClientToolsRequested,
     Event,
     ReasoningDelta,
     RunEnded,
@@ -55,6 +56,7 @@ class _Delta(msgspec.Struct, omit_defaults=True):
     role: str | None = None
     content: str | None = None
     reasoning_content: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
     troupe: Event | None = None
 
 
@@ -92,6 +94,19 @@ def error_body(
     return {"message": message, "type": type, "param": param, "code": code}
 
 
+def tool_calls_out(event: ClientToolsRequested, first: int = 0) -> list[dict[str, Any]]:
+    """The client tool calls of ``event`` as chat completions' ``tool_calls``."""
+    return [
+        {
+            "index": index,
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": call.arguments},
+        }
+        for index, call in enumerate(event.calls, first)
+    ]
+
+
 def _status(description: str, done: bool = False) -> dict[str, Any]:
     return {"type": "status", "data": {"description": description, "done": done}}
 
@@ -113,6 +128,8 @@ class ChunkEncoder:
         self._content_prefix = b"data: " + head + b'[{"index":0,"delta":{"content":'
         self._reasoning_prefix = b"data: " + head + b'[{"index":0,"delta":{"reasoning_content":'
         self._suffix = b'},"finish_reason":null}]}\n\n'
+        # Client tool calls so far: the run then ends with ``finish_reason: "tool_calls"``.
+        self.tool_calls = 0
 
     def _frame(self, chunk: _Chunk) -> bytes:
         return b"data: " + _encode(chunk) + b"\n\n"
@@ -142,12 +159,24 @@ class ChunkEncoder:
             # Text still held (messages a failure or a stop left open) goes out with the end.
             held, thinking, _, _ = renderer.render(event)
             delta = _Delta(content=held, reasoning_content=thinking, troupe=event)
-            return self._frame(self._chunk(delta, "stop", event=_status("done", done=True)))
+            finish = "tool_calls" if self.tool_calls else "stop"
+            return self._frame(self._chunk(delta, finish, event=_status("done", done=True)))
+        if type(event) is ClientToolsRequested:
+            return self._tool_calls(event)
         content, reasoning, troupe, status = renderer.render(event)
         delta = _Delta(content=content, reasoning_content=reasoning, troupe=troupe)
         if isinstance(event, RunFailed):
             body = error_body(event.message, type="server_error", code=event.code)
             return self._frame(self._chunk(delta, error=body))
+        return self._frame(self._chunk(delta, event=_status(status) if status else None))
+
+    def _tool_calls(self, event: ClientToolsRequested) -> bytes:
+        """Client tool calls as ``delta.tool_calls``: one frame (one event, one SSE id) with
+        every call whole (index, id, name, arguments), which the SDKs accumulate as usual."""
+        _, reasoning, troupe, status = self.renderer.render(event)
+        calls = tool_calls_out(event, self.tool_calls)
+        self.tool_calls += len(calls)
+        delta = _Delta(reasoning_content=reasoning, tool_calls=calls, troupe=troupe)
         return self._frame(self._chunk(delta, event=_status(status) if status else None))
 
     def usage(self, usage: Usage) -> bytes:
@@ -186,12 +215,17 @@ class CompletionBuilder:
         self.renderer = renderer
         self.reasoning: list[str] = []
         self.events: list[Event] = []
+        self.tool_calls: list[dict[str, Any]] = []
         self._text: dict[str, list[str]] = {}
 
     def add(self, event: Event) -> None:
         _, reasoning, _, _ = self.renderer.render(event)
         if reasoning:
             self.reasoning.append(reasoning)
+        if isinstance(event, ClientToolsRequested):
+            for call in tool_calls_out(event, len(self.tool_calls)):
+                del call["index"]
+                self.tool_calls.append(call)
         if isinstance(event, TextDelta):
             pieces = self._text.get(event.message_id)
             if pieces is None:
@@ -214,6 +248,11 @@ class CompletionBuilder:
             "refusal": None,
             "troupe": events,
         }
+        finish = "stop"
+        if self.tool_calls:
+            message["content"] = self.renderer.answer or None
+            message["tool_calls"] = self.tool_calls
+            finish = "tool_calls"
         if self.reasoning:
             message["reasoning_content"] = "".join(self.reasoning)
         body = {
@@ -222,7 +261,7 @@ class CompletionBuilder:
             "created": self.created,
             "model": self.model,
             "choices": [
-                {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+                {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
             ],
             "usage": _usage_out(usage),
         }

@@ -215,7 +215,7 @@ def test_bad_yaml_and_unknown_sections() -> None:
     assert issues("teams: [oops")[0].startswith("$: invalid YAML at line 1")
     assert issues("temas: {}\nteams: {}")[0] == (
         "$.temas: unknown field `temas` (did you mean `teams`?); "
-        "fields: models, executors, teams, server"
+        "fields: models, executors, teams, server, mcp_servers"
     )
 
 

@@ -177,6 +177,10 @@ def test_kill_9_mid_run_on_sqlite_then_restart_finishes_it(tmp_path: Path, paced
         assert_numbered(frames)
         kinds = [e["type"] for e in events(frames)]
         assert kinds.count("run_resumed") == 1 and kinds[-1] == "run_end"
+        # The run's usage counts the model calls made before the crash too, as run_end does.
+        end = events(frames)[-1]["usage"]
+        assert run["usage"]["prompt_tokens"] == end["prompt_tokens"] > 0
+        assert second.run(run_id)["usage"] == run["usage"]
         # Every turn once in the conversation, whatever the replica did before it died.
         assert _turns(second, conversation) == ["user", "first", "second", "third"]
         # What the dead replica had stored is unchanged: the client's frames up to there

@@ -48,7 +48,8 @@ def test_serve_prints_one_line_per_thing_to_know(tmp_path: Path) -> None:
         lines[2],
     )
     assert lines[3] == f"INFO troupe: serving assistant, writers (from {config}) on {url}"
-    assert len(lines) == 4, lines  # no Alembic steps, no Uvicorn chatter
+    assert lines[4] == f"INFO troupe: studio: http://127.0.0.1:{port}/studio"
+    assert len(lines) == 5, lines  # no Alembic steps, no Uvicorn chatter
 
 
 def test_serve_says_when_keys_are_on_and_conversations_are_in_memory(tmp_path: Path) -> None:

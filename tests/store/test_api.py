@@ -143,6 +143,7 @@ async def test_reading_a_conversation_shows_the_teams_inner_work(make_api: AppFa
         "agent": "billing",
         "prompt": "Transferred to user, adopting the role of user immediately.",
         "kind": "handoff",
+        "calls": [],  # the client tool calls it waits for (kind client_tools)
     }
     transcript = body["transcript"]
     assert [(m["role"], m["source"]) for m in transcript] == [

@@ -10,6 +10,7 @@ from troupe.agents._base import (
     Emit,
     HandedOff,
     Stopped,
+    ToolsRequested,
     TurnEnd,
     new_message_id,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "HandedOff",
     "Handoff",
     "Stopped",
+    "ToolsRequested",
     "TurnEnd",
     "UserProxyAgent",
     "apply_context_policy",

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from troupe import logs
-from troupe.agents._base import AgentOutcome, AgentTurn, Emit, new_message_id
+from troupe.agents._base import AgentOutcome, AgentTurn, Emit, ToolsRequested, new_message_id
+from troupe.agents._client_tools import ClientTools
 from troupe.agents._context import ContextPolicy, apply_context_policy
 from troupe.agents._handoff import STOP_TOOL, Handoff
 from troupe.agents._structured import MAX_INVALID_ANSWERS, StructuredOutput
@@ -41,7 +42,8 @@ from troupe.models._base import (
     TextChunk,
     ToolSpec,
 )
-from troupe.tools import Tool
+from troupe.telemetry import model_stream
+from troupe.tools import Tool, Toolset
 
 logger = logging.getLogger("troupe.agents")
 
@@ -56,7 +58,7 @@ class AssistantAgent:
         *,
         system_message: str | None = "You are a helpful assistant.",
         description: str = "",
-        tools: Sequence[Tool] = (),
+        tools: Sequence[Tool | Toolset] = (),
         max_tool_iterations: int = 1,
         reflect_on_tool_use: bool = True,
         tool_call_summary_format: str = "{result}",
@@ -64,17 +66,21 @@ class AssistantAgent:
         stop_tool: bool = False,
         context: ContextPolicy | None = None,
         output_type: type[Any] | OutputSchema | None = None,
+        client_tools: bool = True,
     ) -> None:
         if not name.isidentifier():
             raise ConfigError(ConfigIssue("$.name", f"agent name {name!r} must be an identifier"))
         if max_tool_iterations < 1:
             raise ConfigError(ConfigIssue("$.max_tool_iterations", "must be at least 1"))
+        # Toolsets (an MCP server's tools) are listed at the start of each turn.
+        self.toolsets = [t for t in tools if not isinstance(t, Tool)]
+        static = [t for t in tools if isinstance(t, Tool)]
         self.handoffs = {
             h.tool_name: h
             for h in (Handoff(target=h) if isinstance(h, str) else h for h in handoffs)
         }
         names = (
-            [tool.name for tool in tools]
+            [tool.name for tool in static]
             + list(self.handoffs)
             + (["stop_run"] if stop_tool else [])
         )
@@ -87,12 +93,14 @@ class AssistantAgent:
         self._description = description or f"An assistant agent named {name}."
         self.model = model
         self.system_message = system_message
-        self.tools: dict[str, Tool] = {tool.name: tool for tool in tools}
+        self.tools: dict[str, Tool] = {tool.name: tool for tool in static}
         self.stop_tool = stop_tool
+        # Whether the agent may call the tools a client passes in its request.
+        self.client_tools = client_tools
         self.context = context or ContextPolicy()
         self.output = StructuredOutput.of(output_type) if output_type is not None else None
         self._specs: tuple[ToolSpec, ...] = (
-            *(tool.spec for tool in tools),
+            *(tool.spec for tool in static),
             *(handoff.spec for handoff in self.handoffs.values()),
             *((STOP_TOOL,) if stop_tool else ()),
         )
@@ -105,13 +113,30 @@ class AssistantAgent:
         return self._name
 
     @property
+    def tool_names(self) -> frozenset[str]:
+        """The names of the agent's own tools (handoffs and the stop tool included)."""
+        return frozenset(spec.name for spec in self._specs)
+
+    @property
     def description(self) -> str:
         return self._description
 
     def __repr__(self) -> str:
         return f"AssistantAgent({self._name!r}, {self.model.provider}:{self.model.model_name})"
 
+    async def turn_tools(self) -> tuple[dict[str, Tool], tuple[ToolSpec, ...]]:
+        """The tools of this turn and what the model is told of them."""
+        if not self.toolsets:
+            return self.tools, self._specs
+        tools = dict(self.tools)
+        for toolset in self.toolsets:
+            for tool in await toolset.list_tools():
+                tools.setdefault(tool.name, tool)
+        listed = tuple(tool.spec for name, tool in tools.items() if name not in self.tools)
+        return tools, (*listed, *self._specs)
+
     async def run(self, turn: AgentTurn, emit: Emit) -> AgentOutcome:
+        tools, specs = await self.turn_tools()
         message_id = new_message_id()
         await emit(AgentStarted(agent=self._name, message_id=message_id))
         stream = _TextStream(self._name, message_id, emit)
@@ -119,16 +144,20 @@ class AssistantAgent:
         usage = Usage()
         iterations = 0
         invalid_answers = 0
+        client = ClientTools(turn, accepts=self.client_tools)
+        output = StructuredOutput(turn.output_schema) if turn.output_schema else self.output
+        system = "\n\n".join(s for s in (self.system_message, turn.instructions) if s) or None
         while True:
             reflecting = iterations >= self.max_tool_iterations
+            offered, forced = client.offer(specs, first=not produced)
             request = ModelRequest(
                 messages=apply_context_policy(
-                    model_view(self._name, self.system_message, turn.transcript + tuple(produced)),
+                    model_view(self._name, system, turn.transcript + tuple(produced)),
                     self.context,
                 ),
-                tools=self._specs,
-                tool_choice="none" if reflecting and self._specs else "auto",
-                output_schema=self.output.schema if self.output else None,
+                tools=offered,
+                tool_choice="none" if reflecting and offered else forced or "auto",
+                output_schema=output.schema if output else None,
             )
             response = await self._call_model(request, stream)
             usage += response.usage
@@ -145,7 +174,7 @@ class AssistantAgent:
                 )
             )
             if not calls:
-                problem = self.output.problem(response.content) if self.output else None
+                problem = output.problem(response.content) if output else None
                 if problem is None or invalid_answers >= MAX_INVALID_ANSWERS:
                     break
                 # The answer does not match the requested structure: say why, once or twice.
@@ -153,22 +182,30 @@ class AssistantAgent:
                 produced.append(UserMessage(content=problem, source=self._name))
                 stream.new_part()
                 continue
+            mine, theirs = client.split(calls)
             results, control = await run_tool_calls(
                 self._name,
-                calls,
+                mine,
                 emit,
-                tools=self.tools,
+                tools=tools,
                 handoffs=self.handoffs,
                 stop_tool=self.stop_tool,
+                vision=self.model.capabilities.vision,
             )
             produced.extend(results)
             if control is not None:
+                produced.extend(client.ignored(self._name, theirs))
                 produced.append(control.message)
                 await emit(AgentFinished(agent=self._name, message_id=message_id))
                 return AgentOutcome(messages=tuple(produced), usage=usage, end=control.end)
+            if theirs:
+                # The client runs these: the turn (and the run) waits for their results.
+                await emit(AgentFinished(agent=self._name, message_id=message_id))
+                end = ToolsRequested(calls=tuple(theirs))
+                return AgentOutcome(messages=tuple(produced), usage=usage, end=end)
             iterations += 1
             if iterations >= self.max_tool_iterations and not self.reflect_on_tool_use:
-                summary = self._summary(calls, results)
+                summary = self._summary(calls, [r for r in results if isinstance(r, ToolMessage)])
                 stream.new_part()
                 await stream.write(summary)
                 produced.append(AssistantMessage(content=summary, source=self._name))
@@ -199,7 +236,7 @@ async def call_model(
     with logs.bound(agent=agent):
         try:
             # aclosing: a turn cancelled mid-stream closes the upstream request now, not at GC.
-            async with contextlib.aclosing(model.stream(request)) as items:
+            async with contextlib.aclosing(model_stream(model, request)) as items:
                 async for item in items:
                     if isinstance(item, TextChunk):
                         await stream.write(item.text)

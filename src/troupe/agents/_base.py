@@ -11,6 +11,7 @@ __all__ = [
     "Emit",
     "HandedOff",
     "Stopped",
+    "ToolsRequested",
     "TurnEnd",
     "new_message_id",
 ]
@@ -22,7 +23,8 @@ from typing import Any, Protocol, runtime_checkable
 import msgspec
 
 from troupe.events import Event
-from troupe.messages import Message, Usage
+from troupe.messages import Message, ToolCall, Usage
+from troupe.models import OutputSchema, ToolSpec
 
 Emit = Callable[[Event], Awaitable[None]]
 
@@ -41,6 +43,14 @@ class AgentTurn(msgspec.Struct, frozen=True, kw_only=True):
     scope: str = ""
     # What this agent kept from its previous turn (``AgentOutcome.state``).
     state: Any = None
+    # The client's own tools (passed in its request) the agent may call; calling one
+    # ends the turn with ``ToolsRequested``. ``tool_choice`` applies to its first model call.
+    client_tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str = "auto"
+    # The shape the client asked the answer to have (``response_format``, ``text.format``).
+    output_schema: OutputSchema | None = None
+    # The client's instructions for this run, added to the agent's system message.
+    instructions: str = ""
 
 
 class Answered(msgspec.Struct, frozen=True, tag="answered"):
@@ -68,7 +78,13 @@ class Stopped(msgspec.Struct, frozen=True, kw_only=True, tag="stopped"):
     reason: str
 
 
-TurnEnd = Answered | HandedOff | AwaitingInput | Stopped
+class ToolsRequested(msgspec.Struct, frozen=True, kw_only=True, tag="tools_requested"):
+    """The agent called tools of the client's: the run waits for their results."""
+
+    calls: tuple[ToolCall, ...]
+
+
+TurnEnd = Answered | HandedOff | AwaitingInput | Stopped | ToolsRequested
 """How a turn ended: a small tagged type that the team loop dispatches with ``match``."""
 
 

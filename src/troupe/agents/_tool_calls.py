@@ -19,7 +19,14 @@ from troupe.agents._base import Emit, HandedOff, Stopped
 from troupe.agents._handoff import Handoff
 from troupe.errors import first_error
 from troupe.events import HandoffOccurred, ToolCalled, ToolResultReturned
-from troupe.messages import AssistantMessage, ToolCall, ToolMessage
+from troupe.messages import (
+    AssistantMessage,
+    ImagePart,
+    TextPart,
+    ToolCall,
+    ToolMessage,
+    UserMessage,
+)
 from troupe.tools import Tool, ToolOutput
 
 
@@ -47,7 +54,8 @@ async def run_tool_calls(
     tools: Mapping[str, Tool],
     handoffs: Mapping[str, Handoff],
     stop_tool: bool,
-) -> tuple[list[ToolMessage], Control | None]:
+    vision: bool = False,
+) -> tuple[list[ToolMessage | UserMessage], Control | None]:
     outputs: list[ToolOutput | None] = [None] * len(calls)
     control: Control | None = None
     for call in calls:
@@ -109,7 +117,7 @@ async def run_tool_calls(
         # A tool that fails with an error of troupe's (an inner team's upstream error)
         # reports that error, not "unhandled errors in a TaskGroup".
         raise first_error(group) from None
-    results = [
+    results: list[ToolMessage | UserMessage] = [
         ToolMessage(
             call_id=call.id,
             name=call.name,
@@ -120,4 +128,10 @@ async def run_tool_calls(
         for call, output in zip(calls, outputs, strict=True)
         if output is not None
     ]
+    for call, output in zip(calls, outputs, strict=True):
+        if vision and output is not None and output.images:
+            # Tool messages carry text only: the images follow as the tool's own message.
+            parts = [ImagePart(url=url) for url in output.images]
+            caption = TextPart(text=f"The images {call.name} returned:")
+            results.append(UserMessage(content=(caption, *parts), source=call.name))
     return results, control

@@ -66,6 +66,8 @@ class AssistantAgentSpec(_AgentBase, tag="assistant", kw_only=True, frozen=True)
     tool_call_summary_format: str = "{result}"
     # A ``run_code`` tool in this executor (a name under ``executors:``).
     code_executor: str | None = None
+    # Whether the agent may call the function tools a client passes in its request.
+    client_tools: bool = True
 
 
 class UserProxyAgentSpec(_AgentBase, tag="user_proxy", kw_only=True, frozen=True):

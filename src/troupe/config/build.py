@@ -32,6 +32,7 @@ from troupe.agents import (
 from troupe.config._collect import join, shown
 from troupe.config._termination import build_termination, unknown_agents
 from troupe.config.executors import build_executor
+from troupe.config.mcp import mcp_approval_agent, mcp_approvals, mcp_toolset
 from troupe.config.models import build_model
 from troupe.config.spec import (
     AgentSpec,
@@ -60,7 +61,7 @@ from troupe.teams import (
     TeamAgent,
     TeamTool,
 )
-from troupe.tools import Tool, import_object, import_tool
+from troupe.tools import Tool, Toolset, import_object, import_tool
 
 
 class _Builder:
@@ -72,6 +73,7 @@ class _Builder:
         self.tools: dict[str, Tool | None] = {}
         self.executors: dict[str, Executor | None] = {}
         self.teams: dict[str, Team | None] = {}
+        self.mcp: dict[str, Any] = {}  # one connection per MCP server (troupe.config.mcp)
         self.building: list[str] = []
         # Set when a reference fails while a team is built: the team is checked, not kept.
         self.failed = False
@@ -132,7 +134,9 @@ class _Builder:
         self.failed = self.failed or self.executors[name] is None
         return self.executors[name]
 
-    def tool(self, ref: str, path: str) -> Tool | None:
+    def tool(self, ref: str, path: str) -> Tool | Toolset | None:
+        if ref.startswith("mcp:"):
+            return mcp_toolset(self, ref, path)
         if ref not in self.tools:
             try:
                 self.tools[ref] = import_tool(ref)
@@ -267,7 +271,9 @@ def _assistant(b: _Builder, spec: AssistantAgentSpec, path: str) -> Agent | None
         if spec.code_executor is not None
         else None
     )
-    tools = [b.tool(ref, f"{path}.tools[{i}]") for i, ref in enumerate(spec.tools)]
+    tools: list[Tool | Toolset | None] = [
+        b.tool(ref, f"{path}.tools[{i}]") for i, ref in enumerate(spec.tools)
+    ]
     for i, team_name in enumerate(spec.team_tools):
         inner = b.team(team_name, f"{path}.team_tools[{i}]")
         tools.append(TeamTool(inner) if inner else None)
@@ -286,6 +292,8 @@ def _assistant(b: _Builder, spec: AssistantAgentSpec, path: str) -> Agent | None
     agent_type: type[AssistantAgent] = AssistantAgent
     if executor is not None:
         agent_type, kind_args = CodeAssistantAgent, {"executor": executor}
+    if mcp_approvals(tools):
+        agent_type = mcp_approval_agent(agent_type)
     return agent_type(
         spec.name,
         model,
@@ -298,6 +306,7 @@ def _assistant(b: _Builder, spec: AssistantAgentSpec, path: str) -> Agent | None
         tool_call_summary_format=spec.tool_call_summary_format,
         handoffs=_handoffs(spec),
         stop_tool=spec.stop_tool,
+        client_tools=spec.client_tools,
         context=spec.context,
         output_type=(
             OutputSchema(schema=spec.output_schema, name=f"{spec.name}_output", strict=False)

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CapabilitiesSpec", "ModelSpec", "build_model"]
+__all__ = ["CapabilitiesSpec", "ModelSpec", "PriceSpec", "build_model"]
 
 import logging
 from collections.abc import Mapping
@@ -34,6 +34,13 @@ class CapabilitiesSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True,
     vision: bool | None = None
     structured_output: bool | None = None
     context_window: PositiveInt | None = None
+
+
+class PriceSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """What the model costs, in your currency per million tokens (the studio shows costs)."""
+
+    input: Annotated[float, Meta(ge=0)] = 0.0
+    output: Annotated[float, Meta(ge=0)] = 0.0
 
 
 class ModelSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -68,6 +75,8 @@ class ModelSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
     headers: dict[str, str] = {}
     # Extra request-body fields passed to the provider as they are.
     extra_body: dict[str, Any] = {}
+    # Per million tokens: ``{input: 2.5, output: 10}``; the studio's costs use it.
+    price: PriceSpec | None = None
 
 
 def _misplaced(spec: ModelSpec) -> list[ConfigIssue]:

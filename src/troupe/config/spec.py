@@ -33,6 +33,7 @@ __all__ = [
     "ExecutorSpec",
     "GraphTeamSpec",
     "HandoffSpec",
+    "MetricsSpec",
     "ModelSpec",
     "RoundRobinTeamSpec",
     "SelectorSpec",
@@ -61,6 +62,7 @@ from troupe.config.agents import (
     UserProxyAgentSpec,
 )
 from troupe.config.executors import ExecutorSpec
+from troupe.config.mcp import SERVER_NAME, McpServerSpec
 from troupe.config.models import ModelSpec
 
 PositiveInt = Annotated[int, Meta(ge=1)]
@@ -171,6 +173,15 @@ class GraphTeamSpec(_TeamBase, tag="graph", kw_only=True, frozen=True):
 TeamSpec = RoundRobinTeamSpec | SelectorTeamSpec | SwarmTeamSpec | GraphTeamSpec
 
 
+class MetricsSpec(_Spec, kw_only=True, frozen=True):
+    """Prometheus metrics: ``GET /metrics`` on the API's port, or on ``port`` of its own."""
+
+    enabled: bool = False
+    # A port of its own for ``/metrics`` (0: any free port); unset: the API's port.
+    port: Annotated[int, Meta(ge=0, le=65535)] | None = None
+    host: str = "127.0.0.1"
+
+
 class ServerSpec(_Spec, kw_only=True, frozen=True):
     # Bearer keys accepted by the API; empty means no authentication.
     api_keys: list[str] = []
@@ -206,6 +217,9 @@ class ServerSpec(_Spec, kw_only=True, frozen=True):
     # On SIGTERM, runs in progress get this long to finish; background runs still going
     # then are left, checkpointed, for another replica.
     shutdown_grace_seconds: Annotated[float, Meta(ge=0)] = 30.0
+    metrics: MetricsSpec = MetricsSpec()
+    # The studio at ``/studio``: on loopback without keys, elsewhere behind the API keys.
+    studio: bool = True
 
 
 class ConfigSpec(_Spec, kw_only=True, frozen=True):
@@ -213,3 +227,4 @@ class ConfigSpec(_Spec, kw_only=True, frozen=True):
     executors: dict[Annotated[str, Meta(pattern=NAME_PATTERN)], ExecutorSpec] = {}
     teams: dict[Annotated[str, Meta(pattern=NAME_PATTERN)], TeamSpec] = {}
     server: ServerSpec = ServerSpec()
+    mcp_servers: dict[Annotated[str, Meta(pattern=SERVER_NAME)], McpServerSpec] = {}

@@ -31,6 +31,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import msgspec
 
 from troupe.messages import Message, ToolCall, Usage
+from troupe.telemetry import model_stream
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
 
@@ -213,7 +214,7 @@ class ResponseBuilder:
 async def complete(model: ChatModel, request: ModelRequest) -> ModelResponse:
     """Call ``model`` and return only its final response."""
     final: ModelResponse | None = None
-    async for item in model.stream(request):
+    async for item in model_stream(model, request):
         if isinstance(item, ModelResponse):
             final = item
     if final is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = ["LiveRun"]
 
 import time
+from collections.abc import Callable
 
 import anyio
 
@@ -36,7 +37,8 @@ class LiveRun:
         self.times: list[int] = [0] * len(self.events)
         # The last sequence number the store has.
         self.persisted = len(self.events)
-        self.usage = Usage()
+        # What its model calls cost so far (a run taken over counts the calls before, too).
+        self.usage = sum((e.usage for e in self.events if type(e) is UsageReported), start=Usage())
         self.status: RunStatus = record.status
         self.stop_reason: str | None = None
         self.ended_at: float | None = None
@@ -53,6 +55,8 @@ class LiveRun:
         self.detached = False
         self._news = anyio.Event()
         self._waited = False
+        # Called with each event as it is appended (metrics, traces): quick, never raising.
+        self.listeners: list[Callable[[LiveRun, Event], None]] = []
 
     @property
     def id(self) -> str:
@@ -71,6 +75,9 @@ class LiveRun:
         self.times.append(int((time.time() - self.record.created_at) * 1000))
         if type(event) is UsageReported:
             self.usage += event.usage
+        if self.listeners:
+            for listener in self.listeners:
+                listener(self, event)
         if self._waited:
             self._waited = False
             self._news.set()

@@ -63,6 +63,10 @@ BusyPolicy = Literal["reject", "enqueue"]
 Fingerprint = Callable[[RunRecord, Sequence[Event]], str]
 
 
+# Where each API's request carries its messages (the ``param`` of their errors).
+_INPUT_PARAM = {"chat": "messages", "responses": "input"}
+
+
 class RunNotFoundError(RequestError):
     status_code = 404
     code = "run_not_found"
@@ -210,7 +214,7 @@ class RunManager:
         if minted:
             # Nothing can be stored under an id minted just now: no store round trip.
             state = team.new_state(conversation_id)
-            new = start.all_messages or start.messages
+            new = _check_input(team, state, start.all_messages or start.messages, start)
         else:
             stored = await self._take(key, lease, run_id)
             try:
@@ -289,7 +293,11 @@ class RunManager:
         self, team: Team, conversation_id: str, stored: RunState | None, start: RunStart
     ) -> tuple[RunState, tuple[Message, ...]]:
         if stored is None:
-            return team.new_state(conversation_id), start.all_messages or start.messages
+            state = team.new_state(conversation_id)
+            return state, _check_input(team, state, start.all_messages or start.messages, start)
+        if stored.team == "":
+            # Created empty (POST /v1/conversations): the first run's team takes it.
+            stored = msgspec.structs.replace(stored, team=team.name)
         if stored.team != team.name:
             raise RequestError(
                 f"conversation {conversation_id!r} belongs to team {stored.team!r}, "
@@ -307,6 +315,7 @@ class RunManager:
                     param="messages",
                     code="conversation_too_large",
                 )
+        _check_input(team, stored, start.messages, start)
         return stored, start.messages
 
     async def _supersede(self, state: RunState, lease: Lease) -> RunState:
@@ -346,7 +355,9 @@ class RunManager:
                 context = observer.run_context(run)
                 if context is not None:
                     contexts.enter_context(context)
-            result = await run.team.run(state, new, run.emit, control=run.control)
+            result = await run.team.run(
+                state, new, run.emit, control=run.control, options=record.input.options
+            )
         if result is None:  # detached (a shutdown): stored as last committed, lease let go
             with anyio.CancelScope(shield=True):
                 await self._detach(run)
@@ -577,6 +588,16 @@ class RunManager:
             self._spawn(run, state, ())
         else:
             self._spawn(run, settle(state), orphan.input.messages)
+
+
+def _check_input(
+    team: Team, state: RunState, messages: tuple[Message, ...], start: RunStart
+) -> tuple[Message, ...]:
+    """``messages`` if they can start a run on ``state``, else the request's 400."""
+    problem = team.input_problem(state, messages)
+    if problem is not None:
+        raise RequestError(problem, param=_INPUT_PARAM.get(start.input.api, "messages"))
+    return messages
 
 
 def _busy(conversation_id: str) -> ConversationBusyError:

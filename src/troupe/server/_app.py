@@ -26,13 +26,17 @@ from troupe.server._conversations import conversation_handlers
 from troupe.server._docs import docs_handlers
 from troupe.server._errors import exception_handlers
 from troupe.server._health import health_handlers
+from troupe.server._mcp import mcp_endpoint, mcp_running
 from troupe.server._protocols import protocol_handlers, public_protocol_handlers
 from troupe.server._routes import Settings, route_handlers
 from troupe.server._run_routes import run_handlers
 from troupe.server._service import ChatService, run_fingerprint
 from troupe.server._store import MEMORY_DEFAULT, ConversationStore, store_for
+from troupe.server.conversations_api import conversations_handlers
+from troupe.server.responses_api import response_handlers
 from troupe.store import StoreError
 from troupe.teams import Team
+from troupe.telemetry import Telemetry
 
 logger = logging.getLogger("troupe.server")
 
@@ -74,9 +78,10 @@ class TroupePlugin(InitPluginProtocol):
         self.store: ConversationStore = (
             store if store is not None else store_for(server, default=MEMORY_DEFAULT)
         )
+        self.telemetry = Telemetry(server.metrics)
         self.runs = RunManager(
             team_map,
-            self.store,
+            self.telemetry.store(self.store),
             RunSettings(
                 busy_policy=server.busy_policy,
                 busy_wait_seconds=server.busy_wait_seconds,
@@ -85,11 +90,17 @@ class TroupePlugin(InitPluginProtocol):
                 flush_seconds=server.run_log_flush_seconds,
             ),
             fingerprint=run_fingerprint,
+            observers=self.telemetry.observers(),
         )
         self.service = ChatService(self.runs)
         self.settings = Settings(
             keepalive=server.keepalive_seconds, on_disconnect=server.on_disconnect
         )
+        # The config these teams came from (``from_config``), for the studio's pages.
+        self.spec: ConfigSpec | None = None
+        self.config_file: Path | None = None
+        # Every team as a tool of the MCP server at /mcp (with the mcp package).
+        self.mcp = mcp_endpoint(self.runs, self.api_keys)
 
     async def draining(self) -> str | None:
         """A readiness check: a server shutting down takes no new runs."""
@@ -100,7 +111,9 @@ class TroupePlugin(InitPluginProtocol):
         spec, teams = load_teams(config)
         if kwargs.get("store") is None:
             kwargs["store"] = store_for(spec.server)
-        return cls(teams, server=spec.server, **kwargs)
+        plugin = cls(teams, server=spec.server, **kwargs)
+        plugin.spec, plugin.config_file = spec, Path(config)
+        return plugin
 
     @asynccontextmanager
     async def _lifespan(self, _: Litestar) -> AsyncIterator[None]:
@@ -111,7 +124,10 @@ class TroupePlugin(InitPluginProtocol):
             except StoreError as err:
                 logger.error("cannot start: %s", err.message)
                 raise
-            async with anyio.create_task_group() as tg:
+            async with (
+                mcp_running(self.service.teams.values(), self.mcp),
+                anyio.create_task_group() as tg,
+            ):
                 tg.start_soon(store.maintain)
                 tg.start_soon(self.runs.serve)
                 try:
@@ -150,6 +166,8 @@ class TroupePlugin(InitPluginProtocol):
                 *route_handlers,
                 *run_handlers,
                 *conversation_handlers,
+                *response_handlers,
+                *conversations_handlers,
                 *protocol_handlers(),
             ],
             guards=[self.api_keys],
@@ -166,7 +184,17 @@ class TroupePlugin(InitPluginProtocol):
             exception_handlers=exception_handlers,
         )
         app_config.route_handlers.append(public)
+        app_config.route_handlers.extend(self.telemetry.route_handlers())
+        app_config.middleware.extend(self.telemetry.middleware())
+        # Before the runs' lifespan: on while runs drain at shutdown.
+        app_config.lifespan.append(lambda _: self.telemetry.lifespan())
+        if self.server.studio:
+            from troupe.studio import studio_router
+
+            app_config.route_handlers.append(studio_router(self))
         app_config.lifespan.append(self._lifespan)
+        if self.mcp is not None:
+            app_config.route_handlers.append(self.mcp.handler())
         if self.api_keys.enabled:
             logger.info("API keys required on %s", self.path)
         return app_config

@@ -14,7 +14,7 @@ __all__ = ["conversation_handlers"]
 from typing import Any
 
 import msgspec
-from litestar import HttpMethod, Request, get, route
+from litestar import HttpMethod, Request, route
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
@@ -23,6 +23,7 @@ from troupe.errors import RequestError
 from troupe.messages import AssistantMessage, Message, ToolMessage
 from troupe.server._auth import ApiKeys
 from troupe.server._service import ChatService
+from troupe.server.conversations_api import create_conversation, update_conversation
 from troupe.store import ConversationSummary, StoredConversation
 from troupe.teams import RunState, Team
 
@@ -96,13 +97,16 @@ def _limit(request: Request[Any, Any, Any]) -> int:
     return limit
 
 
-@get("/conversations")
+@route("/conversations", http_method=[HttpMethod.GET, HttpMethod.POST], status_code=200)
 async def list_conversations(
     request: Request[Any, Any, Any],
     service: NamedDependency[ChatService],
     api_keys: NamedDependency[ApiKeys],
 ) -> dict[str, Any]:
-    """The caller's conversations, newest first: ``?limit=20&after=<id of the last one seen>``."""
+    """The caller's conversations, newest first: ``?limit=20&after=<id of the last one seen>``.
+    ``POST``: create one (OpenAI's Conversations API)."""
+    if request.method == HttpMethod.POST:
+        return await create_conversation(request, service, api_keys.scope(request))
     limit = _limit(request)
     after = request.query_params.get("after") or None
     page = await service.conversations(api_keys.scope(request), limit=limit + 1, after=after)
@@ -120,7 +124,7 @@ async def list_conversations(
 # header) only knows the methods of the first handler registered on a path.
 @route(
     "/conversations/{conversation_id:str}",
-    http_method=[HttpMethod.GET, HttpMethod.DELETE],
+    http_method=[HttpMethod.GET, HttpMethod.POST, HttpMethod.DELETE],
     status_code=200,
 )
 async def conversation(
@@ -129,8 +133,11 @@ async def conversation(
     api_keys: NamedDependency[ApiKeys],
     conversation_id: FromPath[str],
 ) -> dict[str, Any]:
-    """``GET``: the conversation with its transcript. ``DELETE``: delete it (not while it runs)."""
+    """``GET``: the conversation with its transcript. ``DELETE``: delete it (not while it runs).
+    ``POST``: update its metadata (OpenAI's Conversations API)."""
     scope = api_keys.scope(request)
+    if request.method == HttpMethod.POST:
+        return await update_conversation(request, service, scope, conversation_id)
     if request.method == HttpMethod.DELETE:
         await service.delete(conversation_id, scope)
         return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}

@@ -1,6 +1,6 @@
 """The agent protocols' routes (AG-UI, A2A), for the extras that are installed.
 
-Each protocol needs its SDK (``troupe[agui]``, ``troupe[a2a]``); without it its
+Each protocol needs its SDK (``troupe-server[agui]``, ``troupe-server[a2a]``); without it its
 routes are left out and the rest of the server runs as before.
 """
 
@@ -20,13 +20,13 @@ def protocol_handlers() -> list[Any]:
     try:
         from troupe.server.agui import agui_handlers
     except ImportError as err:
-        logger.debug("AG-UI is off (install troupe[agui]): %s", err)
+        logger.debug("AG-UI is off (install troupe-server[agui]): %s", err)
     else:
         handlers += agui_handlers
     try:
         from troupe.server.a2a import a2a_handlers
     except ImportError as err:
-        logger.debug("A2A is off (install troupe[a2a]): %s", err)
+        logger.debug("A2A is off (install troupe-server[a2a]): %s", err)
     else:
         handlers += a2a_handlers
     return handlers

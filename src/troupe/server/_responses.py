@@ -19,6 +19,7 @@ __all__ = [
     "chunk_encoder",
     "completion_body",
     "completion_id",
+    "watch_disconnect",
 ]
 
 import time
@@ -198,10 +199,14 @@ class RunCompletionResponse(ASGIResponse):
         if error is not None or run.detached:
             await self._send_error(send, error)
             return
-        self.body = completion_body(run.snapshot(), run.events)
+        self.body = self._body(run)
         self.headers["content-length"] = str(len(self.body))
         await self.start_response(send)
         await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+    def _body(self, run: LiveRun) -> bytes:
+        """The finished run as this view shows it: a ``chat.completion``."""
+        return completion_body(run.snapshot(), run.events)
 
     async def _send_error(self, send: Send, error: TroupeError | None) -> None:
         if error is None:

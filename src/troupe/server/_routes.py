@@ -60,9 +60,12 @@ async def chat_completions(
     settings: NamedDependency[Settings],
 ) -> ASGIResponse:
     body = decode_request(await request.body())
+    header = request.headers.get("x-conversation-id")
+    if header is not None:  # present, it must be an id (an empty one is a mistake)
+        check_conversation_id(header, param="X-Conversation-Id")
     start = await service.run_start(
         body,
-        conversation_id=request.headers.get("x-conversation-id") or None,
+        conversation_id=header,
         scope=api_keys.scope(request),
     )
     run = await service.manager.start(start)

@@ -13,13 +13,14 @@ __all__ = [
     "ChatCompletionRequest",
     "InMessage",
     "decode_request",
+    "decode_request_body",
     "history_text",
     "to_messages",
 ]
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -31,6 +32,7 @@ from troupe.messages import (
     Message,
     SystemMessage,
     TextPart,
+    ToolMessage,
     UserMessage,
 )
 from troupe.server._request import (
@@ -41,8 +43,10 @@ from troupe.server._request import (
     ImageUrlIn,
     InMessage,
     JsonSchemaFormat,
+    NamedCustomChoice,
     RefusalIn,
     TextIn,
+    ToolIn,
     UserIn,
 )
 
@@ -51,16 +55,19 @@ from troupe.server._request import (
 MAX_DEPTH = 64
 
 _decoder = msgspec.json.Decoder(ChatCompletionRequest)
+T = TypeVar("T")
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.DOTALL)
 _MISSING = re.compile(r"missing required field `(?P<field>[^`]+)`")
 
 
-def decode_request(body: bytes) -> ChatCompletionRequest:
-    """Decode and check a request body; errors are 400s that name the field."""
+def decode_request_body(body: bytes, kind: type[T]) -> T:
+    """Decode a JSON request body as ``kind``; errors are 400s that name the field."""
     if not body.strip():
         raise RequestError("the request body is empty; expected a JSON object")
     try:
-        request = _decoder.decode(body)
+        if kind is ChatCompletionRequest:
+            return _decoder.decode(body)  # type: ignore[return-value]
+        return msgspec.json.decode(body, type=kind)
     except msgspec.ValidationError as err:
         raise _invalid(str(err)) from None
     except msgspec.DecodeError as err:
@@ -71,15 +78,19 @@ def decode_request(body: bytes) -> ChatCompletionRequest:
         raise RequestError(
             f"the request body is nested too deeply (at most {MAX_DEPTH} levels)"
         ) from None
+
+
+def decode_request(body: bytes) -> ChatCompletionRequest:
+    """Decode and check a chat-completions request body; errors are 400s that name the field."""
+    request = decode_request_body(body, ChatCompletionRequest)
     _check_depth(request)
     if request.n is not None and request.n != 1:
         raise RequestError(
             "n must be 1: a team gives one answer per request", param="n", code="unsupported_value"
         )
-    if request.tool_choice not in (msgspec.UNSET, "auto", "none"):
+    if isinstance(request.tool_choice, AllowedToolsChoice | NamedCustomChoice):
         raise RequestError(
-            "client-side tools cannot be forced: the team decides which tools to use "
-            "(tool_choice may be 'auto' or 'none')",
+            "tool_choice may be 'auto', 'none', 'required' or a function tool of the request",
             param="tool_choice",
             code="unsupported_value",
         )
@@ -179,11 +190,22 @@ def history_text(message: InMessage) -> str:
     )
 
 
-def to_messages(messages: list[InMessage], offset: int = 0) -> list[Message]:
-    """Client messages as transcript messages. Client tool traffic is left out."""
+def to_messages(
+    messages: list[InMessage], offset: int = 0, *, tool_results: bool = False
+) -> list[Message]:
+    """Client messages as transcript messages. Client tool traffic is left out, except
+    with ``tool_results`` the results of client tools (the team waits for them: the team
+    names them after its calls)."""
     out: list[Message] = []
     for index, message in enumerate(messages, start=offset):
         content = _content(message, index)
+        if isinstance(message, ToolIn):
+            if tool_results:
+                text = content if isinstance(content, str) else ""
+                out.append(
+                    ToolMessage(call_id=message.tool_call_id, name="", content=text, source="user")
+                )
+            continue
         if message.role in ("system", "developer"):
             out.append(SystemMessage(content=content if isinstance(content, str) else ""))
         elif isinstance(message, UserIn):

@@ -28,6 +28,7 @@ from troupe.events import Event
 from troupe.messages import Message
 from troupe.models import capability_problem, has_images
 from troupe.runs import RunManager, RunStart
+from troupe.server._client_tools import chat_run_options
 from troupe.server._schemas import ChatCompletionRequest, InMessage, history_text, to_messages
 from troupe.store import ConversationSummary, Lease, RunInput, RunRecord, StoredConversation
 from troupe.teams import Team
@@ -104,8 +105,11 @@ class ChatService:
             (i for i, m in enumerate(messages) if m.role == "assistant"), default=-1
         )
         trailing = messages[last_assistant + 1 :]
-        if not any(m.role == "user" for m in trailing):
-            raise RequestError("the last message must be from the user", param="messages")
+        if not any(m.role in ("user", "tool") for m in trailing):
+            raise RequestError(
+                "the last message must be from the user (or the results of tool calls)",
+                param="messages",
+            )
         history = tuple(item for item in map(_item, messages) if item is not None)
         conversation_id = conversation_id or (request.metadata or {}).get("conversation_id")
         if conversation_id is not None:
@@ -117,8 +121,13 @@ class ChatService:
             conversation_id = await self.store.find(
                 fingerprint(scope, team.name, earlier), scope=scope
             )
-        new = tuple(to_messages(trailing, offset=last_assistant + 1))
-        everything = tuple(to_messages(messages)) if last_assistant >= 0 else new
+        # Tool results alone answer the team's client tool calls; beside a new user message
+        # they are the client's own history (as before client tools), left out.
+        answers_tools = not any(m.role == "user" for m in trailing)
+        new = tuple(to_messages(trailing, offset=last_assistant + 1, tool_results=answers_tools))
+        everything = (
+            tuple(to_messages(messages[: last_assistant + 1])) + new if last_assistant >= 0 else new
+        )
         _check_images(team, everything)
         options = request.stream_options
         return RunStart(
@@ -137,6 +146,7 @@ class ChatService:
                 else None,
                 speaker_lines=team.speaker_lines,
                 metadata=dict(request.metadata or {}),
+                options=chat_run_options(team, request),
             ),
         )
 

@@ -32,7 +32,7 @@ import msgspec
 from troupe.events import Event
 from troupe.messages import Message, Usage
 from troupe.store._base import Conversations, Lease
-from troupe.teams import RunState
+from troupe.teams import RunOptions, RunState
 
 RunStatus = Literal["queued", "in_progress", "requires_input", "completed", "failed", "cancelled"]
 ACTIVE: frozenset[str] = frozenset({"queued", "in_progress"})
@@ -63,6 +63,10 @@ class RunInput(msgspec.Struct, frozen=True, kw_only=True):
     answer_agents: tuple[str, ...] | None = None
     speaker_lines: bool = False
     metadata: dict[str, str] = {}
+    # The client's tools, tool choice and answer shape (kept for a run taken over).
+    options: RunOptions = RunOptions()
+    # What the starting API's view needs to render the run (Responses: previous_response_id).
+    view: dict[str, str] = {}
 
 
 class RunRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -37,13 +37,23 @@ from troupe.agents import (
     Emit,
     HandedOff,
     Stopped,
+    ToolsRequested,
 )
 from troupe.errors import ConfigError, ConfigIssue, RunError, TroupeError, first_error
-from troupe.events import Event, InputRequested, RunEnded, RunFailed, UsageReported
-from troupe.messages import AssistantMessage, Message, Usage, UserMessage, text_of
+from troupe.events import (
+    ClientToolsRequested,
+    Event,
+    InputRequested,
+    RunEnded,
+    RunFailed,
+    UsageReported,
+)
+from troupe.messages import AssistantMessage, Message, ToolMessage, Usage, UserMessage, text_of
+from troupe.teams._client_tools import answer_calls, tool_results_problem
 from troupe.teams._state import (
     PendingInput,
     RunInFlight,
+    RunOptions,
     RunProgress,
     RunResult,
     RunState,
@@ -110,10 +120,17 @@ class RunContext:
     """
 
     def __init__(
-        self, team: str, emit: Emit, flight: RunInFlight, clock: float, scope: str = ""
+        self,
+        team: str,
+        emit: Emit,
+        flight: RunInFlight,
+        clock: float,
+        scope: str = "",
+        options: RunOptions | None = None,
     ) -> None:
         self.team = team
         self.scope = scope
+        self.options = options or RunOptions()
         self.usage = flight.usage
         self.last = flight.last
         # The run answered a pending question (the human's answer to the team).
@@ -204,9 +221,13 @@ class Team:
         """The policy's bookkeeping when the human answers ``pending`` with ``answer``."""
         if pending.kind == "handoff":
             return msgspec.structs.replace(state, current_speaker=pending.agent)
-        if pending.kind == "approval":
+        if pending.kind in ("approval", "client_tools"):
             return msgspec.structs.replace(state, resume_with=pending.agent)
         return state
+
+    def input_problem(self, state: RunState, new_messages: Sequence[Message]) -> str | None:
+        """Why ``new_messages`` cannot start a run on ``state`` (checked before it starts)."""
+        return tool_results_problem(state.pending_input, new_messages)
 
     # --- the loop ---------------------------------------------------------------------
 
@@ -217,8 +238,10 @@ class Team:
         emit: Emit,
         *,
         control: RunControl | None = None,
+        options: RunOptions | None = None,
     ) -> RunResult:
-        """Run the team on ``new_messages``; events go to ``emit``.
+        """Run the team on ``new_messages``; events go to ``emit``. ``options`` are what the
+        client's request asked beside its messages (its tools, the answer's shape).
 
         Given a state with a run in progress (``state.run``, from a checkpoint), the
         run continues from its last completed step; ``new_messages`` must then be empty.
@@ -233,7 +256,7 @@ class Team:
         done = state  # the state after the last completed step
         flight = state.run
         assert flight is not None
-        run = RunContext(self.name, emit, flight, clock, control.scope)
+        run = RunContext(self.name, emit, flight, clock, control.scope, options)
         stop_reason: str | None = None
         try:
             with anyio.CancelScope() as cancel:
@@ -275,7 +298,9 @@ class Team:
         incoming = list(new_messages)
         pending = state.pending_input
         if pending is not None:
-            if pending.kind == "proxy":
+            if pending.kind == "client_tools":
+                incoming = answer_calls(pending, incoming)
+            elif pending.kind == "proxy":
                 # The human speaks as the proxy agent that asked.
                 incoming = [
                     UserMessage(content=m.content, source=pending.agent)
@@ -290,8 +315,10 @@ class Team:
         flight = RunInFlight(
             id=run_id,
             start=start,
-            finals=tuple(range(start, start + len(incoming))),
-            resumed=pending is not None,
+            finals=tuple(
+                start + i for i, m in enumerate(incoming) if not isinstance(m, ToolMessage)
+            ),
+            resumed=pending is not None and pending.kind != "client_tools",
         )
         return msgspec.structs.replace(
             state, transcript=state.transcript + tuple(incoming), run=flight
@@ -332,7 +359,7 @@ class Team:
                     pause = pause or (agent, outcome)
                 case HandedOff(target=target):
                     handoffs.append((agent.name, target))
-                case AwaitingInput():
+                case AwaitingInput() | ToolsRequested():
                     pause = pause or (agent, outcome)
                 case Answered() | Stopped():
                     pass
@@ -388,12 +415,22 @@ class Team:
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _turn(self, state: RunState, agent: Agent, run: RunContext) -> AgentTurn:
+        options = run.options
+        first = state.run is None or state.run.turns == 0
         return AgentTurn(
             transcript=state.transcript,
             conversation_id=state.conversation_id,
             scope=run.scope,
             state=state.inner.get(agent.name),
+            client_tools=options.client_tools,
+            tool_choice=options.tool_choice if first else "auto",
+            output_schema=options.output_schema if self.answers(agent.name) else None,
+            instructions=options.instructions,
         )
+
+    def answers(self, agent: str) -> bool:
+        """Whether ``agent``'s messages are the team's answer (``answer_agents``)."""
+        return self.answer_agents is None or agent in self.answer_agents
 
     def _record(self, state: RunState, agent: Agent, outcome: AgentOutcome) -> RunState:
         inner = state.inner
@@ -407,6 +444,13 @@ class Team:
         self, state: RunState, agent: Agent, outcome: AgentOutcome, emit: Emit
     ) -> tuple[RunState, str]:
         match outcome.end:
+            case ToolsRequested(calls=calls):
+                pending = PendingInput(
+                    agent=agent.name, prompt="", kind="client_tools", calls=calls
+                )
+                await emit(ClientToolsRequested(agent=agent.name, calls=calls))
+                state = msgspec.structs.replace(state, pending_input=pending)
+                return state, f"client tools requested by {agent.name}"
             case AwaitingInput(prompt=prompt, approval=approval):
                 pending = PendingInput(
                     agent=agent.name, prompt=prompt, kind="approval" if approval else "proxy"

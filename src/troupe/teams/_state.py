@@ -6,6 +6,7 @@ __all__ = [
     "GraphProgress",
     "PendingInput",
     "RunInFlight",
+    "RunOptions",
     "RunProgress",
     "RunResult",
     "RunState",
@@ -20,7 +21,8 @@ import msgspec
 
 from troupe.agents import TurnEnd
 from troupe.errors import TroupeError
-from troupe.messages import Message, Usage
+from troupe.messages import Message, ToolCall, Usage
+from troupe.models import OutputSchema, ToolSpec
 
 RunStatus = Literal["completed", "requires_input", "failed", "cancelled"]
 
@@ -30,11 +32,30 @@ class PendingInput(msgspec.Struct, frozen=True, kw_only=True):
 
     ``proxy``: a user proxy agent asked; the answer is that agent's message.
     ``handoff``: an agent handed off to the user; the answer goes back to it.
+    ``client_tools``: the agent called tools of the client's (``calls``); the client's
+    next request brings their results and the agent goes on from them.
     """
 
     agent: str
     prompt: str
-    kind: Literal["proxy", "handoff", "approval"] = "proxy"
+    kind: Literal["proxy", "handoff", "approval", "client_tools"] = "proxy"
+    calls: tuple[ToolCall, ...] = ()
+
+
+class RunOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """What the client's request asks of a run beside its messages.
+
+    ``client_tools``: the client's own function tools, offered to every agent that
+    takes them. ``tool_choice`` (``auto``, ``none``, ``required`` or a client tool's
+    name) holds for the first turn. ``output_schema``: the shape of the answering
+    agents' answers.
+    """
+
+    client_tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str = "auto"
+    output_schema: OutputSchema | None = None
+    # Instructions for this run only (Responses ``instructions``), after each agent's own.
+    instructions: str = ""
 
 
 class GraphProgress(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,6 +116,8 @@ class RunState(msgspec.Struct, frozen=True, kw_only=True):
     runs: int = 0
     # Set while a run is in progress (saved with each committed step), None between runs.
     run: RunInFlight | None = None
+    # The client's key-value notes on the conversation (OpenAI's conversation metadata).
+    metadata: dict[str, str] = {}
 
 
 class RunProgress(msgspec.Struct, frozen=True, kw_only=True):

@@ -8,8 +8,17 @@ live in ``troupe.tools.builtin``.
 
 from __future__ import annotations
 
-__all__ = ["FunctionTool", "Tool", "ToolOutput", "function_tool", "import_object", "import_tool"]
+__all__ = [
+    "FunctionTool",
+    "Tool",
+    "ToolOutput",
+    "Toolset",
+    "function_tool",
+    "import_object",
+    "import_tool",
+    "imports_already_made",
+]
 
 from troupe.tools._function import FunctionTool, function_tool
-from troupe.tools._imports import import_object, import_tool
-from troupe.tools._tool import Tool, ToolOutput
+from troupe.tools._imports import import_object, import_tool, imports_already_made
+from troupe.tools._tool import Tool, ToolOutput, Toolset

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-__all__ = ["import_object", "import_tool"]
+__all__ = ["import_object", "import_tool", "imports_already_made"]
 
 import importlib
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from troupe.tools._function import FunctionTool
 from troupe.tools._tool import Tool
 
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+_ONLY_IMPORTED = ContextVar("troupe_only_imported", default=False)
+
+
+@contextmanager
+def imports_already_made() -> Iterator[None]:
+    """Inside the block, ``import_object`` resolves only modules this process has already
+    imported: checking a config someone typed (the studio's checker) runs no code."""
+    token = _ONLY_IMPORTED.set(True)
+    try:
+        yield
+    finally:
+        _ONLY_IMPORTED.reset(token)
 
 
 def import_object(path: str, *, what: str = "object") -> Any:
@@ -22,6 +38,11 @@ def import_object(path: str, *, what: str = "object") -> Any:
     module_name, colon, attribute = path.partition(":")
     if not colon or not _DOTTED.fullmatch(module_name) or not _DOTTED.fullmatch(attribute):
         raise ValueError(f"invalid {what} path {path!r}: expected 'package.module:function'")
+    if _ONLY_IMPORTED.get() and module_name not in sys.modules:
+        raise ValueError(
+            f"module {module_name!r} is not loaded by this server, and checking here imports "
+            "nothing: run 'troupe check' where the module is to check it"
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["Tool", "ToolOutput"]
+__all__ = ["Tool", "ToolOutput", "Toolset"]
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import msgspec
@@ -20,6 +21,9 @@ class ToolOutput(msgspec.Struct, frozen=True):
 
     content: str
     is_error: bool = False
+    # Images the tool produced (``data:`` URIs): shown to a model that can see them,
+    # after the tool results; ``content`` describes them for one that cannot.
+    images: tuple[str, ...] = ()
 
 
 @runtime_checkable
@@ -43,3 +47,10 @@ class Tool(Protocol):
         ...
 
     async def call(self, arguments: str) -> ToolOutput: ...
+
+
+@runtime_checkable
+class Toolset(Protocol):
+    """Tools that can change between turns (an MCP server's): listed at each turn's start."""
+
+    async def list_tools(self) -> Sequence[Tool]: ...

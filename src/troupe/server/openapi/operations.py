@@ -110,9 +110,11 @@ CHAT_REQUEST = troupe(
         "description": (
             "OpenAI's chat-completions request. `model` names a team. troupe keeps the team's "
             "state under a conversation id: `X-Conversation-Id`, else "
-            "`metadata.conversation_id`, else a fingerprint of the history. `n` must be 1 and "
-            "`tool_choice` 'auto' or 'none'; the other sampling and output settings are checked "
-            "like OpenAI does, then left to the team."
+            "`metadata.conversation_id`, else a fingerprint of the history. `n` must be 1. "
+            "Function `tools` are client tools: the team's agents may call them, the answer then "
+            "ends with `finish_reason: tool_calls`, and `role: tool` messages resume the run. "
+            "`response_format` (json_schema) shapes the answering agents' answer. The other "
+            "sampling and output settings are checked like OpenAI does, then left to the team."
         ),
         "allOf": [
             ref("CreateChatCompletionRequest"),
@@ -121,7 +123,13 @@ CHAT_REQUEST = troupe(
                 "properties": {
                     "model": ref("TeamName"),
                     "n": {"anyOf": [{"const": 1}, {"type": "null"}], "x-troupe": True},
-                    "tool_choice": {"enum": ["auto", "none"], "x-troupe": True},
+                    "tool_choice": {
+                        "anyOf": [
+                            {"enum": ["auto", "none", "required"]},
+                            ref("ChatCompletionNamedToolChoice"),
+                        ],
+                        "x-troupe": True,
+                    },
                     "background": {
                         "type": ["boolean", "null"],
                         "description": (
@@ -358,10 +366,20 @@ CONVERSATIONS = (
 
 
 def _all() -> tuple[Operation, ...]:
+    from troupe.server.openapi.conversations_api import OPENAI_CONVERSATIONS
     from troupe.server.openapi.protocols import PROTOCOLS
+    from troupe.server.openapi.responses import RESPONSES
     from troupe.server.openapi.runs import RUNS
 
-    return (*MODELS, *CHAT, *CONVERSATIONS, *RUNS, *PROTOCOLS)
+    return (
+        *MODELS,
+        *CHAT,
+        *CONVERSATIONS,
+        *RUNS,
+        *RESPONSES,
+        *OPENAI_CONVERSATIONS,
+        *PROTOCOLS,
+    )
 
 
 ALL = _all()
