@@ -12,7 +12,7 @@ from tests.asgi import Served
 from tests.server.conftest import app_for
 from tests.server.test_agui import KEY, post_run, run_input, types, user
 from troupe.agents import AssistantAgent
-from troupe.messages import ToolMessage
+from troupe.messages import ToolMessage, UserMessage
 from troupe.models import FunctionModel, ModelRequest, ModelResponse, tool_call
 from troupe.models.testing import Reply
 from troupe.teams import RoundRobinTeam
@@ -111,3 +111,53 @@ async def test_bad_front_end_tools_and_results_are_400s(served: Served) -> None:
     result = {"id": "t1", "role": "tool", "toolCallId": "call_x", "content": "?"}
     error = await post(run_input("thread-b", "r2", result))
     assert "call_x" in error["message"]
+
+
+def both_tools(request: ModelRequest) -> Reply:
+    """Calls its own calculator and the front end's weather tool at once, then answers from
+    the results and what the user said since."""
+    results = [m.content for m in request.messages if isinstance(m, ToolMessage)]
+    if not results:
+        return ModelResponse(
+            content="",
+            tool_calls=(
+                tool_call("calculator", '{"expression": "6*7"}', id="call_c"),
+                tool_call("get_weather", '{"city": "Paris"}', id="call_w"),
+            ),
+        )
+    last = request.messages[-1]
+    return f"{'; '.join(results)} | {last.content if isinstance(last, UserMessage) else ''}"
+
+
+async def test_a_front_end_result_beside_a_new_user_message_and_a_server_tool_result(
+    served: Served,
+) -> None:
+    agent = AssistantAgent("forecaster", FunctionModel(both_tools), tools=[calculator])
+    app = app_for(RoundRobinTeam("support", [agent]), api_keys=[KEY])
+    ask = user("Weather in Paris?")
+    events = await post_run(served, app, run_input("thread-m", "r1", ask, tools=[WEATHER]))
+    assert [e["toolCallName"] for e in events if e["type"] == "TOOL_CALL_START"] == [
+        "calculator",
+        "get_weather",
+    ]
+    assert [e["toolCallId"] for e in events if e["type"] == "TOOL_CALL_RESULT"] == ["call_c"]
+    assert events[-1]["outcome"]["pendingToolCallIds"] == ["call_w"]
+
+    # The thread as HttpAgent keeps it: the server tool's result (from TOOL_CALL_RESULT) is
+    # history; the front end's result and a new user message both reach the agent.
+    calc = {
+        "id": "call_c",
+        "type": "function",
+        "function": {"name": "calculator", "arguments": "{}"},
+    }
+    thread = [
+        ask,
+        {"id": "call_c", "role": "assistant", "toolCalls": [calc]},
+        {"id": "call_c:result", "role": "tool", "toolCallId": "call_c", "content": "42"},
+        {"id": "call_w", "role": "assistant", "toolCalls": [CALL]},
+        {"id": "t1", "role": "tool", "toolCallId": "call_w", "content": "Sunny"},
+        user("And tomorrow?", "u2"),
+    ]
+    events = await post_run(served, app, run_input("thread-m", "r2", *thread, tools=[WEATHER]))
+    text = "".join(e["delta"] for e in events if e["type"] == "TEXT_MESSAGE_CONTENT")
+    assert text == "42; Sunny | And tomorrow?"

@@ -137,6 +137,24 @@ def _new(messages: Sequence[Any], seen: str | None) -> list[Any]:
     return [m for m in messages[start:] if not isinstance(m, AguiAssistant)]
 
 
+def _answers(message: Any, agent_input: RunAgentInput, *, alone: bool) -> bool:
+    """Whether a new message goes to the team: a tool message only with the result of a
+    front-end tool's call. The results of the team's own tools (the front end keeps them
+    from ``TOOL_CALL_RESULT``) are the thread's history; a call the thread does not show
+    counts as the front end's when no user message is new (``alone``)."""
+    if not isinstance(message, AguiTool):
+        return True
+    names = {
+        call.id: call.function.name
+        for m in agent_input.messages
+        if isinstance(m, AguiAssistant)
+        for call in m.tool_calls or ()
+    }
+    if message.tool_call_id in names:
+        return names[message.tool_call_id] in {tool.name for tool in agent_input.tools or ()}
+    return alone
+
+
 async def last_seen(manager: RunManager, thread: str, scope: str) -> str | None:
     """The id of the last message the thread's previous run was sent."""
     runs = manager.local_runs(thread, scope) or await manager.store.list_runs(
@@ -149,15 +167,11 @@ def run_start(
     team: Team, agent_input: RunAgentInput, *, seen: str | None, scope: str, background: bool
 ) -> RunStart:
     """What to run for an AG-UI request (its errors raised here, before anything runs)."""
-    fresh = map(_message, _new(agent_input.messages, seen))
-    new: list[Message] = [m for m in fresh if m is not None]
-    # Tool results alone answer the team's calls of front-end tools; beside a user
-    # message (or in a thread's history) they are the front end's own traffic.
-    answers_tools = not any(isinstance(m, UserMessage) for m in new) and any(
-        isinstance(m, ToolMessage) for m in new
-    )
-    if not answers_tools:
-        new = [m for m in new if not isinstance(m, ToolMessage)]
+    unseen = _new(agent_input.messages, seen)
+    alone = not any(isinstance(m, AguiUser) for m in unseen)
+    fresh = [m for m in unseen if _answers(m, agent_input, alone=alone)]
+    new: list[Message] = [m for m in map(_message, fresh) if m is not None]
+    answers_tools = any(isinstance(m, ToolMessage) for m in new)
     everything: list[Message] = [
         m
         for m in map(_message, agent_input.messages)
@@ -165,7 +179,7 @@ def run_start(
     ]
     if answers_tools:
         everything += [m for m in new if isinstance(m, ToolMessage)]
-    elif not any(isinstance(m, UserMessage) for m in new):
+    if not answers_tools and not any(isinstance(m, UserMessage) for m in new):
         answers = [
             _answer(entry.payload)
             for entry in agent_input.resume or []
