@@ -24,6 +24,8 @@ from troupe.events import (
     Event,
     HandoffOccurred,
     InputRequested,
+    MemoryQueried,
+    MemoryRecalled,
     ReasoningDelta,
     RunEnded,
     RunFailed,
@@ -332,4 +334,9 @@ def _readable(event: Event) -> tuple[str | None, str | None]:
     if isinstance(event, SpeakerSelected):
         readable = f"\n\n`{event.team or 'team'}` chooses `{event.agent}`\n"
         return readable, f"{event.agent} speaks next"
+    if isinstance(event, MemoryQueried):
+        return None, f"{event.agent} searches its memory"
+    if isinstance(event, MemoryRecalled):
+        found = f"{len(event.contents)} item{'s' * (len(event.contents) != 1)}"
+        return f"\n\n`{event.agent}` recalls {found} from `{event.memory}`\n", None
     return None, None

@@ -21,6 +21,8 @@ __all__ = [
     "Event",
     "HandoffOccurred",
     "InputRequested",
+    "MemoryQueried",
+    "MemoryRecalled",
     "ReasoningDelta",
     "RunEnded",
     "RunFailed",
@@ -152,6 +154,22 @@ class ClientToolsRequested(_Event, tag="client_tools", frozen=True):
     calls: tuple[ToolCall, ...]
 
 
+class MemoryQueried(_Event, tag="memory_query", frozen=True):
+    """``agent`` asks its memory ``memory`` what it recalls for ``query`` (before its turn)."""
+
+    memory: str
+    query: str
+
+
+class MemoryRecalled(_Event, tag="memory_result", frozen=True):
+    """What ``memory`` recalled for ``agent``: ``contents``, most relevant first, with their
+    similarity ``scores`` (empty for a memory that does not rank, like a list memory)."""
+
+    memory: str
+    contents: tuple[str, ...] = ()
+    scores: tuple[float, ...] = ()
+
+
 class UsageReported(_Event, tag="usage", frozen=True):
     """Token usage of one model call made for ``agent``."""
 
@@ -192,6 +210,8 @@ Event = (
     | InputRequested
     | ClientToolsRequested
     | UsageReported
+    | MemoryQueried
+    | MemoryRecalled
     | RunEnded
     | RunFailed
 )

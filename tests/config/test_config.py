@@ -56,7 +56,7 @@ def test_every_error_is_reported_with_its_path() -> None:
     # Field errors first, then references: all of them in one run.
     assert found[0].startswith(
         "$.teams.second.agents[1].temperature: unknown field `temperature`; "
-        "fields of kind assistant: name, description, model,"
+        "fields of kind assistant: name, description, message_filter, model,"
     )
     assert "$.teams.writers.agents[0].model: unknown model 'gpt5'" in found[1]
     assert found[2].startswith("$.teams.second.agents[0].tools[0]: cannot import 'nowhere.tools'")
@@ -96,9 +96,9 @@ teams:
         "$.teams.t.agents[0].prompt: `prompt` does not apply to kind assistant "
         "(only to kind user_proxy)",
         "$.teams.t.agents[1].model: `model` does not apply to kind user_proxy "
-        "(only to kind assistant, code_executor)",
+        "(only to kind assistant, code_executor, society_of_mind)",
         "$.teams.t.agents[2].team: required field missing (kind team needs it)",
-        "$.teams.g.kind: invalid kind 'graf'; expected one of: round_robin, selector, swarm, graph",
+        "$.teams.g.kind: invalid kind 'graf'; expected one of: round_robin, selector, swarm, graph, magentic_one",
     ]
 
 
@@ -167,7 +167,7 @@ MANY_ERRORS_FOUND = [
     "(only to kind assistant)",
     "$.teams.writers.termination.max_messages: Expected `int` >= 1",
     "$.teams.pick.selector.max_attempts: Expected `int` >= 1",
-    "$.teams.k.kind: invalid kind 'roundrobin'; expected one of: round_robin, selector, swarm, graph",
+    "$.teams.k.kind: invalid kind 'roundrobin'; expected one of: round_robin, selector, swarm, graph, magentic_one",
     "$.server.busy_policy: invalid value 'sometimes'; expected one of: reject, enqueue",
     "$.teams.writers.agents[0].model: unknown model 'gtp' (did you mean 'gpt'?); "
     "models: broken, demo, gpt, retry",
@@ -215,7 +215,7 @@ def test_bad_yaml_and_unknown_sections() -> None:
     assert issues("teams: [oops")[0].startswith("$: invalid YAML at line 1")
     assert issues("temas: {}\nteams: {}")[0] == (
         "$.temas: unknown field `temas` (did you mean `teams`?); "
-        "fields: models, executors, teams, server, mcp_servers"
+        "fields: models, executors, teams, server, mcp_servers, memories"
     )
 
 

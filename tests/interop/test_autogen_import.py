@@ -52,6 +52,8 @@ from pydantic import BaseModel
 from tests.interop.autogen_support import dumped, import_team, replay
 from troupe.cli import main
 from troupe.interop import import_autogen
+from troupe.teams import MagenticOneTeam
+from troupe.teams import SocietyOfMindAgent as TroupeSocietyOfMind
 
 SECRET = "sk-proj-abcdefghijklmnop1234567890"
 
@@ -238,12 +240,14 @@ def test_user_proxy_code_executor_and_what_troupe_has_no_counterpart_for(tmp_pat
     }
     assert remembers["context"] == {"last_messages": 5}
     assert wrapped["name"] == "filtered"
+    assert wrapped["message_filter"] == {
+        "per_source": [{"source": "user", "position": "last", "count": 1}]
+    }
     where = "$.config.participants"
     assert paths(result) == {
         f"{where}[1].config.code_executor.config.work_dir": "work_dir",
         f"{where}[2].config.memory[0]": "memory ListMemory",
         f"{where}[2].config.model_context.config.head_size": "the first 2 messages kept (head-and-tail context)",
-        f"{where}[3].config.filter": "message filter (messages per source the agent sees)",
     }
     assert "# Not carried over:" in result.yaml()
     assert list(teams) == ["imported"]
@@ -260,16 +264,17 @@ def test_society_of_mind_and_a_nested_team_become_teams_of_the_config(tmp_path: 
     outer = RoundRobinGroupChat([mind, nested, AssistantAgent("lead", replay([]))])
     result, teams = import_team(outer, tmp_path)
     agents = result.config["teams"]["imported"]["agents"]
-    assert agents[0]["kind"] == agents[1]["kind"] == "team"
+    assert agents[0]["kind"] == "society_of_mind" and agents[1]["kind"] == "team"
     assert result.config["teams"][agents[0]["team"]]["termination"] == {"max_messages": 3}
     assert agents[1] == {"kind": "team", "name": "helpers", "team": "helpers"}
     assert set(teams) == {"imported", agents[0]["team"], "helpers"}
-    (item,) = result.not_carried
-    assert item.path == "$.config.participants[0].config.model_client"
-    assert "society-of-mind" in item.what
+    assert result.not_carried == ()
+    mind_agent = teams["imported"].by_name["mind"]
+    assert isinstance(mind_agent, TroupeSocietyOfMind)
+    assert mind_agent.team is teams[agents[0]["team"]]
 
 
-def test_magentic_one_is_a_selector_until_troupe_has_the_kind(tmp_path: Path) -> None:
+def test_magentic_one_keeps_its_kind(tmp_path: Path) -> None:
     team = MagenticOneGroupChat(
         [AssistantAgent("web", replay([])), AssistantAgent("coder", replay([]))],
         model_client=replay([]),
@@ -277,10 +282,11 @@ def test_magentic_one_is_a_selector_until_troupe_has_the_kind(tmp_path: Path) ->
     )
     result, teams = import_team(team, tmp_path)
     spec = result.config["teams"]["imported"]
-    assert spec["kind"] == "selector" and spec["max_turns"] == 20
-    (item,) = result.not_carried
-    assert item.path == "$.config" and "max_stalls=2" in item.what
-    assert "imported" in teams
+    assert spec["kind"] == "magentic_one" and spec["max_turns"] == 20
+    assert spec["max_stalls"] == 2 and "model" in spec
+    assert result.not_carried == ()
+    assert isinstance(teams["imported"], MagenticOneTeam)
+    assert teams["imported"].max_stalls == 2
 
 
 def test_graph_activation_and_groups(tmp_path: Path) -> None:

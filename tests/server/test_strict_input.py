@@ -78,7 +78,7 @@ async def test_conversation_id_with_newline_in_header_is_400(raw_client: Any, st
             headers={"x-conversation-id": "nl2\n"},
         )
         error = assert_error(response, 400)
-        assert error["param"] == "conversation_id"
+        assert error["param"] == "X-Conversation-Id"  # the header it came in
     ok = await client.post(
         "/v1/chat/completions", json=body(stream=stream), headers={"x-conversation-id": "nl2"}
     )

@@ -144,6 +144,7 @@ async def test_reading_a_conversation_shows_the_teams_inner_work(make_api: AppFa
         "prompt": "Transferred to user, adopting the role of user immediately.",
         "kind": "handoff",
         "calls": [],  # the client tool calls it waits for (kind client_tools)
+        "inner": False,  # asked by the team's own agent, not inside a nested team
     }
     transcript = body["transcript"]
     assert [(m["role"], m["source"]) for m in transcript] == [

@@ -38,6 +38,8 @@ TABLES = {
     "troupe_leases",
     "troupe_runs",
     "troupe_run_events",
+    "troupe_model_cache",
+    "troupe_memory",
     VERSION_TABLE,
 }
 

@@ -16,6 +16,7 @@ from troupe.agents._base import (
 )
 from troupe.agents._code_executor import CodeAssistantAgent, CodeExecutorAgent
 from troupe.agents._context import ContextPolicy, apply_context_policy
+from troupe.agents._filter import FilteredAgent, MessageFilter, filter_messages
 from troupe.agents._handoff import Handoff
 from troupe.agents._user_proxy import UserProxyAgent
 from troupe.agents._view import model_view
@@ -31,13 +32,16 @@ __all__ = [
     "CodeExecutorAgent",
     "ContextPolicy",
     "Emit",
+    "FilteredAgent",
     "HandedOff",
     "Handoff",
+    "MessageFilter",
     "Stopped",
     "ToolsRequested",
     "TurnEnd",
     "UserProxyAgent",
     "apply_context_policy",
+    "filter_messages",
     "model_view",
     "new_message_id",
 ]

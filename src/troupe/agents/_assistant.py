@@ -19,9 +19,11 @@ from typing import Any
 from troupe import logs
 from troupe.agents._base import AgentOutcome, AgentTurn, Emit, ToolsRequested, new_message_id
 from troupe.agents._client_tools import ClientTools
-from troupe.agents._context import ContextPolicy, apply_context_policy
+from troupe.agents._context import ContextPolicy, apply_context_policy, estimate_tokens
 from troupe.agents._handoff import STOP_TOOL, Handoff
+from troupe.agents._recall import recall
 from troupe.agents._structured import MAX_INVALID_ANSWERS, StructuredOutput
+from troupe.agents._tokens import token_counter
 from troupe.agents._tool_calls import run_tool_calls
 from troupe.agents._view import model_view
 from troupe.errors import ConfigError, ConfigIssue, UpstreamError
@@ -32,7 +34,9 @@ from troupe.events import (
     TextDelta,
     UsageReported,
 )
+from troupe.memory import Memory
 from troupe.messages import AssistantMessage, Message, ToolCall, ToolMessage, Usage, UserMessage
+from troupe.models import capabilities_of
 from troupe.models._base import (
     ChatModel,
     ModelRequest,
@@ -67,6 +71,7 @@ class AssistantAgent:
         context: ContextPolicy | None = None,
         output_type: type[Any] | OutputSchema | None = None,
         client_tools: bool = True,
+        memory: Sequence[Memory] = (),
     ) -> None:
         if not name.isidentifier():
             raise ConfigError(ConfigIssue("$.name", f"agent name {name!r} must be an identifier"))
@@ -98,12 +103,18 @@ class AssistantAgent:
         # Whether the agent may call the tools a client passes in its request.
         self.client_tools = client_tools
         self.context = context or ContextPolicy()
+        self._window = capabilities_of(model).context_window
+        # Counted with the model's tokenizer only when a budget needs counting.
+        self._count = (
+            token_counter(model) if self.context.token_budget is not None else estimate_tokens
+        )
         self.output = StructuredOutput.of(output_type) if output_type is not None else None
         self._specs: tuple[ToolSpec, ...] = (
             *(tool.spec for tool in static),
             *(handoff.spec for handoff in self.handoffs.values()),
             *((STOP_TOOL,) if stop_tool else ()),
         )
+        self.memory = tuple(memory)
         self.max_tool_iterations = max_tool_iterations
         self.reflect_on_tool_use = reflect_on_tool_use
         self.tool_call_summary_format = tool_call_summary_format
@@ -140,6 +151,8 @@ class AssistantAgent:
         message_id = new_message_id()
         await emit(AgentStarted(agent=self._name, message_id=message_id))
         stream = _TextStream(self._name, message_id, emit)
+        recalled = await recall(self._name, self.memory, turn, emit) if self.memory else ()
+        transcript = turn.transcript + recalled
         produced: list[Message] = []
         usage = Usage()
         iterations = 0
@@ -152,8 +165,10 @@ class AssistantAgent:
             offered, forced = client.offer(specs, first=not produced)
             request = ModelRequest(
                 messages=apply_context_policy(
-                    model_view(self._name, system, turn.transcript + tuple(produced)),
+                    model_view(self._name, system, transcript + tuple(produced)),
                     self.context,
+                    count=self._count,
+                    context_window=self._window,
                 ),
                 tools=offered,
                 tool_choice="none" if reflecting and offered else forced or "auto",

@@ -66,10 +66,14 @@ class HandedOff(msgspec.Struct, frozen=True, kw_only=True, tag="handed_off"):
 
 class AwaitingInput(msgspec.Struct, frozen=True, kw_only=True, tag="awaiting_input"):
     """The agent waits for the human: ``prompt`` is what to show. With ``approval`` the
-    answer goes back to this agent (it asked leave to do something)."""
+    answer goes back to this agent (it asked leave to do something); so it does with
+    ``inner`` (a nested team's agent asked)."""
 
     prompt: str
     approval: bool = False
+    # Asked inside this agent (a user proxy in a nested team), which announced it and
+    # takes the answer: the run resumes inside it, not in the outer team's policy.
+    inner: bool = False
 
 
 class Stopped(msgspec.Struct, frozen=True, kw_only=True, tag="stopped"):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 __all__ = ["Control", "run_tool_calls"]
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any
 
 import anyio
 import msgspec
@@ -109,14 +110,11 @@ async def run_tool_calls(
             )
         )
 
-    try:
-        async with anyio.create_task_group() as tg:
-            for index, call in enumerate(calls):
-                tg.start_soon(run_one, index, call)
-    except ExceptionGroup as group:
-        # A tool that fails with an error of troupe's (an inner team's upstream error)
-        # reports that error, not "unhandled errors in a TaskGroup".
-        raise first_error(group) from None
+    if len(calls) == 1:
+        # One call (the usual case) needs no task group: it runs in the turn's own task.
+        await run_one(0, calls[0])
+    else:
+        await _run_concurrently(run_one, calls)
     results: list[ToolMessage | UserMessage] = [
         ToolMessage(
             call_id=call.id,
@@ -135,3 +133,16 @@ async def run_tool_calls(
             caption = TextPart(text=f"The images {call.name} returned:")
             results.append(UserMessage(content=(caption, *parts), source=call.name))
     return results, control
+
+
+async def _run_concurrently(
+    run_one: Callable[[int, ToolCall], Coroutine[Any, Any, None]], calls: Sequence[ToolCall]
+) -> None:
+    try:
+        async with anyio.create_task_group() as tg:
+            for index, call in enumerate(calls):
+                tg.start_soon(run_one, index, call)
+    except ExceptionGroup as group:
+        # A tool that fails with an error of troupe's (an inner team's upstream error)
+        # reports that error, not "unhandled errors in a TaskGroup".
+        raise first_error(group) from None

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 __all__ = ["build_termination", "unknown_agents"]
 
+from collections.abc import Callable
+from typing import Any
+
 from troupe.config.spec import TerminationSpec
 from troupe.errors import ConfigIssue
 from troupe.teams import (
     AllOf,
     AnyOf,
     External,
+    Functional,
     FunctionCall,
     Handoff,
     MaxMessages,
@@ -22,8 +26,13 @@ from troupe.teams import (
     TokenUsage,
 )
 
+# Imports a function named in config (reporting a bad one at its path), or None.
+Resolve = Callable[[str | None, str], Callable[..., Any] | None]
 
-def _leaves(spec: TerminationSpec) -> list[TerminationCondition]:
+
+def _leaves(
+    spec: TerminationSpec, resolve: Resolve | None, path: str
+) -> list[TerminationCondition]:
     found: list[TerminationCondition] = []
     if spec.max_messages is not None:
         found.append(MaxMessages(spec.max_messages))
@@ -48,22 +57,30 @@ def _leaves(spec: TerminationSpec) -> list[TerminationCondition]:
         found.append(TextMessage(spec.text_message if isinstance(spec.text_message, str) else None))
     if spec.function_call is not None:
         found.append(FunctionCall(spec.function_call))
+    if spec.function is not None and resolve is not None:
+        func = resolve(spec.function, f"{path}.function")
+        if func is not None:
+            found.append(Functional(func))
     return found
 
 
-def build_termination(spec: TerminationSpec | None) -> TerminationCondition | None:
-    """The condition of a ``termination:`` mapping: its entries joined by *any*."""
+def build_termination(
+    spec: TerminationSpec | None, resolve: Resolve | None = None, path: str = "$.termination"
+) -> TerminationCondition | None:
+    """The condition of a ``termination:`` mapping: its entries joined by *any*.
+
+    ``resolve`` imports ``function:`` predicates (without it they are left out)."""
     if spec is None:
         return None
-    parts = _leaves(spec)
-    if spec.any:
-        inner = [c for c in map(build_termination, spec.any) if c is not None]
+    parts = _leaves(spec, resolve, path)
+    for group, specs, join in (("any", spec.any, AnyOf), ("all", spec.all, AllOf)):
+        inner = [
+            c
+            for i, s in enumerate(specs or ())
+            if (c := build_termination(s, resolve, f"{path}.{group}[{i}]")) is not None
+        ]
         if inner:
-            parts.append(AnyOf(inner))
-    if spec.all:
-        inner = [c for c in map(build_termination, spec.all) if c is not None]
-        if inner:
-            parts.append(AllOf(inner))
+            parts.append(join(inner))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else AnyOf(parts)

@@ -12,17 +12,19 @@ __all__ = [
     "AssistantAgentSpec",
     "CodeExecutorAgentSpec",
     "HandoffSpec",
+    "SocietyOfMindAgentSpec",
     "TeamAgentSpec",
     "UserProxyAgentSpec",
 ]
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
 import msgspec
 from msgspec import Meta
 
 from troupe.agents._code_executor import DEFAULT_CODER_MESSAGE
 from troupe.agents._context import ContextPolicy
+from troupe.agents._filter import MessageFilter, PerSourceFilters
 from troupe.agents._user_proxy import DEFAULT_PROMPT
 
 PositiveInt = Annotated[int, Meta(ge=1)]
@@ -43,6 +45,9 @@ class _AgentBase(
     kind: ClassVar[str]
     name: AgentName
     description: str = ""
+    # What the agent sees: per source, the first or last N messages (others: none).
+    # Also in AutoGen's shape, {per_source: [...]}.
+    message_filter: list[MessageFilter] | PerSourceFilters | None = None
 
 
 class AssistantAgentSpec(_AgentBase, tag="assistant", kw_only=True, frozen=True):
@@ -68,6 +73,8 @@ class AssistantAgentSpec(_AgentBase, tag="assistant", kw_only=True, frozen=True)
     code_executor: str | None = None
     # Whether the agent may call the function tools a client passes in its request.
     client_tools: bool = True
+    # Memories (names under ``memories:``) queried before each turn.
+    memory: list[str] = []
 
 
 class UserProxyAgentSpec(_AgentBase, tag="user_proxy", kw_only=True, frozen=True):
@@ -95,5 +102,13 @@ class CodeExecutorAgentSpec(_AgentBase, tag="code_executor", kw_only=True, froze
     max_retries: Annotated[int, Meta(ge=0)] = 3
 
 
+from troupe.config.society import SocietyOfMindAgentSpec  # noqa: E402  (it extends _AgentBase)
+
 # The first member is the kind of an agent without ``kind:``.
-AgentSpec = AssistantAgentSpec | UserProxyAgentSpec | TeamAgentSpec | CodeExecutorAgentSpec
+AgentSpec: TypeAlias = (
+    AssistantAgentSpec
+    | UserProxyAgentSpec
+    | TeamAgentSpec
+    | CodeExecutorAgentSpec
+    | SocietyOfMindAgentSpec
+)

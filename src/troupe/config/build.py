@@ -26,14 +26,20 @@ from troupe.agents import (
     AssistantAgent,
     CodeAssistantAgent,
     CodeExecutorAgent,
+    FilteredAgent,
     Handoff,
     UserProxyAgent,
 )
+from troupe.agents._filter import PerSourceFilters
 from troupe.config._collect import join, shown
 from troupe.config._termination import build_termination, unknown_agents
+from troupe.config.cache import cached_model
 from troupe.config.executors import build_executor
+from troupe.config.magentic import MagenticOneTeamSpec, build_magentic_one
 from troupe.config.mcp import mcp_approval_agent, mcp_approvals, mcp_toolset
+from troupe.config.memory import build_memory
 from troupe.config.models import build_model
+from troupe.config.society import SocietyOfMindAgentSpec, build_society_of_mind
 from troupe.config.spec import (
     AgentSpec,
     AssistantAgentSpec,
@@ -45,11 +51,14 @@ from troupe.config.spec import (
     SwarmTeamSpec,
     TeamAgentSpec,
     TeamSpec,
+    TerminationSpec,
     UserProxyAgentSpec,
 )
 from troupe.errors import ConfigError, ConfigIssue
 from troupe.execution import Executor
+from troupe.memory import Memory
 from troupe.models import ChatModel, DemoModel, OutputSchema, capability_problem
+from troupe.store import DEFAULT_DATABASE_URL
 from troupe.teams import (
     DEFAULT_SELECTOR_PROMPT,
     Edge,
@@ -60,6 +69,7 @@ from troupe.teams import (
     Team,
     TeamAgent,
     TeamTool,
+    TerminationCondition,
 )
 from troupe.tools import Tool, Toolset, import_object, import_tool
 
@@ -72,6 +82,7 @@ class _Builder:
         self.models: dict[str, ChatModel | None] = {}
         self.tools: dict[str, Tool | None] = {}
         self.executors: dict[str, Executor | None] = {}
+        self.memories: dict[str, Memory | None] = {}
         self.teams: dict[str, Team | None] = {}
         self.mcp: dict[str, Any] = {}  # one connection per MCP server (troupe.config.mcp)
         self.building: list[str] = []
@@ -103,7 +114,8 @@ class _Builder:
         invalid = {p for p in self.dropped if p == join(f"$.{section}", p.rpartition(".")[2])}
         known = ", ".join(sorted({*names, *(p.rpartition(".")[2] for p in invalid)}))
         known = known or "none defined"
-        self.report(path, f"unknown {section[:-1]} {shown(name)}{hint}; {section}: {known}")
+        singular = "memory" if section == "memories" else section[:-1]
+        self.report(path, f"unknown {singular} {shown(name)}{hint}; {section}: {known}")
         return False
 
     def model(self, name: str, path: str) -> ChatModel | None:
@@ -112,9 +124,16 @@ class _Builder:
         if name not in self.models:
             self.models[name] = None
             try:
-                self.models[name] = build_model(
-                    name, self.spec.models[name], models=self.spec.models
-                )
+                model_spec = self.spec.models[name]
+                model = build_model(name, model_spec, models=self.spec.models)
+                if model_spec.cache is not None:
+                    model = cached_model(
+                        model,
+                        model_spec.cache,
+                        model_spec,
+                        self.spec.server.database_url or DEFAULT_DATABASE_URL,
+                    )
+                self.models[name] = model
             except ConfigError as err:
                 self.nested(join("$.models", name), err)
             except Exception as err:  # a provider that cannot be set up: report, go on
@@ -133,6 +152,22 @@ class _Builder:
                 self.nested(join("$.executors", name), err)
         self.failed = self.failed or self.executors[name] is None
         return self.executors[name]
+
+    def memory(self, name: str, path: str) -> Memory | None:
+        if not self._known("memories", name, self.spec.memories, path):
+            return None
+        if name not in self.memories:
+            self.memories[name] = None
+            try:
+                self.memories[name] = build_memory(
+                    name,
+                    self.spec.memories[name],
+                    self.spec.server.database_url or DEFAULT_DATABASE_URL,
+                )
+            except ConfigError as err:
+                self.nested(join("$.memories", name), err)
+        self.failed = self.failed or self.memories[name] is None
+        return self.memories[name]
 
     def tool(self, ref: str, path: str) -> Tool | Toolset | None:
         if ref.startswith("mcp:"):
@@ -181,10 +216,15 @@ class _Builder:
 
     def agent(self, spec: AgentSpec, path: str) -> Agent | None:
         try:
-            return AGENT_BUILDERS[type(spec)](self, spec, path)
+            agent = AGENT_BUILDERS[type(spec)](self, spec, path)
         except ConfigError as err:
             self.nested(path, err)
             return None
+        filters = spec.message_filter
+        if agent is not None and filters is not None:
+            rules = filters.per_source if isinstance(filters, PerSourceFilters) else filters
+            return FilteredAgent(agent, rules)
+        return agent
 
     def _team(self, name: str, spec: TeamSpec) -> Team | None:
         path = join("$.teams", name)
@@ -201,7 +241,7 @@ class _Builder:
                 name,
                 members,
                 description=spec.description,
-                termination=build_termination(spec.termination),
+                termination=self._termination(spec.termination, f"{path}.termination"),
                 max_turns=spec.max_turns,
                 answer_agents=spec.answer_agents,
                 **kind_args,
@@ -210,6 +250,13 @@ class _Builder:
             self.nested(path, err)
             return None
         return None if self.failed else team
+
+    def _termination(self, spec: TerminationSpec | None, path: str) -> TerminationCondition | None:
+        try:
+            return build_termination(spec, self.function, path)
+        except ConfigError as err:  # a function that cannot be a condition
+            self.nested(path, err)
+            return None
 
     def _speakers(self, spec: TeamSpec, seen: set[str]) -> set[str]:
         """The names of the agents that speak in a run of the team, nested teams' too."""
@@ -274,10 +321,11 @@ def _assistant(b: _Builder, spec: AssistantAgentSpec, path: str) -> Agent | None
     tools: list[Tool | Toolset | None] = [
         b.tool(ref, f"{path}.tools[{i}]") for i, ref in enumerate(spec.tools)
     ]
+    memories = [b.memory(name, f"{path}.memory[{i}]") for i, name in enumerate(spec.memory)]
     for i, team_name in enumerate(spec.team_tools):
         inner = b.team(team_name, f"{path}.team_tools[{i}]")
         tools.append(TeamTool(inner) if inner else None)
-    if model is None or any(tool is None for tool in tools):
+    if model is None or any(tool is None for tool in tools) or None in memories:
         return None
     if spec.code_executor is not None and executor is None:
         return None
@@ -308,6 +356,7 @@ def _assistant(b: _Builder, spec: AssistantAgentSpec, path: str) -> Agent | None
         stop_tool=spec.stop_tool,
         client_tools=spec.client_tools,
         context=spec.context,
+        memory=[m for m in memories if m is not None],
         output_type=(
             OutputSchema(schema=spec.output_schema, name=f"{spec.name}_output", strict=False)
             if spec.output_schema is not None
@@ -350,7 +399,9 @@ def _graph(b: _Builder, spec: GraphTeamSpec, path: str) -> _TeamKind:
     edges = []
     for i, edge in enumerate(spec.edges):
         predicate = b.function(edge.when_func, f"{path}.edges[{i}].when_func")
-        edges.append(Edge(edge.source, edge.target, predicate or edge.when))
+        edges.append(
+            Edge(edge.source, edge.target, predicate or edge.when, edge.group, edge.activation)
+        )
     return GraphTeam, {"edges": edges, "entry": spec.entry, "activation": spec.activation}
 
 
@@ -360,6 +411,7 @@ AGENT_BUILDERS: dict[type[Any], Callable[[_Builder, Any, str], Agent | None]] = 
     UserProxyAgentSpec: _user_proxy,
     TeamAgentSpec: _team_agent,
     CodeExecutorAgentSpec: _code_executor,
+    SocietyOfMindAgentSpec: build_society_of_mind,
 }
 # One builder per kind: (builder, spec, path) -> the team class and its kind's arguments.
 TEAM_BUILDERS: dict[type[Any], Callable[[_Builder, Any, str], _TeamKind]] = {
@@ -367,6 +419,7 @@ TEAM_BUILDERS: dict[type[Any], Callable[[_Builder, Any, str], _TeamKind]] = {
     SelectorTeamSpec: _selector,
     SwarmTeamSpec: _swarm,
     GraphTeamSpec: _graph,
+    MagenticOneTeamSpec: build_magentic_one,
 }
 
 

@@ -17,6 +17,7 @@ import msgspec
 from msgspec import Meta
 
 from troupe.config._collect import shown
+from troupe.config.cache import ModelCacheSpec
 from troupe.errors import ConfigError, ConfigIssue
 from troupe.models import ChatModel, DemoModel, FallbackModel, ModelCapabilities, capabilities_for
 
@@ -77,6 +78,8 @@ class ModelSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
     extra_body: dict[str, Any] = {}
     # Per million tokens: ``{input: 2.5, output: 10}``; the studio's costs use it.
     price: PriceSpec | None = None
+    # Keep responses: {store: memory | database | redis, url, ttl_seconds, max_entries}.
+    cache: ModelCacheSpec | None = None
 
 
 def _misplaced(spec: ModelSpec) -> list[ConfigIssue]:

@@ -33,6 +33,7 @@ __all__ = [
     "ExecutorSpec",
     "GraphTeamSpec",
     "HandoffSpec",
+    "MagenticOneTeamSpec",
     "MetricsSpec",
     "ModelSpec",
     "RoundRobinTeamSpec",
@@ -48,7 +49,7 @@ __all__ = [
     "UserProxyAgentSpec",
 ]
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, TypeAlias
 
 import msgspec
 from msgspec import Meta
@@ -63,6 +64,7 @@ from troupe.config.agents import (
 )
 from troupe.config.executors import ExecutorSpec
 from troupe.config.mcp import SERVER_NAME, McpServerSpec
+from troupe.config.memory import MemorySpec
 from troupe.config.models import ModelSpec
 
 PositiveInt = Annotated[int, Meta(ge=1)]
@@ -106,6 +108,8 @@ class TerminationSpec(_Spec, kw_only=True, frozen=True):
     # ``true`` for any agent's text message, or an agent's name.
     text_message: bool | str | None = None
     function_call: str | None = None
+    # A predicate ``package.module:function`` (the run's messages -> bool).
+    function: str | None = None
 
 
 class SelectorSpec(_Spec, kw_only=True, frozen=True):
@@ -125,6 +129,9 @@ class EdgeSpec(_Spec, kw_only=True, frozen=True, rename={"source": "from", "targ
     when: str | None = None
     # Or when this predicate ``package.module:function`` (message -> bool) is true.
     when_func: str | None = None
+    # GraphFlow's activation group: the target runs when all (or any) edges of a group fired.
+    group: str | None = None
+    activation: Literal["all", "any"] | None = None
 
 
 class _TeamBase(_Spec, kw_only=True, frozen=True, tag_field="kind"):
@@ -169,8 +176,12 @@ class GraphTeamSpec(_TeamBase, tag="graph", kw_only=True, frozen=True):
     activation: dict[str, Literal["all", "any"]] = {}
 
 
+from troupe.config.magentic import MagenticOneTeamSpec  # noqa: E402  (it extends _TeamBase)
+
 # The first member is the kind of a team without ``kind:``.
-TeamSpec = RoundRobinTeamSpec | SelectorTeamSpec | SwarmTeamSpec | GraphTeamSpec
+TeamSpec: TypeAlias = (
+    RoundRobinTeamSpec | SelectorTeamSpec | SwarmTeamSpec | GraphTeamSpec | MagenticOneTeamSpec
+)
 
 
 class MetricsSpec(_Spec, kw_only=True, frozen=True):
@@ -228,3 +239,5 @@ class ConfigSpec(_Spec, kw_only=True, frozen=True):
     teams: dict[Annotated[str, Meta(pattern=NAME_PATTERN)], TeamSpec] = {}
     server: ServerSpec = ServerSpec()
     mcp_servers: dict[Annotated[str, Meta(pattern=SERVER_NAME)], McpServerSpec] = {}
+    # Agent memories by name (``memory: [name]`` on an assistant): list or vector.
+    memories: dict[Annotated[str, Meta(pattern=NAME_PATTERN)], MemorySpec] = {}

@@ -13,6 +13,8 @@ a test checks that the two agree.
                           sequence number of its last stored event.
 ``troupe_run_events``     a run's event log, in batches: events ``first_seq`` to
                           ``last_seq``, one msgspec-encoded event per line.
+``troupe_model_cache``    model responses by request hash (``cache: {store: database}``).
+``troupe_memory``         agent memory entries: text, metadata, an embedding.
 
 Times are seconds since the epoch, from the database's clock (one clock for
 every replica).
@@ -26,7 +28,9 @@ __all__ = [
     "conversations",
     "items",
     "leases",
+    "memory_entries",
     "metadata",
+    "model_cache",
     "run_events",
     "runs",
 ]
@@ -35,7 +39,7 @@ import sqlalchemy as sa
 
 # The Alembic revision these tables are at (a test keeps it equal to the latest
 # migration): a database already there is used without loading Alembic.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0004"
 VERSION_TABLE = "troupe_alembic_version"
 
 metadata = sa.MetaData(naming_convention={"pk": "pk_%(table_name)s"})
@@ -121,4 +125,27 @@ run_events = sa.Table(
     sa.ForeignKeyConstraint(
         ["run_id"], ["troupe_runs.id"], name="fk_troupe_run_events_run", ondelete="CASCADE"
     ),
+)
+
+model_cache = sa.Table(
+    "troupe_model_cache",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.LargeBinary(), nullable=False),
+    sa.Column("created_at", sa.Double(), nullable=False),
+)
+
+memory_entries = sa.Table(
+    "troupe_memory",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("memory", sa.String(128), nullable=False),
+    sa.Column("scope", sa.String(64), nullable=False, server_default=""),
+    sa.Column("content", sa.Text(), nullable=False),
+    sa.Column("metadata", sa.LargeBinary(), nullable=True),
+    # float32 little-endian, as written by ``troupe.memory``.
+    sa.Column("embedding", sa.LargeBinary(), nullable=True),
+    sa.Column("embedding_model", sa.String(128), nullable=True),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.Index("ix_troupe_memory_memory", "memory", "scope"),
 )

@@ -15,13 +15,16 @@ from troupe.teams._state import (
     settle,
 )
 from troupe.teams.graph import Edge, GraphTeam
+from troupe.teams.magentic import MagenticOneTeam
 from troupe.teams.round_robin import RoundRobinTeam
 from troupe.teams.selector import DEFAULT_SELECTOR_PROMPT, SelectorTeam
+from troupe.teams.society import SocietyOfMindAgent
 from troupe.teams.swarm import SwarmTeam
 from troupe.teams.termination import (
     AllOf,
     AnyOf,
     External,
+    Functional,
     FunctionCall,
     Handoff,
     MaxMessages,
@@ -41,9 +44,11 @@ __all__ = [
     "Edge",
     "External",
     "FunctionCall",
+    "Functional",
     "GraphProgress",
     "GraphTeam",
     "Handoff",
+    "MagenticOneTeam",
     "MaxMessages",
     "PendingInput",
     "RoundRobinTeam",
@@ -56,6 +61,7 @@ __all__ = [
     "RunState",
     "RunStatus",
     "SelectorTeam",
+    "SocietyOfMindAgent",
     "SourceMatch",
     "StepEnd",
     "StopMessage",

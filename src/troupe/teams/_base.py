@@ -208,8 +208,14 @@ class Team:
     async def _next(
         self, state: RunState, run: RunContext
     ) -> tuple[Sequence[Agent], RunState] | None:
-        """Who speaks next (several agents run concurrently), or None when the team is done."""
+        """Who speaks next (several agents run concurrently), or None when the team is done.
+
+        No speakers (an empty sequence) is a step of the policy's own: its state goes on."""
         raise NotImplementedError
+
+    def _stop_reason(self, state: RunState) -> str:
+        """Why the run ends when ``_next`` says the team is done."""
+        return f"{self.kind} team finished"
 
     def _after_turn(self, state: RunState, agent: Agent, outcome: AgentOutcome) -> RunState:
         """The policy's bookkeeping after an agent's turn."""
@@ -219,6 +225,8 @@ class Team:
         self, state: RunState, pending: PendingInput, answer: Sequence[Message]
     ) -> RunState:
         """The policy's bookkeeping when the human answers ``pending`` with ``answer``."""
+        if pending.inner:
+            return msgspec.structs.replace(state, resume_with=pending.agent)
         if pending.kind == "handoff":
             return msgspec.structs.replace(state, current_speaker=pending.agent)
         if pending.kind in ("approval", "client_tools"):
@@ -300,7 +308,7 @@ class Team:
         if pending is not None:
             if pending.kind == "client_tools":
                 incoming = answer_calls(pending, incoming)
-            elif pending.kind == "proxy":
+            elif pending.kind == "proxy" and not pending.inner:
                 # The human speaks as the proxy agent that asked.
                 incoming = [
                     UserMessage(content=m.content, source=pending.agent)
@@ -342,7 +350,7 @@ class Team:
         else:
             step = await self._next(state, run)
         if step is None:
-            return state, f"{self.kind} team finished"
+            return state, self._stop_reason(state)
         speakers, state = step
         outcomes = await self._take_turns(speakers, state, run)
         pause: tuple[Agent, AgentOutcome] | None = None
@@ -451,6 +459,13 @@ class Team:
                 await emit(ClientToolsRequested(agent=agent.name, calls=calls))
                 state = msgspec.structs.replace(state, pending_input=pending)
                 return state, f"client tools requested by {agent.name}"
+            case AwaitingInput(prompt=prompt, inner=True):
+                # The nested team asked (its input_requested event came through): the
+                # answer goes back into it.
+                pending = PendingInput(agent=agent.name, prompt=prompt, inner=True)
+                return msgspec.structs.replace(
+                    state, pending_input=pending
+                ), f"input requested by {agent.name}"
             case AwaitingInput(prompt=prompt, approval=approval):
                 pending = PendingInput(
                     agent=agent.name, prompt=prompt, kind="approval" if approval else "proxy"

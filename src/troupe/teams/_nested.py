@@ -7,7 +7,9 @@ the outer ``RunState.inner``; a team used as a tool starts afresh per call.
 
 from __future__ import annotations
 
-__all__ = ["TeamAgent", "TeamTool"]
+__all__ = ["InnerRun", "TeamAgent", "TeamTool", "nested_state", "run_inner"]
+
+from typing import Any
 
 import msgspec
 
@@ -17,7 +19,7 @@ from troupe.events import Event, RunEnded
 from troupe.messages import AssistantMessage, Message, UserMessage
 from troupe.models import ToolSpec
 from troupe.teams._base import Team
-from troupe.teams._state import RunState
+from troupe.teams._state import RunResult, RunState
 from troupe.tools import ToolOutput
 
 
@@ -25,6 +27,11 @@ class _NestedState(msgspec.Struct, frozen=True, kw_only=True):
     inner: RunState
     # How much of the outer transcript the inner team has already been given.
     seen: int = 0
+
+
+def nested_state(inner: RunState, seen: int) -> Any:
+    """What a nested team's agent keeps for its next turn (``AgentOutcome.state``)."""
+    return _NestedState(inner=inner, seen=seen)
 
 
 def _inbound(messages: tuple[Message, ...]) -> list[Message]:
@@ -65,34 +72,51 @@ class TeamAgent:
         return self._description
 
     async def run(self, turn: AgentTurn, emit: Emit) -> AgentOutcome:
-        previous = turn.state if isinstance(turn.state, _NestedState) else None
-        if previous is None and isinstance(turn.state, dict):
-            previous = msgspec.convert(turn.state, _NestedState)
-        inner = (
-            previous.inner
-            if previous
-            else self.team.new_state(f"{turn.conversation_id}/{self._name}")
-        )
-        seen = previous.seen if previous else 0
-        new = _inbound(turn.transcript[seen:])
-        result = await self.team.run(inner, new, _forward(emit))
-        if result.error is not None:
-            raise RunError(
-                f"inner team '{self.team.name}' failed: {result.error.message}",
-                code=result.error.code,
-            )
-        added = result.state.transcript[len(inner.transcript) + len(new) :]
-        said = tuple(
-            m for m in added if isinstance(m, AssistantMessage) and m.content and not m.tool_calls
-        )
-        pending = result.state.pending_input
+        inner = await run_inner(self.team, self._name, turn, _forward(emit))
+        pending = inner.result.state.pending_input
         return AgentOutcome(
-            messages=said,
-            usage=result.usage,
-            end=AwaitingInput(prompt=pending.prompt) if pending is not None else Answered(),
+            messages=inner.said,
+            usage=inner.result.usage,
+            end=AwaitingInput(prompt=pending.prompt, inner=True)
+            if pending is not None
+            else Answered(),
             # What it said joins the outer transcript too: the inner team has seen that.
-            state=_NestedState(inner=result.state, seen=len(turn.transcript) + len(said)),
+            state=_NestedState(
+                inner=inner.result.state, seen=len(turn.transcript) + len(inner.said)
+            ),
         )
+
+
+class InnerRun(msgspec.Struct, frozen=True, kw_only=True):
+    """A nested team's run in an outer turn: how it ended, and what its agents said."""
+
+    result: RunResult
+    said: tuple[AssistantMessage, ...]
+
+
+async def run_inner(
+    team: Team, name: str, turn: AgentTurn, emit: Emit, *, keep: bool = True
+) -> InnerRun:
+    """Run ``team`` on the outer messages it has not seen (all of them, the first time or
+    without ``keep``) from the state kept in ``turn``; an inner failure is the turn's."""
+    previous = turn.state if isinstance(turn.state, _NestedState) else None
+    if previous is None and isinstance(turn.state, dict):
+        previous = msgspec.convert(turn.state, _NestedState)
+    if previous is not None and not keep and previous.inner.pending_input is None:
+        previous = None
+    inner = previous.inner if previous else team.new_state(f"{turn.conversation_id}/{name}")
+    seen = previous.seen if previous else 0
+    new = _inbound(turn.transcript[seen:])
+    result = await team.run(inner, new, emit)
+    if result.error is not None:
+        raise RunError(
+            f"inner team '{team.name}' failed: {result.error.message}", code=result.error.code
+        )
+    added = result.state.transcript[len(inner.transcript) + len(new) :]
+    said = tuple(
+        m for m in added if isinstance(m, AssistantMessage) and m.content and not m.tool_calls
+    )
+    return InnerRun(result=result, said=said)
 
 
 class TeamTool:

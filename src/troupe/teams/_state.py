@@ -40,6 +40,8 @@ class PendingInput(msgspec.Struct, frozen=True, kw_only=True):
     prompt: str
     kind: Literal["proxy", "handoff", "approval", "client_tools"] = "proxy"
     calls: tuple[ToolCall, ...] = ()
+    # Asked inside ``agent`` (a nested team): the answer goes to it, it speaks first.
+    inner: bool = False
 
 
 class RunOptions(msgspec.Struct, frozen=True, kw_only=True):

@@ -33,11 +33,18 @@ Predicate = Callable[[Message | None], bool]
 
 @dataclass(frozen=True)
 class Edge:
-    """``source`` → ``target``, taken when ``condition`` holds (always, when None)."""
+    """``source`` → ``target``, taken when ``condition`` holds (always, when None).
+
+    ``group`` (GraphFlow's activation group): the target runs when ``all`` (or ``any``,
+    ``activation``) of the edges of one of its groups have fired; the groups of a
+    node are independent, e.g. a join of the first pass and a loop's way back.
+    """
 
     source: str
     target: str
     condition: str | Predicate | None = None
+    group: str | None = None
+    activation: Activation | None = None
 
     def fires(self, message: Message | None) -> bool:
         if self.condition is None:
@@ -89,10 +96,18 @@ class GraphTeam(Team):
         # A join waits for the sources of its forward edges; a loop's back edge wakes it alone.
         self.parents: dict[str, frozenset[str]] = {
             node: frozenset(
-                e.source for e in self.edges if e.target == node and e not in self.back_edges
+                e.source
+                for e in self.edges
+                if e.target == node and e not in self.back_edges and e.group is None
             )
             for node in self.by_name
         }
+        # Edges in named groups wait for the sources of their group.
+        self.groups: dict[str, frozenset[str]] = {}
+        for edge in self.edges:
+            if edge.group is not None:
+                key = _group_key(edge)
+                self.groups[key] = self.groups.get(key, frozenset()) | {edge.source}
         issues = self._check_shape()
         if issues:
             raise ConfigError(issues)
@@ -209,6 +224,8 @@ class GraphTeam(Team):
         self, state: RunState, pending: PendingInput, answer: Sequence[Message]
     ) -> RunState:
         state = super()._resume(state, pending, answer)
+        if pending.inner:
+            return state  # the nested team takes the answer and speaks again
         return self._fire(state, pending.agent, answer[-1] if answer else None)
 
     def _fire(self, state: RunState, node: str, message: Message | None) -> RunState:
@@ -219,19 +236,27 @@ class GraphTeam(Team):
             if not edge.fires(message):
                 continue
             target = edge.target
-            if edge in self.back_edges or self.activation.get(target, "all") == "any":
+            activation = edge.activation or self.activation.get(target, "all")
+            if (edge.group is None and edge in self.back_edges) or activation == "any":
                 if target not in ready:
                     ready.append(target)
                 continue
-            heard = frozenset((*arrived.get(target, ()), node))
-            if heard >= self.parents[target]:
-                arrived.pop(target, None)
+            key = target if edge.group is None else _group_key(edge)
+            waits = self.parents[target] if edge.group is None else self.groups[key]
+            heard = frozenset((*arrived.get(key, ()), node))
+            if heard >= waits:
+                arrived.pop(key, None)
                 if target not in ready:
                     ready.append(target)
             else:
-                arrived[target] = tuple(sorted(heard))
+                arrived[key] = tuple(sorted(heard))
         graph = msgspec.structs.replace(graph, ready=tuple(ready), arrived=arrived)
         return msgspec.structs.replace(state, graph=graph)
 
 
 DEFAULT_GRAPH_TURNS = 50
+
+
+def _group_key(edge: Edge) -> str:
+    """Where a group's arrivals are kept (``GraphProgress.arrived``): no node's name."""
+    return f"{edge.target}#{edge.group}"

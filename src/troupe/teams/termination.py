@@ -15,6 +15,7 @@ __all__ = [
     "AnyOf",
     "External",
     "FunctionCall",
+    "Functional",
     "Handoff",
     "MaxMessages",
     "SourceMatch",
@@ -26,9 +27,11 @@ __all__ = [
     "TokenUsage",
 ]
 
+import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
+from troupe.errors import ConfigError, ConfigIssue
 from troupe.messages import AssistantMessage, Message, ToolMessage, text_of
 from troupe.teams._state import RunProgress
 
@@ -261,3 +264,29 @@ class FunctionCall(TerminationCondition):
 
     def __repr__(self) -> str:
         return f"FunctionCall({self.function_name!r})"
+
+
+class Functional(TerminationCondition):
+    """Stops when ``func(messages)`` is true: a Python predicate over the run's chat
+    messages so far (the user's, then each turn's answer)."""
+
+    def __init__(self, func: Callable[[Sequence[Message]], bool]) -> None:
+        if inspect.iscoroutinefunction(func):
+            raise ConfigError(
+                ConfigIssue(
+                    "$.function", f"{_name_of(func)} is async; a termination function must be sync"
+                )
+            )
+        self.func = func
+
+    def check(self, run: RunProgress) -> str | None:
+        if self.func(run.messages):
+            return f"function {_name_of(self.func)} returned true"
+        return None
+
+    def __repr__(self) -> str:
+        return f"Functional({_name_of(self.func)})"
+
+
+def _name_of(func: object) -> str:
+    return str(getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or func)

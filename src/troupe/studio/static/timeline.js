@@ -140,6 +140,14 @@ export class Timeline {
       ev.reason ? h("div.body.reason", {}, ev.reason) : null));
   }
 
+  on_memory_result(ev, meta) {
+    const items = ev.contents.map((text, i) =>
+      h("li", {}, ev.scores[i] !== undefined ? `${text} (${ev.scores[i].toFixed(2)})` : text));
+    this.place(ev.agent, this.card(ev, meta,
+      h("span", {}, tag("memory"), ` ${ev.agent} recalls ${ev.contents.length} from ${ev.memory}`),
+      items.length ? h("ol.body", {}, ...items) : null));
+  }
+
   on_code_execution(ev, meta) {
     const output = h("div.result.pending", {}, "running…");
     const el = this.card(ev, meta, h("span", {}, tag("code"), ` ${ev.language}`), h("pre.code", {}, ev.code), output);
