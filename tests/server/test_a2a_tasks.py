@@ -1,19 +1,13 @@
-"""A2A ListTasks pages through a key's tasks, most recently updated first; a task sent
-without waiting is found on another replica at once."""
+"""A2A ListTasks pages through a key's tasks, most recently updated first."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import anyio
 import pytest
 
 from tests.asgi import Served
 from tests.server.conftest import app_for
 from troupe.agents import AssistantAgent
-from troupe.models import FunctionModel, ModelRequest, ScriptedModel
-from troupe.server import create_app
-from troupe.store import InMemoryConversationStore
+from troupe.models import ScriptedModel
 from troupe.teams import RoundRobinTeam
 
 pytestmark = pytest.mark.anyio
@@ -79,33 +73,3 @@ async def test_bad_list_paging_is_invalid_params(served: Served, params: object)
     http = await served.http(app_for(team, api_keys=[KEY]))
     answer = (await http.post("/v1/a2a/solo", json=rpc("ListTasks", params), headers=AUTH)).json()
     assert answer["error"]["code"] == -32602 and "page" in answer["error"]["message"]
-
-
-async def test_a_task_sent_without_waiting_is_found_at_once_by_another_replica(
-    served: Served,
-) -> None:
-    """Two apps on one store are two replicas: the task's id is answered once it is stored."""
-    release = anyio.Event()
-
-    async def slow(request: ModelRequest) -> str:
-        await release.wait()
-        return "Done."
-
-    def replica() -> Any:
-        team = RoundRobinTeam("solo", [AssistantAgent("bot", FunctionModel(slow))])
-        return create_app(teams=[team], api_keys=[KEY], store=store)
-
-    store = InMemoryConversationStore()
-    one, two = await served.http(replica()), await served.http(replica())
-    message = {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "hi"}]}
-    params = {"message": message, "configuration": {"returnImmediately": True}}
-    try:
-        sent = (
-            await one.post("/v1/a2a/solo", json=rpc("SendMessage", params), headers=AUTH)
-        ).json()
-        task = sent["result"]["task"]
-        assert task["status"]["state"] == "TASK_STATE_WORKING"
-        got = await two.post("/v1/a2a/solo", json=rpc("GetTask", {"id": task["id"]}), headers=AUTH)
-        assert got.json()["result"]["status"]["state"] == "TASK_STATE_WORKING"
-    finally:
-        release.set()  # the run ends, whatever was asserted
