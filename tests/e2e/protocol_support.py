@@ -26,7 +26,6 @@ teams:
         max_tool_iterations: 3
         handoffs: [billing]
       - {{name: billing, model: fake, description: Refunds and invoices., handoffs: [user]}}
-{server}
 """
 
 
@@ -42,16 +41,18 @@ def support_script(upstream: Upstream) -> None:
 
 
 @contextmanager
-def serving(upstream: Upstream, directory: Path, server: str = "") -> Iterator[str]:
-    """A `troupe serve` on the upstream; yields its base URL."""
+def serving(upstream: Upstream, directory: Path, database_url: str = "memory") -> Iterator[str]:
+    """A `troupe serve` on the upstream, keeping its runs in ``database_url``; yields its base
+    URL. (The database goes in ``TROUPE_DATABASE_URL``: the tests' own environment sets it to
+    ``memory``, and it would override a ``server.database_url`` in the config.)"""
     config = directory / "teams.yaml"
-    config.write_text(CONFIG.format(base_url=upstream.base_url, server=server))
+    config.write_text(CONFIG.format(base_url=upstream.base_url))
     port = free_port()
     args = [sys.executable, "-m", "troupe.cli", "serve", "--config", str(config)]
     proc = start(
         [*args, "--port", str(port), "--log-level", "warning"],
         f"http://127.0.0.1:{port}/health",
-        env={"TROUPE_API_KEYS": KEY},
+        env={"TROUPE_API_KEYS": KEY, "TROUPE_DATABASE_URL": database_url},
         cwd=directory,
     )
     try:

@@ -1,6 +1,7 @@
 """The official A2A SDK client against a real `troupe serve`: the card, a streamed task with
 each agent's messages and the final artifact, input-required resumed in the same task, GetTask,
-ListTasks, subscribing to a running task, cancelling one (its upstream request closed)."""
+ListTasks; on two replicas sharing PostgreSQL, a running task followed live and cancelled
+(its upstream request closed) from the replica that does not run it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from a2a.types import a2a_pb2 as pb
 
 from tests.e2e.conftest import Upstream
 from tests.e2e.protocol_support import KEY, serving, support_script
+from tests.store.postgres import postgres_database
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
@@ -107,23 +109,50 @@ async def test_a_streamed_task_shows_the_work_and_input_required_goes_on_in_the_
             assert {t.id for t in listed.tasks} == {task.id, waiting.id}
 
 
-async def test_a_task_is_followed_by_subscribing_and_cancel_closes_its_upstream_request(
+async def test_a_task_is_followed_and_cancelled_from_a_second_replica(
     upstream: Upstream, tmp_path: Path
 ) -> None:
+    """Two replicas on one PostgreSQL database: a task started on A without waiting is found,
+    followed live to its end and cancelled (its model request on A closed) from B."""
     upstream.reset()
-    with serving(upstream, tmp_path) as url:
-        words = " ".join(f"w{i}" for i in range(40))
-        upstream.script({"text": words, "delay": 0.05}, {"text": "slow " * 200, "delay": 0.2})
-        async with a2a_client(url, polling=True) as one, a2a_client(url) as two:
-            # A task started without waiting, followed by subscribing, to its end.
+    words = " ".join(f"w{i}" for i in range(40))
+    upstream.script(
+        {"tool_calls": [{"name": "calculator", "arguments": '{"expression": "6*7"}'}]},
+        {"text": words, "delay": 0.05},
+        {"text": "slow " * 200, "delay": 0.2},
+    )
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with (
+        postgres_database("troupe_a2a") as database,
+        serving(upstream, tmp_path / "a", database) as a,
+        serving(upstream, tmp_path / "b", database) as b,
+    ):
+        async with a2a_client(a, polling=True) as one, a2a_client(b) as two:
+            # A task started on A without waiting: B knows it at once, still working...
             (started,) = await streamed(one, user("Go"))
-            followed = [
-                e async for e in two.subscribe(pb.SubscribeToTaskRequest(id=started.task.id))
+            task_id = started.task.id
+            assert started.task.status.state == pb.TASK_STATE_WORKING
+            got = await two.get_task(pb.GetTaskRequest(id=task_id))
+            assert got.id == task_id and got.status.state == pb.TASK_STATE_WORKING
+            # ...and B's subscriber sees the rest of it as A runs it, to its end.
+            followed = [e async for e in two.subscribe(pb.SubscribeToTaskRequest(id=task_id))]
+            assert followed[0].task.id == task_id
+            kinds = [
+                e.status_update.status.message.metadata["troupe_type"]
+                for e in followed
+                if e.HasField("status_update")
+                and "troupe_type" in e.status_update.status.message.metadata
             ]
+            assert kinds == ["tool_call", "tool_result"]
             assert agent_texts(followed) == [("triage", words)]
+            (artifact,) = [
+                e.artifact_update.artifact for e in followed if e.HasField("artifact_update")
+            ]
+            assert artifact.parts[0].text.endswith(words)
             assert followed[-1].status_update.status.state == pb.TASK_STATE_COMPLETED
 
-            # A task cancelled mid-answer: canceled, and the model request closed.
+            # A task A runs, cancelled mid-answer from B: canceled, the model request closed.
             (started,) = await streamed(one, user("Go on", context_id=started.task.context_id))
             before = upstream.stats()["streams_cancelled"]
             cancelled = await two.cancel_task(pb.CancelTaskRequest(id=started.task.id))

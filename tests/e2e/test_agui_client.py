@@ -1,5 +1,6 @@
 """The AG-UI TypeScript client (``@ag-ui/client``'s ``HttpAgent``) against a real `troupe serve`:
-a server-side tool, a handoff, an input request and its answer on one thread. Every event the
+a server-side tool, a handoff, an input request and its answer, and a front-end tool round trip
+on one thread. Every event the
 client received also validates against the Python SDK's types."""
 
 from __future__ import annotations
@@ -28,16 +29,29 @@ def node_clients() -> None:
     subprocess.run(["bash", str(ROOT / "scripts" / "node-clients")], check=True, timeout=600)
 
 
+def types(events: list[dict[str, Any]]) -> list[str]:
+    return [e["type"] for e in events]
+
+
 def texts(events: list[dict[str, Any]]) -> str:
     return "".join(e["delta"] for e in events if e["type"] == "TEXT_MESSAGE_CONTENT")
 
 
-def test_http_agent_runs_a_thread_with_a_tool_a_handoff_and_an_interrupt(
+def test_http_agent_runs_a_thread_with_tools_a_handoff_an_interrupt_and_a_front_end_tool(
     upstream: Upstream, tmp_path: Path
 ) -> None:
     node_clients()
     upstream.reset()
     support_script(upstream)
+    # billing then calls the front end's tool, and answers from what the client returns.
+    upstream.script(
+        {
+            "tool_calls": [
+                {"id": "call_weather", "name": "get_weather", "arguments": '{"city": "Paris"}'}
+            ]
+        },
+        {"text": "Sunny in Paris, as you can see."},
+    )
     with serving(upstream, tmp_path) as url:
         done = subprocess.run(
             ["node", str(NODE / "agui_client.mjs"), f"{url}/v1/ag-ui/support", KEY],
@@ -47,7 +61,7 @@ def test_http_agent_runs_a_thread_with_a_tool_a_handoff_and_an_interrupt(
         )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
-    first, second, third = seen["runs"]
+    first, second, third, calling, answered = seen["runs"]
     for run in seen["runs"]:
         for event in run["events"]:
             _event.validate_python(event)
@@ -72,5 +86,24 @@ def test_http_agent_runs_a_thread_with_a_tool_a_handoff_and_an_interrupt(
     # The third run resumes it; the client has no interrupt left and billing's answer.
     assert third["interrupts"] == []
     assert texts(third["events"]) == "Invoice 42 is refunded."
-    asked = upstream.requests()[-1]["messages"]
+    requests = upstream.requests()
+    assert len(requests) == 7  # 3 + 1 + 1 model calls, then one per front-end tool run
+    asked = requests[4]["messages"]
     assert any(m["role"] == "user" and m["content"] == "Invoice 42" for m in asked)
+
+    # The front-end tool: billing's call reaches the client as TOOL_CALL_* and the run
+    # finishes; the client's next run carries its result and billing answers from it.
+    (start,) = [e for e in calling["events"] if e["type"] == "TOOL_CALL_START"]
+    assert start["toolCallName"] == "get_weather"
+    args = "".join(e["delta"] for e in calling["events"] if e["type"] == "TOOL_CALL_ARGS")
+    assert json.loads(args) == {"city": "Paris"}
+    assert calling["interrupts"] == [] and "TOOL_CALL_RESULT" not in types(calling["events"])
+    (call,) = [c for m in calling["newMessages"] for c in m.get("toolCalls", [])]
+    assert call["id"] == start["toolCallId"]
+    assert calling["events"][-1]["outcome"]["pendingToolCallIds"] == [call["id"]]
+    assert texts(answered["events"]) == "Sunny in Paris, as you can see."
+    result = [m for m in requests[6]["messages"] if m["role"] == "tool"][-1]
+    assert result["content"] == "Sunny in Paris, 21 C" and result["tool_call_id"] == call["id"]
+    tools = requests[5]["tools"]
+    (offered,) = [t for t in tools if t["function"]["name"] == "get_weather"]
+    assert offered["function"]["parameters"]["required"] == ["city"]

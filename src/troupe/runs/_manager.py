@@ -252,6 +252,12 @@ class RunManager:
         self._spawn(run, state, tuple(new))
         return run
 
+    async def stored(self, run: LiveRun) -> None:
+        """Return once the store has ``run``'s record (and its events so far), so every
+        replica finds it: for views that answer with a run's id before it ends."""
+        if not run.begun and not run.finished.is_set():
+            await self._writer.commit(run)
+
     async def _take(self, key: tuple[str, str], lease: Lease, run_id: str) -> RunState | None:
         """The conversation's lease and state, by the busy policy."""
         if self.settings.busy_policy == "reject":

@@ -20,13 +20,14 @@ from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
 
 from troupe import __version__, logs
+from troupe.errors import TroupeError
 from troupe.server._auth import ApiKeys
 from troupe.server._event_stream import RunEventStream
 from troupe.server._routes import Settings
 from troupe.server._service import ChatService
 from troupe.server.a2a._rpc import INTERNAL_ERROR, Call, Dialect, RpcError, parse_call, rpc_error
 from troupe.server.a2a._rpc import rpc_result as result_body
-from troupe.server.a2a._service import A2ATasks
+from troupe.server.a2a._service import A2ATasks, as_rpc_error
 from troupe.server.a2a._tasks import TaskView
 from troupe.store import RunRecord
 from troupe.teams import Team
@@ -117,7 +118,13 @@ async def _answer(call: Call, tasks: A2ATasks, settings: Settings) -> ASGIRespon
             logs.bind(conversation_id=run.record.conversation_id, run_id=run.id)
             if call.operation == "stream":
                 return _stream(call, dialect, tasks, run.record, task_id, settings)
-            if not request.configuration.return_immediately:
+            if request.configuration.return_immediately:
+                # The client may ask any replica about the task next.
+                try:
+                    await tasks.manager.stored(run)
+                except TroupeError as err:
+                    raise as_rpc_error(err) from None
+            else:
                 await run.finished.wait()
             task = await tasks.task(task_id)
             return _json(result_body(call.id, dialect.send_result(task)))

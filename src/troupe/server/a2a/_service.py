@@ -8,6 +8,8 @@ from __future__ import annotations
 
 __all__ = ["A2ATasks"]
 
+import base64
+
 from a2a.types import a2a_pb2 as pb
 from google.protobuf import json_format
 
@@ -28,6 +30,32 @@ from troupe.store import ACTIVE, RunInput, RunRecord
 from troupe.teams import Team
 
 MAX_TASKS = 100
+# ListTasks: the newest runs of the key (or of the context) it looks at, its page sizes.
+LISTED_RUNS = 1000
+DEFAULT_PAGE = 50
+MAX_PAGE = 100
+
+
+def _order(task: pb.Task) -> tuple[int, str]:
+    """Where a task is listed: by its last update, newest first (ties by id)."""
+    return task.status.timestamp.ToNanoseconds(), task.id
+
+
+def _token(task: pb.Task) -> str:
+    """The page token after ``task``: its place in the order, opaque to the client."""
+    stamp, task_id = _order(task)
+    return base64.urlsafe_b64encode(f"{stamp}:{task_id}".encode()).decode()
+
+
+def _cursor(token: str) -> tuple[int, str]:
+    try:
+        stamp, task_id = base64.urlsafe_b64decode(token.encode()).decode().split(":", 1)
+        return int(stamp), task_id
+    except (ValueError, UnicodeError):
+        raise RpcError(
+            INVALID_PARAMS,
+            "Invalid params: 'pageToken' is not a token this server gave (use nextPageToken)",
+        ) from None
 
 
 def _text(message: pb.Message) -> str:
@@ -54,10 +82,10 @@ class A2ATasks:
         self.team = team
         self.scope = scope
 
-    async def _runs(self, conversation_id: str | None) -> list[RunRecord]:
+    async def _runs(self, conversation_id: str | None, limit: int = MAX_TASKS) -> list[RunRecord]:
         """The scope's runs (of one conversation), newest first, this replica's fresher."""
         stored = await self.manager.store.list_runs(
-            scope=self.scope, conversation_id=conversation_id, limit=MAX_TASKS
+            scope=self.scope, conversation_id=conversation_id, limit=limit
         )
         local = self.manager.local_runs(conversation_id, self.scope) if conversation_id else []
         ids = {run.id for run in local}
@@ -129,24 +157,52 @@ class A2ATasks:
         return run, task_id or run.id
 
     async def list(self, request: pb.ListTasksRequest) -> pb.ListTasksResponse:
-        """The team's tasks, newest first (each as its newest run stands)."""
+        """The team's tasks, most recently updated first (each as its newest run stands), a
+        page at a time: ``pageToken`` is the ``nextPageToken`` of the page before."""
+        size = request.page_size if request.HasField("page_size") else DEFAULT_PAGE
+        if not 1 <= size <= MAX_PAGE:
+            raise RpcError(
+                INVALID_PARAMS, f"Invalid params: 'pageSize' must be 1 to {MAX_PAGE}, not {size}"
+            )
+        if request.HasField("history_length") and request.history_length < 0:
+            raise RpcError(INVALID_PARAMS, "Invalid params: 'historyLength' must be 0 or more")
+        after = _cursor(request.page_token) if request.page_token else None
         runs = [
             run
-            for run in await self._runs(request.context_id or None)
+            for run in await self._runs(request.context_id or None, LISTED_RUNS)
             if run.team == self.team.name and run.input.api == "a2a"
         ]
         heads: dict[str, RunRecord] = {}
         for run in runs:  # newest first: the first run seen of a task is its head
             heads.setdefault(run.input.metadata.get(TASK_KEY, run.id), run)
+        history = request.history_length if request.HasField("history_length") else 0
         tasks = [
-            task_of(heads[run.id], [], run.id, history_length=0)
+            task_of(heads[run.id], [], run.id, history_length=history)
             for run in runs
             if TASK_KEY not in run.input.metadata
         ]
         if request.status:
             tasks = [task for task in tasks if task.status.state == request.status]
-        size = request.page_size or 50
-        return pb.ListTasksResponse(tasks=tasks[:size], page_size=size, total_size=len(tasks))
+        if request.HasField("status_timestamp_after"):
+            since = request.status_timestamp_after.ToNanoseconds()
+            tasks = [task for task in tasks if task.status.timestamp.ToNanoseconds() >= since]
+        tasks.sort(key=_order, reverse=True)
+        total = len(tasks)
+        if after is not None:
+            tasks = [task for task in tasks if _order(task) < after]
+        page, rest = tasks[:size], tasks[size:]
+        if request.include_artifacts or history:
+            # The page's tasks with what their events hold (answers, messages).
+            page = [await self.task(task.id, history) for task in page]
+            if not request.include_artifacts:
+                for task in page:
+                    task.ClearField("artifacts")
+        return pb.ListTasksResponse(
+            tasks=page,
+            next_page_token=_token(page[-1]) if rest else "",
+            page_size=size,
+            total_size=total,
+        )
 
     async def cancel(self, task_id: str) -> pb.Task:
         head = await self.head(task_id)

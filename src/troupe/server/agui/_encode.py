@@ -10,11 +10,16 @@ interrupt) and closes all of it before the run's last event.
 - ``reasoning``: ``REASONING_START`` / ``REASONING_MESSAGE_*`` / ``REASONING_END``.
 - ``tool_call`` / ``tool_result``: ``TOOL_CALL_START`` / ``_ARGS`` / ``_END`` /
   ``_RESULT``.
+- ``client_tools`` (calls of the front end's tools): ``TOOL_CALL_START`` /
+  ``_ARGS`` / ``_END`` per call, then the run's ``RUN_FINISHED`` (outcome
+  ``success`` with their ids as ``pendingToolCallIds``); the front end runs them
+  and sends the results in its next run.
 - every agent's turn: ``STEP_STARTED`` / ``STEP_FINISHED`` named after the agent.
 - handoffs, speaker selections, code execution, usage, input requests, a run
   taken over: ``CUSTOM`` named ``troupe.<type>`` with the event as its value.
 - the end: ``RUN_FINISHED`` (outcome ``interrupt`` when the team waits for the
-  human, ``cancelled`` when the run was stopped), or ``RUN_ERROR``.
+  human, ``cancelled`` when the run was stopped, ``success`` with
+  ``pendingToolCallIds`` when it waits for front-end tools), or ``RUN_ERROR``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from ag_ui.core import (
     RunFinishedEvent,
     RunFinishedInterruptOutcome,
     RunFinishedOutcome,
+    RunFinishedSuccessOutcome,
     RunStartedEvent,
     StepFinishedEvent,
     StepStartedEvent,
@@ -53,6 +59,7 @@ from ag_ui.encoder import EventEncoder
 from troupe.events import (
     AgentFinished,
     AgentStarted,
+    ClientToolsRequested,
     Event,
     InputRequested,
     ReasoningDelta,
@@ -87,6 +94,8 @@ class AguiView:
         self._reasoning: set[str] = set()
         self._step: str | None = None
         self._pending: InputRequested | None = None
+        # The calls of the front end's tools the run ended waiting for.
+        self._client_calls: list[str] = []
         self._ended = False
 
     def encode(self, event: Event) -> bytes:
@@ -141,12 +150,12 @@ class AguiView:
                 out += self._close_reasoning(event.message_id)
                 out += self._close_text(event.message_id)
             case ToolCalled():
-                out.append(
-                    ToolCallStartEvent(tool_call_id=event.call_id, tool_call_name=event.name)
-                )
-                if event.arguments:
-                    out.append(ToolCallArgsEvent(tool_call_id=event.call_id, delta=event.arguments))
-                out.append(ToolCallEndEvent(tool_call_id=event.call_id))
+                out += _tool_call(event.call_id, event.name, event.arguments)
+            case ClientToolsRequested():
+                # The front end runs these; its next run on the thread brings the results.
+                for call in event.calls:
+                    out += _tool_call(call.id, call.name, call.arguments)
+                    self._client_calls.append(call.id)
             case ToolResultReturned():
                 out.append(
                     ToolCallResultEvent(
@@ -183,6 +192,8 @@ class AguiView:
             outcome = RunFinishedInterruptOutcome(interrupts=[interrupt])
         elif event.stop_reason.startswith("cancelled"):
             outcome = RunFinishedCancelledOutcome()
+        elif self._client_calls:
+            outcome = RunFinishedSuccessOutcome(pending_tool_call_ids=self._client_calls)
         return RunFinishedEvent(
             thread_id=self.thread_id,
             run_id=self.run_id,
@@ -227,6 +238,13 @@ class AguiView:
         for message_id in sorted(self._text):
             out += self._close_text(message_id)
         return out + self._close_step()
+
+
+def _tool_call(call_id: str, name: str, arguments: str) -> list[BaseEvent]:
+    out: list[BaseEvent] = [ToolCallStartEvent(tool_call_id=call_id, tool_call_name=name)]
+    if arguments:
+        out.append(ToolCallArgsEvent(tool_call_id=call_id, delta=arguments))
+    return [*out, ToolCallEndEvent(tool_call_id=call_id)]
 
 
 def _reasoning_id(message_id: str) -> str:

@@ -4,7 +4,9 @@
 server keeps the team's state, so only what came after the last assistant
 message is new (a thread the server does not know yet starts from all of it).
 ``resume`` answers the interrupt a previous run ended with; a new user message
-does too. ``context`` reaches the team as a system message; ``state`` and
+does too. ``tools`` are the front end's own tools, offered to the team's agents
+like a chat request's client tools: an agent's call ends the run, and the front
+end's next run on the thread, with the results (``role: tool`` messages), goes on. ``context`` reaches the team as a system message; ``state`` and
 ``forwardedProps`` are kept in the run's metadata for the application.
 """
 
@@ -28,15 +30,19 @@ from ag_ui.core import (
     SystemMessage as AguiSystem,
 )
 from ag_ui.core import (
+    ToolMessage as AguiTool,
+)
+from ag_ui.core import (
     UserMessage as AguiUser,
 )
 
 from troupe.errors import RequestError
-from troupe.messages import AssistantMessage, Message, SystemMessage, UserMessage
+from troupe.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 from troupe.runs import RunManager, RunStart
+from troupe.server._client_tools import run_options, tool_spec
 from troupe.server._service import check_conversation_id
 from troupe.store import RunInput
-from troupe.teams import Team
+from troupe.teams import RunOptions, Team
 
 # The run's metadata key for the id of the last message it was sent.
 LAST_MESSAGE = "agui_last_message"
@@ -71,7 +77,32 @@ def _message(message: Any) -> Message | None:
         return SystemMessage(content=_text(message.content))
     if isinstance(message, AguiAssistant) and message.content:
         return AssistantMessage(content=message.content, source=message.name or "assistant")
+    if isinstance(message, AguiTool):
+        # The result of a front-end tool call (the team names it after its call).
+        return ToolMessage(
+            call_id=message.tool_call_id,
+            name="",
+            content=_text(message.content) or message.error or "",
+            is_error=bool(message.error),
+            source="user",
+        )
     return None
+
+
+def _options(team: Team, agent_input: RunAgentInput) -> RunOptions:
+    """The front end's tools, offered to the team's agents as client tools."""
+    specs = [
+        tool_spec(tool.name, tool.description, tool.parameters, None)
+        for tool in agent_input.tools or ()
+    ]
+    return run_options(
+        team,
+        specs,
+        tool_choice="auto",
+        output_schema=None,
+        tools_param="tools.{}",
+        choice_param="tools",
+    )
 
 
 def _answer(payload: Any) -> str:
@@ -106,6 +137,24 @@ def _new(messages: Sequence[Any], seen: str | None) -> list[Any]:
     return [m for m in messages[start:] if not isinstance(m, AguiAssistant)]
 
 
+def _answers(message: Any, agent_input: RunAgentInput, *, alone: bool) -> bool:
+    """Whether a new message goes to the team: a tool message only with the result of a
+    front-end tool's call. The results of the team's own tools (the front end keeps them
+    from ``TOOL_CALL_RESULT``) are the thread's history; a call the thread does not show
+    counts as the front end's when no user message is new (``alone``)."""
+    if not isinstance(message, AguiTool):
+        return True
+    names = {
+        call.id: call.function.name
+        for m in agent_input.messages
+        if isinstance(m, AguiAssistant)
+        for call in m.tool_calls or ()
+    }
+    if message.tool_call_id in names:
+        return names[message.tool_call_id] in {tool.name for tool in agent_input.tools or ()}
+    return alone
+
+
 async def last_seen(manager: RunManager, thread: str, scope: str) -> str | None:
     """The id of the last message the thread's previous run was sent."""
     runs = manager.local_runs(thread, scope) or await manager.store.list_runs(
@@ -118,9 +167,19 @@ def run_start(
     team: Team, agent_input: RunAgentInput, *, seen: str | None, scope: str, background: bool
 ) -> RunStart:
     """What to run for an AG-UI request (its errors raised here, before anything runs)."""
-    new = [m for m in map(_message, _new(agent_input.messages, seen)) if m is not None]
-    everything = [m for m in map(_message, agent_input.messages) if m is not None]
-    if not any(isinstance(m, UserMessage) for m in new):
+    unseen = _new(agent_input.messages, seen)
+    alone = not any(isinstance(m, AguiUser) for m in unseen)
+    fresh = [m for m in unseen if _answers(m, agent_input, alone=alone)]
+    new: list[Message] = [m for m in map(_message, fresh) if m is not None]
+    answers_tools = any(isinstance(m, ToolMessage) for m in new)
+    everything: list[Message] = [
+        m
+        for m in map(_message, agent_input.messages)
+        if m is not None and not isinstance(m, ToolMessage)
+    ]
+    if answers_tools:
+        everything += [m for m in new if isinstance(m, ToolMessage)]
+    if not answers_tools and not any(isinstance(m, UserMessage) for m in new):
         answers = [
             _answer(entry.payload)
             for entry in agent_input.resume or []
@@ -128,8 +187,9 @@ def run_start(
         ]
         if not answers:
             raise RequestError(
-                "nothing to run: the last messages must include a user message (or 'resume' "
-                "must answer the interrupt the thread's last run ended with)",
+                "nothing to run: the last messages must include a user message or the "
+                "results of the team's tool calls (or 'resume' must answer the interrupt the "
+                "thread's last run ended with)",
                 param="messages",
             )
         answer = UserMessage(content="\n".join(answers))
@@ -155,5 +215,6 @@ def run_start(
             else None,
             speaker_lines=team.speaker_lines,
             metadata=metadata,
+            options=_options(team, agent_input),
         ),
     )

@@ -118,6 +118,7 @@ async def create_response(
             service.manager, run.record, keepalive=settings.keepalive, cancel_on_disconnect=cancel
         )
     if body.background:
+        await service.manager.stored(run)  # the client may ask any replica about it next
         return _json(encode_run(run.snapshot(), list(run.events)).response())
     return ResponseWhenDone(service.manager, run, cancel_on_disconnect=cancel)
 
