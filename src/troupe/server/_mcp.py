@@ -124,8 +124,11 @@ class McpEndpoint:
         self._manager: Any = None
 
     def teams(self, request: Any) -> dict[str, Team]:
-        """The teams this request may call (the place for a key's team scope)."""
-        return self.runs.teams
+        """The teams this request's key may call (a key limited to some teams: those)."""
+        if getattr(request, "scope", None) is None:
+            return self.runs.teams
+        principal = self.api_keys.principal(request)
+        return {name: team for name, team in self.runs.teams.items() if principal.allows(name)}
 
     async def _list_tools(self) -> list[Any]:
         request = self.server.request_context.request
@@ -209,7 +212,7 @@ class McpEndpoint:
         @asgi(
             path=self.path,
             is_mount=True,
-            guards=[self.api_keys],
+            guards=[self.api_keys.guard()],
             exception_handlers=exception_handlers,
             copy_scope=True,
         )

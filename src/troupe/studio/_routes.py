@@ -199,7 +199,7 @@ def studio_router(plugin: TroupePlugin, *, path: str = "/studio") -> Router:
     api = Router(
         path="/",
         route_handlers=[teams, runs, run, config, check],
-        guards=[plugin.api_keys],
+        guards=[plugin.api_keys.guard()],
     )
     static = create_static_files_router(
         path="/static", directories=[STATIC], include_in_schema=False, guards=[reachable]

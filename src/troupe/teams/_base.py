@@ -270,12 +270,17 @@ class Team:
         control = control or RunControl(scope=_calling.get()[0])
         token = _calling.set((control.scope, state.conversation_id))
         try:
-            return await self._run(state, new_messages, emit, control)
+            return await self._run(state, new_messages, emit, control, options)
         finally:
             _calling.reset(token)
 
     async def _run(
-        self, state: RunState, new_messages: Sequence[Message], emit: Emit, control: RunControl
+        self,
+        state: RunState,
+        new_messages: Sequence[Message],
+        emit: Emit,
+        control: RunControl,
+        options: RunOptions | None,
     ) -> RunResult:
         clock = time.monotonic()
         before = state
