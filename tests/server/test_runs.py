@@ -261,3 +261,32 @@ async def test_a_conversations_runs_go_with_it(raw_client: Any) -> None:
     assert (await client.delete("/v1/conversations/gone")).status_code == 200
     assert (await client.get(f"/v1/runs/{run_id}")).status_code == 404
     assert (await client.get("/v1/conversations/gone/runs")).status_code == 404
+
+
+async def test_data_the_store_refuses_fails_that_run_alone(raw_client: Any) -> None:
+    """A run whose data the store cannot take (a database error that is not an outage)
+    ends failed; the server, and the runs written beside it, go on."""
+    from troupe.store import InMemoryConversationStore
+
+    class Picky(InMemoryConversationStore):
+        async def commit_runs(self, commits: Any) -> list[str | None]:
+            if any("poison" in repr(commit.state) for commit in commits):
+                raise ValueError("this database takes no poison")
+            result: list[str | None] = await super().commit_runs(commits)
+            return result
+
+    picky = Picky()
+    app = create_app(teams=[duo()], store=picky)
+    client: httpx2.AsyncClient = await raw_client(app)
+    body = ask(stream=False)
+    body["messages"] = [{"role": "user", "content": "poison"}]
+    refused = await client.post("/v1/chat/completions", json=body)
+    assert refused.status_code in (200, 500, 503)
+    run = (await client.get(f"/v1/runs/{refused.headers['x-run-id']}")).json()
+    assert run["status"] == "failed"
+    fine = await client.post("/v1/chat/completions", json=ask(stream=False))
+    assert fine.status_code == 200
+    assert (await client.get(f"/v1/runs/{fine.headers['x-run-id']}")).json()["status"] == (
+        "completed"
+    )
+    assert (await client.get("/health/ready")).status_code == 200

@@ -426,3 +426,22 @@ async def test_a_plain_client_continues_on_another_replica(
     # ...and the stored conversation is left as it was.
     kept = (await here.get(f"/conversations/{first.headers['x-conversation-id']}")).json()
     assert [m["content"] for m in kept["transcript"]][-2:] == ["and then?", "echo 4"]
+
+
+@every_store
+async def test_a_nul_character_is_kept_and_the_server_goes_on(make_api: AppFactory) -> None:
+    """PostgreSQL's text columns refuse NUL: a message holding one is stored all the same
+    (a conversation's title drops it), and odd run ids are 404s, never 500s."""
+    api = make_api(echo())
+    answer = await api.chat("echo", "a\u0000b")
+    assert answer.status_code == 200, answer.text
+    cid = answer.headers["x-conversation-id"]
+    stored = (await api.get(f"/conversations/{cid}")).json()
+    assert stored["transcript"][0]["content"] == "a\u0000b"
+    assert (await api.get("/conversations")).json()["data"][0]["title"] == "a b"
+    [run] = (await api.get(f"/conversations/{cid}/runs")).json()["data"]
+    assert run["status"] == "completed"
+    for path in ("/runs/%00", "/runs/run_%00x", "/runs/%00/stream"):
+        response = await api.get(path)
+        assert response.status_code == 404 and error(response)["code"] == "run_not_found"
+    assert (await api.chat("echo", "still here")).status_code == 200

@@ -20,6 +20,7 @@ __all__ = ["RunManager", "RunNotFoundError", "RunSettings", "ServerShuttingDownE
 
 import contextlib
 import logging
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -109,6 +110,9 @@ class Admission(Protocol):
     """What a run must pass to start (an API key's teams and limits): raises if refused."""
 
     async def admit(self, start: RunStart) -> None: ...
+
+
+_RUN_ID = re.compile(r"run_[A-Za-z0-9]{1,64}")
 
 
 def new_run_id() -> str:
@@ -392,6 +396,9 @@ class RunManager:
         except StoreError as err:
             logger.error("run %s could not be stored at its end: %s", run.id, err.message)
             status = "failed"
+        if run.detached:  # the store refused its data: not written, its lease let go
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await self.store.release(run.lease)
         run.finish(status, result.stop_reason)
         self._forget(run)
 
@@ -458,6 +465,8 @@ class RunManager:
         return run
 
     async def get(self, run_id: str, scope: str) -> RunRecord:
+        if not _RUN_ID.fullmatch(run_id):  # not one of ours: no need to ask the store
+            raise RunNotFoundError(f"run {run_id[:80]!r} not found", param="run_id")
         run = self.local(run_id, scope)
         if run is not None:
             return run.snapshot()

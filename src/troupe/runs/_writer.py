@@ -149,9 +149,9 @@ class LogWriter:
                 problems = await self.store.commit_runs(commits)
             except StoreError as err:
                 error = err
-            except Exception as err:  # a bug: the runs waiting must hear of it
+            except Exception:  # the data of a run (or a bug): the others must not pay for it
                 logger.exception("writing the run log failed")
-                error = err
+                problems = await self._one_by_one(commits, [run for run, _ in order])
         lost: dict[str, str] = {}
         for (run, last), problem in zip(order, problems, strict=True):
             if error is not None:
@@ -171,6 +171,23 @@ class LogWriter:
             request.done.set()
         if error is not None and commits and not requests:
             logger.warning("writing the run log failed: %s", error)
+
+    async def _one_by_one(self, commits: list[RunCommit], runs: list[LiveRun]) -> list[str | None]:
+        """Each run's commit alone, after a batch failed: a run whose data the store
+        refuses fails alone (it is stopped, and not written again), the others are written."""
+        problems: list[str | None] = []
+        for commit, run in zip(commits, runs, strict=True):
+            try:
+                [problem] = await self.store.commit_runs([commit])
+            except StoreError as err:
+                problem = err.message
+            except Exception as err:
+                problem = f"the store refused the run's data ({type(err).__name__})"
+                logger.error("run %s cannot be stored: %s: %s", run.id, type(err).__name__, err)
+                run.detached = True
+                run.control.stop("failed", error=RunLostError(f"the run {problem}"))
+            problems.append(problem)
+        return problems
 
     def _commit(self, run: LiveRun, requests: list[_Request]) -> RunCommit | None:
         if not (run.begun or requests):

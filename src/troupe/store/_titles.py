@@ -14,6 +14,7 @@ TITLE_CHARS = 100
 def title_of(transcript: Sequence[Message]) -> str:
     for message in transcript:
         if isinstance(message, UserMessage) and message.source == "user":
-            text = " ".join(text_of(message).split())
+            # Text columns hold no NUL (PostgreSQL refuses it): a title is for reading anyway.
+            text = " ".join(text_of(message).replace("\x00", " ").split())
             return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1] + "…"
     return ""
