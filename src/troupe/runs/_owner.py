@@ -1,10 +1,15 @@
-"""Which process holds a lease: ``host:pid:start``, and whether that process still lives.
+"""Which process holds a lease: ``machine:pid:start``, and whether that process still lives.
 
 A replica that restarts after ``kill -9`` finds leases of its dead predecessor
-on the same host: their process is gone (no such pid, or the pid was reused by a
-process that started later), so it takes their runs over at once instead of
-waiting for the leases to expire. A lease held on another host is alive until
-it expires: nothing here can see that host.
+on the same machine: their process is gone (no such pid, or the pid was reused
+by a process that started later), so it takes their runs over at once instead
+of waiting for the leases to expire. A lease held anywhere else is alive until
+it expires: nothing here can see that process.
+
+"The same machine" must mean the same process table, not the same host name:
+containers (and machines) often share a host name while each has pids of its
+own, and judging another's pid in our table would take over live runs. So the
+machine is the host name, the kernel's boot id and the pid namespace.
 """
 
 from __future__ import annotations
@@ -27,7 +32,17 @@ def _start_time(pid: int) -> str | None:
     return fields[19] if len(fields) > 19 else None
 
 
-_HOST = socket.gethostname()
+def _machine() -> str:
+    """The host name, this boot and this pid namespace: where a pid means one process."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:  # no /proc: pids cannot be checked, leases expire
+        return f"{socket.gethostname()}+?"
+    return f"{socket.gethostname()}+{boot}+{namespace}"
+
+
+_HOST = _machine()
 _owners: dict[int, str] = {}
 
 
@@ -44,6 +59,6 @@ def owner_alive(owner: str) -> bool:
     """Whether the process named by ``owner`` may still be running."""
     host, _, rest = owner.partition(":")
     pid, _, start = rest.partition(":")
-    if host != _HOST or not pid.isdigit() or start == "?":
+    if host != _HOST or host.endswith("+?") or not pid.isdigit() or start == "?":
         return True
     return _start_time(int(pid)) == start
