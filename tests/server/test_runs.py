@@ -77,6 +77,12 @@ async def test_a_finished_run_replays_the_same_frames_from_any_event(raw_client:
         assert by_header.text == replay.text
     done = await client.get(f"/v1/runs/{run_id}/stream?after={len(frames)}")
     assert done.status_code == 204
+    # An EventSource opened on ?after=0 reconnects to that URL with Last-Event-ID: the
+    # header wins, so it does not replay the run for ever.
+    again = await client.get(
+        f"/v1/runs/{run_id}/stream?after=0", headers={"last-event-id": str(len(frames))}
+    )
+    assert again.status_code == 204
 
 
 async def test_run_errors_and_ids_of_other_keys(raw_client: Any) -> None:

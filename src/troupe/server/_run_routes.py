@@ -53,7 +53,9 @@ def run_object(record: RunRecord) -> dict[str, Any]:
 
 
 def _after(request: Request[Any, Any, Any]) -> int:
-    raw = request.query_params.get("after") or request.headers.get("last-event-id") or "0"
+    # A browser's EventSource reconnects to the same URL (its ?after= too) with the last id it
+    # saw as Last-Event-ID: the header is the newer news, so it wins.
+    raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
     try:
         after = int(raw.strip())
     except ValueError:
