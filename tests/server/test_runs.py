@@ -296,3 +296,33 @@ async def test_data_the_store_refuses_fails_that_run_alone(raw_client: Any) -> N
         "completed"
     )
     assert (await client.get("/health/ready")).status_code == 200
+
+
+async def test_a_background_runs_views_send_only_events_already_stored(raw_client: Any) -> None:
+    """If the replica dies, another goes on from the stored log: an event a client got
+    must be in it, or the takeover would send other events under its id."""
+    from troupe.messages import UserMessage
+    from troupe.runs import RunStart
+    from troupe.server import TroupePlugin
+    from troupe.store import InMemoryConversationStore
+
+    words = " ".join(f"w{i}" for i in range(60))
+    slow = AssistantAgent("writer", FunctionModel(lambda _: words, delay=0.004))
+    store = InMemoryConversationStore()
+    app = create_app(
+        teams=[RoundRobinTeam("slow", [slow], termination=MaxMessages(2))], store=store
+    )
+    await raw_client(app)  # serving: the run manager runs
+    manager = app.plugins.get(TroupePlugin).runs
+    for background in (True, False):
+        run = await manager.start(
+            RunStart(team="slow", messages=(UserMessage(content="go"),), background=background)
+        )
+        ahead = 0
+        async for first, batch in manager.follow(run.id, "", 0):
+            stored = len(await store.run_events(run.id))
+            ahead = max(ahead, first + len(batch) - 1 - stored)
+        if background:
+            assert ahead == 0
+        else:  # a run that ends with its replica: its events go out at once
+            assert ahead > 0

@@ -85,9 +85,28 @@ class LiveRun:
     async def emit(self, event: Event) -> None:
         self.append(event)
 
+    @property
+    def visible(self) -> int:
+        """The last sequence number views may send. A background run's views send only what
+        is stored: if this process dies, another replica goes on from the stored log, and an
+        event a client received must never change (the writer stores a background run's
+        events every ``live_flush_seconds``). Other runs end with their process: views
+        send every event at once."""
+        if self.record.background and not self.finished.is_set():
+            return self.persisted
+        return len(self.events)
+
+    def stored(self, last: int) -> None:
+        """The store has the events up to ``last``."""
+        if last > self.persisted:
+            self.persisted = last
+            if self.record.background and self._waited:
+                self._waited = False
+                self._news.set()
+
     async def wait_after(self, seq: int) -> None:
-        """Wait until the log has an event past ``seq``, or the run is finished."""
-        while len(self.events) <= seq and not self.finished.is_set():
+        """Wait until views may send an event past ``seq``, or the run is finished."""
+        while self.visible <= seq and not self.finished.is_set():
             if self._news.is_set():
                 self._news = anyio.Event()
             self._waited = True

@@ -493,8 +493,9 @@ class RunManager:
         if run is not None:
             while True:
                 await run.wait_after(after)
-                if run.last_seq > after:
-                    batch = run.events[after : run.last_seq]
+                visible = run.visible
+                if visible > after:
+                    batch = run.events[after:visible]
                     yield after + 1, batch
                     after += len(batch)
                 elif run.finished.is_set():

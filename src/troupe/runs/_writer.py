@@ -68,11 +68,13 @@ class LogWriter:
         *,
         flush_seconds: float = 0.25,
         linger_seconds: float = 0.02,
+        live_flush_seconds: float = 0.05,
     ) -> None:
         self.store = store
         self.owner = owner
         self.flush_seconds = flush_seconds
         self.linger_seconds = linger_seconds
+        self.live_flush_seconds = live_flush_seconds
         self._live = live
         self._pending: list[_Request] = []
         self._wake = anyio.Event()
@@ -110,7 +112,7 @@ class LogWriter:
         """Write until cancelled; what is pending then is written first."""
         try:
             while True:
-                with anyio.move_on_after(self.flush_seconds):
+                with anyio.move_on_after(self._period()):
                     await self._wake.wait()
                 if self._pending and not self._urgent:
                     # Only starts are waiting: give the run a moment to end too.
@@ -122,6 +124,14 @@ class LogWriter:
         finally:
             with anyio.CancelScope(shield=True):
                 await self.write()
+
+    def _period(self) -> float:
+        """Until the next write: soon when a background run has events its views wait for
+        (they send only what is stored), else ``flush_seconds``."""
+        for run in self._live():
+            if run.record.background and run.begun and run.last_seq > run.persisted:
+                return min(self.live_flush_seconds, self.flush_seconds)
+        return self.flush_seconds
 
     async def write(self) -> None:
         """Write everything pending, and every live run's unwritten events, now."""
@@ -157,7 +167,7 @@ class LogWriter:
             if error is not None:
                 continue
             if problem is None:
-                run.persisted = max(run.persisted, last)
+                run.stored(last)
                 run.begun = True
             else:
                 lost[run.id] = problem
