@@ -14,11 +14,13 @@ __all__ = [
     "ConversationNotFoundError",
     "check_conversation_id",
     "fingerprint",
+    "run_input",
 ]
 
 import hashlib
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import anyio
 import msgspec
@@ -67,6 +69,14 @@ def _item(message: InMessage) -> HistoryItem | None:
 def fingerprint(scope: str, team: str, items: Sequence[HistoryItem]) -> str:
     """A history's key: who asked (scope), which team, and the normalized messages."""
     return hashlib.sha256(msgspec.json.encode([scope, team, items])).hexdigest()
+
+
+def run_input(team: Team, *, api: str, **fields: Any) -> RunInput:
+    """A run's input from a view (``api``): who answers and how ``team`` renders it, with
+    the view's own ``fields``."""
+    agents = tuple(sorted(team.answer_agents)) if team.answer_agents is not None else None
+    defaults: dict[str, Any] = {"answer_agents": agents, "speaker_lines": team.speaker_lines}
+    return RunInput(api=api, **{**defaults, **fields})
 
 
 def run_fingerprint(record: RunRecord, events: Sequence[Event]) -> str:
@@ -139,14 +149,11 @@ class ChatService:
             messages=new,
             all_messages=everything,
             background=bool(request.background),
-            input=RunInput(
-                history=history,
+            input=run_input(
+                team,
                 api="chat",
+                history=history,
                 include_usage=bool(request.stream and options and options.include_usage),
-                answer_agents=tuple(sorted(team.answer_agents))
-                if team.answer_agents is not None
-                else None,
-                speaker_lines=team.speaker_lines,
                 metadata=dict(request.metadata or {}),
                 options=chat_run_options(team, request),
             ),

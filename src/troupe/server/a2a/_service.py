@@ -16,7 +16,7 @@ from google.protobuf import json_format
 from troupe.errors import TroupeError
 from troupe.messages import UserMessage
 from troupe.runs import LiveRun, RunManager, RunNotFoundError, RunStart
-from troupe.server._service import check_conversation_id
+from troupe.server._service import check_conversation_id, run_input
 from troupe.server.a2a._rpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -26,7 +26,7 @@ from troupe.server.a2a._rpc import (
     RpcError,
 )
 from troupe.server.a2a._tasks import TASK_KEY, task_of, task_state
-from troupe.store import ACTIVE, RunInput, RunRecord
+from troupe.store import ACTIVE, RunRecord
 from troupe.teams import Team
 
 MAX_TASKS = 100
@@ -141,14 +141,7 @@ class A2ATasks:
             conversation_id=conversation_id,
             messages=(UserMessage(content=text),),
             background=True,
-            input=RunInput(
-                api="a2a",
-                answer_agents=tuple(sorted(team.answer_agents))
-                if team.answer_agents is not None
-                else None,
-                speaker_lines=team.speaker_lines,
-                metadata=metadata,
-            ),
+            input=run_input(team, api="a2a", metadata=metadata),
         )
         try:
             run = await self.manager.start(start)

@@ -40,8 +40,7 @@ from troupe.errors import RequestError
 from troupe.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 from troupe.runs import RunManager, RunStart
 from troupe.server._client_tools import run_options, tool_spec
-from troupe.server._service import check_conversation_id
-from troupe.store import RunInput
+from troupe.server._service import check_conversation_id, run_input
 from troupe.teams import RunOptions, Team
 
 # The run's metadata key for the id of the last message it was sent.
@@ -208,13 +207,5 @@ def run_start(
         messages=(*context, *new),
         all_messages=(*context, *everything),
         background=background,
-        input=RunInput(
-            api="ag-ui",
-            answer_agents=tuple(sorted(team.answer_agents))
-            if team.answer_agents is not None
-            else None,
-            speaker_lines=team.speaker_lines,
-            metadata=metadata,
-            options=_options(team, agent_input),
-        ),
+        input=run_input(team, api="ag-ui", metadata=metadata, options=_options(team, agent_input)),
     )

@@ -24,7 +24,7 @@ from troupe.runs import RunNotFoundError, RunStart
 from troupe.server._auth import ApiKeys
 from troupe.server._lists import item_page
 from troupe.server._routes import Settings
-from troupe.server._service import ChatService, check_conversation_id, fingerprint
+from troupe.server._service import ChatService, check_conversation_id, fingerprint, run_input
 from troupe.server.responses_api._encode import response_id, run_id_of
 from troupe.server.responses_api._request import (
     CreateResponse,
@@ -33,7 +33,7 @@ from troupe.server.responses_api._request import (
     read_options,
 )
 from troupe.server.responses_api._views import ResponseStream, ResponseWhenDone, encode_run
-from troupe.store import ACTIVE, RunInput, RunRecord
+from troupe.store import ACTIVE, RunRecord
 
 
 class ResponseNotFoundError(RunNotFoundError):
@@ -88,12 +88,12 @@ async def _run_start(service: ChatService, body: CreateResponse, scope: str) -> 
         messages=items.new,
         all_messages=items.everything,
         background=bool(body.background),
-        input=RunInput(
-            history=items.history,
+        input=run_input(
+            team,
             api="responses",
-            answer_agents=tuple(sorted(team.answer_agents))
-            if team.answer_agents is not None
-            else None,
+            # Each agent's message is an item of its own: no speaker lines in the text.
+            speaker_lines=False,
+            history=items.history,
             metadata=dict(body.metadata or {}),
             options=options,
             view=view,
