@@ -152,7 +152,7 @@ def decode_config(
 def parse_yaml(text: str, *, source: str | None = None) -> Any:
     """YAML text as Python data; invalid YAML is a ``ConfigError`` saying where."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+        return yaml.load(text, Loader=_Loader)  # a SafeLoader, with the alias cap
     except _TooBig as err:
         raise ConfigError(ConfigIssue("$", str(err)), source=source) from None
     except RecursionError:
