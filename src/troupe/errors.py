@@ -8,6 +8,7 @@ in one place, using the class attributes below::
     ├── ConfigError                 a config file or Python definition is invalid
     ├── RequestError (400)          the client sent something we cannot serve
     │   ├── AuthenticationError (401)
+    │   ├── PermissionDeniedError (403)
     │   ├── ModelNotFoundError (404)
     │   ├── ConversationBusyError (409)
     │   ├── ConversationNotRunningError (409)
@@ -30,6 +31,7 @@ __all__ = [
     "ConversationBusyError",
     "ConversationNotRunningError",
     "ModelNotFoundError",
+    "PermissionDeniedError",
     "RequestError",
     "RequestTooLargeError",
     "RunError",
@@ -97,6 +99,13 @@ class RequestError(TroupeError):
 class AuthenticationError(RequestError):
     status_code = 401
     code = "invalid_api_key"
+
+
+class PermissionDeniedError(RequestError):
+    """A valid key asking for what it may not have (the openai SDK's ``PermissionDeniedError``)."""
+
+    status_code = 403
+    code = "forbidden"
 
 
 class ModelNotFoundError(RequestError):

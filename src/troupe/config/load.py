@@ -26,6 +26,63 @@ from troupe.config.spec import ConfigSpec
 from troupe.errors import ConfigError, ConfigIssue
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# Nodes a document may reach through aliases (``*name``) before it is refused: a few
+# kilobytes of nested aliases ("billion laughs") would otherwise expand to billions.
+MAX_NODES = 100_000
+
+
+class _TooBig(Exception):
+    """A document that aliases expand past ``MAX_NODES``, or into itself."""
+
+
+def _expanded(root: yaml.Node) -> None:
+    """Raise ``_TooBig`` if ``root``, every alias expanded, has more than ``MAX_NODES`` nodes
+    or contains itself (each node is counted once: linear in the text, not its expansion)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if done:
+            open_.discard(id(node))
+            size = 1 + sum(sizes[id(child)] for child in children)
+            if size > MAX_NODES:
+                raise _TooBig(
+                    f"the YAML expands to more than {MAX_NODES} nodes through its aliases "
+                    "(*name): refused"
+                )
+            sizes[id(node)] = size
+            continue
+        if id(node) in open_:
+            raise _TooBig("an alias refers to a node that contains it (a recursive alias)")
+        open_.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a document whose aliases expand it past ``MAX_NODES``
+    or into itself, before anything walks it."""
+
+    aliased = False
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self.aliased = True
+        return super().compose_node(parent, index)
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        # Without aliases a document is as big as its text, however many nodes it has.
+        if self.aliased:
+            _expanded(node)
+        return super().construct_document(node)
 
 
 def interpolate(value: Any, path: str, issues: list[ConfigIssue], env: Mapping[str, str]) -> Any:
@@ -95,7 +152,13 @@ def decode_config(
 def parse_yaml(text: str, *, source: str | None = None) -> Any:
     """YAML text as Python data; invalid YAML is a ``ConfigError`` saying where."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # a SafeLoader, with the alias cap
+    except _TooBig as err:
+        raise ConfigError(ConfigIssue("$", str(err)), source=source) from None
+    except RecursionError:
+        raise ConfigError(
+            ConfigIssue("$", "invalid YAML: nested too deeply"), source=source
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -7,7 +7,7 @@ reaches the answer: it is read as ``${VAR}`` itself.
 
 from __future__ import annotations
 
-__all__ = ["check_text", "masked_config"]
+__all__ = ["MAX_CHECK_BYTES", "check_text", "masked_config"]
 
 import os
 import re
@@ -17,11 +17,24 @@ from typing import Any
 import yaml
 
 from troupe.config import read_teams
+from troupe.config.load import parse_yaml
 from troupe.errors import ConfigError
 from troupe.tools import imports_already_made
 
 MASK = "********"
-_SECRET = re.compile(r"(^|_)(api_?keys?|keys?|secret|token|password|passwd|authorization)$", re.I)
+# The largest config the checker reads (a config is a few kilobytes; more is someone's test).
+MAX_CHECK_BYTES = 256 * 1024
+# The last word of a name such as ``api_key``, ``X-Api-Key``, ``api-key``, ``auth_token``.
+_SECRET = re.compile(
+    r"(^|[-_])(api[-_]?keys?|keys?|secret|token|password|passwd|authorization|auth)$", re.I
+)
+# A credential written in a value: ``Authorization: Basic ...``, ``Bearer sk-1...`` (with a
+# digit: "bearer of news" in a prompt stays).
+_AUTH_VALUE = re.compile(
+    r"(\bauthorization\s*[:=]\s*(?:(?:bearer|basic|token)\s+)?|\bbearer\s+(?=[^\s\d]*\d))"
+    r"(?!\$\{)[^\s\"',;}]+",
+    re.I,
+)
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
 _ENV_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$")
 
@@ -34,6 +47,7 @@ def _mask(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
         if _SECRET.search(key) and not _ENV_ONLY.match(value) and value not in ("", "none"):
             return MASK
+        value = _AUTH_VALUE.sub(rf"\1{MASK}", value)
         return _URL_PASSWORD.sub(rf"\1{MASK}\3", value)
     return value
 
@@ -42,8 +56,8 @@ def masked_config(text: str) -> str:
     """The config's YAML with keys, tokens, passwords and URL passwords masked (comments are
     not kept: a comment can hold a secret too)."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        data = parse_yaml(text)
+    except ConfigError:
         return "# the config file is not valid YAML any more"
     masked = _mask(data)
     return yaml.safe_dump(masked, sort_keys=False, allow_unicode=True, width=100)

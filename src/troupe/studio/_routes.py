@@ -3,7 +3,9 @@
 The page holds no data: it is the same for everyone, and everything it shows comes from
 the JSON routes here and the public API (``/v1``), with the key the person entered. Off
 this machine the studio needs API keys: a server without keys answers 401 to anyone not
-on the loopback interface.
+on the loopback interface. The config and its checker are for operators: with keys on,
+only a key of the config (``server.api_keys``, ``TROUPE_API_KEYS``) reads them; a tenant's
+key (``troupe keys create``) gets 403.
 """
 
 from __future__ import annotations
@@ -27,13 +29,18 @@ from litestar.static_files import create_static_files_router
 
 from troupe import __version__
 from troupe.config import ConfigSpec
-from troupe.errors import AuthenticationError, RequestError
+from troupe.errors import (
+    AuthenticationError,
+    PermissionDeniedError,
+    RequestError,
+    RequestTooLargeError,
+)
 from troupe.server._auth import ApiKeys
 from troupe.server._errors import exception_handlers
 from troupe.server._run_routes import run_object
 from troupe.server._service import ChatService
 from troupe.store import ACTIVE, RunRecord
-from troupe.studio._config import check_text, masked_config
+from troupe.studio._config import MAX_CHECK_BYTES, check_text, masked_config
 from troupe.studio._runs import Pricing, curl_for, run_view
 from troupe.studio._teams import team_views
 
@@ -84,6 +91,19 @@ def _reachable(keys: ApiKeys) -> Any:
             raise AuthenticationError(
                 "The studio is served to other machines only behind API keys: set "
                 "server.api_keys (or TROUPE_API_KEYS), or open it on the server's own machine."
+            )
+
+    return guard
+
+
+def _operators(keys: ApiKeys) -> Any:
+    """Config keys and an open server's loopback only: a stored (tenant) key gets 403."""
+
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+        if keys.principal(connection).name is not None:
+            raise PermissionDeniedError(
+                "The config and its checker are for the server's operators: use a key of "
+                "server.api_keys (or TROUPE_API_KEYS), not one made with `troupe keys create`."
             )
 
     return guard
@@ -183,6 +203,12 @@ async def check(request: Request[Any, Any, Any], studio: NamedDependency[Studio]
         raise RequestError(
             f'the body must be {{"yaml": "<config text>"}}: {err}', param="yaml"
         ) from None
+    if len(data.yaml.encode()) > MAX_CHECK_BYTES:
+        raise RequestTooLargeError(
+            f"the config to check is larger than {MAX_CHECK_BYTES // 1024} KiB: "
+            "check a file that big with `troupe check`",
+            param="yaml",
+        )
     result: dict[str, Any] = await anyio.to_thread.run_sync(check_text, data.yaml)
     return result
 
@@ -196,9 +222,12 @@ def studio_router(plugin: TroupePlugin, *, path: str = "/studio") -> Router:
         config_file=plugin.config_file,
     )
     reachable = _reachable(plugin.api_keys)
+    operators = Router(
+        path="/", route_handlers=[config, check], guards=[_operators(studio.api_keys)]
+    )
     api = Router(
         path="/",
-        route_handlers=[teams, runs, run, config, check],
+        route_handlers=[teams, runs, run, operators],
         guards=[plugin.api_keys.guard()],
     )
     static = create_static_files_router(

@@ -65,8 +65,25 @@ function svgBox(svg) {
   return box;
 }
 
+const configTab = document.querySelector('nav a[data-page="config"]');
+
+// The config and its checker are the operator's: a tenant's key is answered 403.
+function operatorsOnly(locked) {
+  configTab.classList.toggle("locked", locked);
+  configTab.title = locked ? "operators only: this key cannot read the server's config" : "";
+}
+
 async function configPage() {
-  const loaded = await getJSON("/studio/api/config");
+  let loaded;
+  try { loaded = await getJSON("/studio/api/config"); }
+  catch (err) {
+    if (err.status !== 403) throw err;
+    operatorsOnly(true);
+    main.replaceChildren(h("section.config", {}, h("div#operators-only.pane", {},
+      h("h2", {}, "Config: operators only"), h("p.muted", {}, err.message))));
+    return;
+  }
+  operatorsOnly(false);
   const editor = h("textarea#config-editor", { spellcheck: "false", "aria-label": "config to check" });
   editor.value = loaded.yaml || "teams:\n  mine:\n    agents:\n      - {name: helper, model: main}\n";
   const result = h("div#check-result.check");
