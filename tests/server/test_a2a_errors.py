@@ -62,6 +62,16 @@ def rpc(method: str, params: object = None, id: object = 1) -> dict[str, object]
         (b'{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "a\\u0000"}}', -32001),
         (b'{"jsonrpc": "2.0", "id": 1, "method": "ListTasks", "params": {"pageSize": -5}}', -32602),
         (
+            b'{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": '
+            b'{"id": "run_0", "historyLength": -1}}',
+            -32602,
+        ),
+        (
+            b'{"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": '
+            b'{"id": "run_0", "historyLength": -1}}',
+            -32602,
+        ),
+        (
             b'{"jsonrpc": "2.0", "id": 1, "method": "ListTasks", "params": {"status": "DONE"}}',
             -32602,
         ),

@@ -184,11 +184,16 @@ class Dialect:
                 query = v03.TaskQueryParams.model_validate(params)
             except pydantic.ValidationError as err:
                 raise _invalid(err) from None
-            return query.id, query.history_length
-        request = self._parse(params, pb.GetTaskRequest())
-        if not request.id:
-            raise RpcError(INVALID_PARAMS, "Invalid params: 'id' (the task id) is required")
-        return request.id, request.history_length if request.HasField("history_length") else None
+            task_id, history = query.id, query.history_length
+        else:
+            request = self._parse(params, pb.GetTaskRequest())
+            if not request.id:
+                raise RpcError(INVALID_PARAMS, "Invalid params: 'id' (the task id) is required")
+            task_id = request.id
+            history = request.history_length if request.HasField("history_length") else None
+        if history is not None and history < 0:
+            raise RpcError(INVALID_PARAMS, "Invalid params: 'historyLength' must be 0 or more")
+        return task_id, history
 
     def list_request(self, params: dict[str, Any]) -> pb.ListTasksRequest:
         # An unknown state would be read as "any state": it is an error instead.
