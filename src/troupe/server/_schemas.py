@@ -12,6 +12,7 @@ __all__ = [
     "MAX_DEPTH",
     "ChatCompletionRequest",
     "InMessage",
+    "check_depth",
     "decode_request",
     "decode_request_body",
     "history_text",
@@ -127,18 +128,23 @@ def _free_form(request: ChatCompletionRequest) -> Iterator[tuple[str, Any]]:
 
 def _check_depth(request: ChatCompletionRequest) -> None:
     for param, value in _free_form(request):
-        # An explicit stack: a deep value must not exhaust Python's own.
-        stack: list[tuple[Any, int]] = [(value, 1)]
-        while stack:
-            node, depth = stack.pop()
-            if depth > MAX_DEPTH:
-                raise RequestError(
-                    f"'{param}' is nested too deeply (at most {MAX_DEPTH} levels)", param=param
-                )
-            if isinstance(node, dict):
-                stack.extend((child, depth + 1) for child in node.values())
-            elif isinstance(node, list):
-                stack.extend((child, depth + 1) for child in node)
+        check_depth(value, param)
+
+
+def check_depth(value: Any, param: str) -> None:
+    """A 400 if the JSON ``value`` (at ``param``) is nested deeper than ``MAX_DEPTH``."""
+    # An explicit stack: a deep value must not exhaust Python's own.
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise RequestError(
+                f"'{param}' is nested too deeply (at most {MAX_DEPTH} levels)", param=param
+            )
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
 
 
 def _parts(message: InMessage, index: int) -> tuple[ContentPart, ...]:

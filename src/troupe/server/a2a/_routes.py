@@ -20,7 +20,7 @@ from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
 
 from troupe import __version__, logs
-from troupe.errors import TroupeError
+from troupe.errors import ModelNotFoundError, TroupeError
 from troupe.server._auth import ApiKeys
 from troupe.server._event_stream import RunEventStream
 from troupe.server._routes import Settings
@@ -81,9 +81,17 @@ def get_agent_card(
     team: FromPath[str],
 ) -> Response[dict[str, Any]]:
     """The team's A2A agent card."""
-    chosen = service.team(team)
+    chosen = _team(service, team)
     url = str(request.url).split("?", 1)[0].removesuffix(CARD_PATH)
     return Response(agent_card(chosen, url, secured=api_keys.enabled), media_type=MediaType.JSON)
+
+
+def _team(service: ChatService, name: str) -> Team:
+    """The team, or a 404 that names no other team (the card is public)."""
+    chosen = service.manager.teams.get(name)
+    if chosen is None:
+        raise ModelNotFoundError("There is no A2A agent by that name here.")
+    return chosen
 
 
 def _json(body: bytes) -> ASGIResponse:
@@ -100,13 +108,20 @@ async def a2a_rpc(
 ) -> ASGIResponse:
     """A2A JSON-RPC: ``SendMessage``, ``SendStreamingMessage``, ``GetTask``, ``ListTasks``,
     ``CancelTask``, ``SubscribeToTask`` (and their 0.3 names)."""
-    tasks = A2ATasks(service.manager, service.team(team), api_keys.scope(request))
+    tasks = A2ATasks(service.manager, _team(service, team), api_keys.scope(request))
     call: Call | None = None
     try:
         call = parse_call(await request.body())
-        return await _answer(call, tasks, settings)
+        answer = await _answer(call, tasks, settings)
     except RpcError as err:
-        return _json(rpc_error(call.id if call else None, err.code, err.message))
+        request_id, notification = (
+            (call.id, call.notification) if call else (err.request_id, err.notification)
+        )
+        answer = _json(rpc_error(request_id, err.code, err.message))
+    else:
+        notification = call.notification
+    # JSON-RPC answers no notification, not even its errors; over HTTP: 204 No Content.
+    return ASGIResponse(status_code=204) if notification else answer
 
 
 async def _answer(call: Call, tasks: A2ATasks, settings: Settings) -> ASGIResponse:
@@ -116,9 +131,9 @@ async def _answer(call: Call, tasks: A2ATasks, settings: Settings) -> ASGIRespon
             request = dialect.send_request(call.params)
             run, task_id = await tasks.send(request)
             logs.bind(conversation_id=run.record.conversation_id, run_id=run.id)
-            if call.operation == "stream":
+            if call.operation == "stream" and not call.notification:
                 return _stream(call, dialect, tasks, run.record, task_id, settings)
-            if request.configuration.return_immediately:
+            if request.configuration.return_immediately or call.notification:
                 # The client may ask any replica about the task next.
                 try:
                     await tasks.manager.stored(run)

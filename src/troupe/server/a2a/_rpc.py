@@ -29,6 +29,9 @@ from a2a.types import a2a_pb2 as pb
 from google.protobuf import json_format
 from google.protobuf.message import Message as Proto
 
+from troupe.errors import RequestError
+from troupe.server._schemas import check_depth, decode_request_body
+
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
@@ -39,21 +42,32 @@ TASK_NOT_CANCELABLE = -32002
 UNSUPPORTED_OPERATION = -32004
 
 _P = TypeVar("_P", bound=Proto)
-_decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
 
 class RpcError(Exception):
-    """A JSON-RPC error answer: ``code`` and ``message``."""
+    """A JSON-RPC error answer: ``code`` and ``message``; ``parse_call``'s also say the
+    request's id (if it has a valid one) and whether it was a notification."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        request_id: str | int | None = None,
+        *,
+        notification: bool = False,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.request_id = request_id
+        self.notification = notification
 
 
 class Call(msgspec.Struct, frozen=True, kw_only=True):
     id: str | int | None
+    # A request without "id": carried out, answered with no body.
+    notification: bool
     # The operation, whatever the dialect: send, stream, get, list, cancel, subscribe.
     operation: str
     legacy: bool
@@ -75,32 +89,51 @@ METHODS: dict[str, tuple[str, bool]] = {
 }
 
 
-def parse_call(body: bytes) -> Call:
-    """The JSON-RPC request, or the ``RpcError`` JSON-RPC prescribes (id unknown: null)."""
+def _read(body: bytes) -> Any:
+    """The body's JSON, as chat completions reads it (UTF-8, not nested too deeply)."""
     try:
-        request = _decode(body)
-    except msgspec.DecodeError:
-        raise RpcError(PARSE_ERROR, "Parse error: the body is not JSON") from None
+        request = decode_request_body(body, object)
+        check_depth(request, "the request")
+    except RequestError as err:
+        raise RpcError(PARSE_ERROR, f"Parse error: {err.message}") from None
+    return request
+
+
+def parse_call(body: bytes) -> Call:
+    """The JSON-RPC request, or the ``RpcError`` JSON-RPC prescribes (with the request's id,
+    if it has a valid one)."""
+    request = _read(body)
     if not isinstance(request, dict):
         raise RpcError(INVALID_REQUEST, "Invalid Request: send one JSON-RPC request object")
     request_id = request.get("id")
-    if request.get("jsonrpc") != "2.0":
-        raise RpcError(INVALID_REQUEST, "Invalid Request: 'jsonrpc' must be \"2.0\"")
     if request_id is not None and (
         isinstance(request_id, bool) or not isinstance(request_id, (str, int))
     ):
         raise RpcError(INVALID_REQUEST, "Invalid Request: 'id' must be a string or a number")
+    if request.get("jsonrpc") != "2.0":
+        message = "Invalid Request: 'jsonrpc' must be \"2.0\""
+        raise RpcError(INVALID_REQUEST, message, request_id)
     method = request.get("method")
     if not isinstance(method, str):
-        raise RpcError(INVALID_REQUEST, "Invalid Request: 'method' must be a string")
+        raise RpcError(INVALID_REQUEST, "Invalid Request: 'method' must be a string", request_id)
+    # A valid request without "id": carried out all the same, but never answered.
+    notification = "id" not in request
     if method not in METHODS:
         known = ", ".join(METHODS)
-        raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method[:64]!r} (methods: {known})")
+        message = f"Method not found: {method[:64]!r} (methods: {known})"
+        raise RpcError(METHOD_NOT_FOUND, message, request_id, notification=notification)
     params = request.get("params", {})
     if not isinstance(params, dict):
-        raise RpcError(INVALID_PARAMS, "Invalid params: 'params' must be an object")
+        message = "Invalid params: 'params' must be an object"
+        raise RpcError(INVALID_PARAMS, message, request_id, notification=notification)
     operation, legacy = METHODS[method]
-    return Call(id=request_id, operation=operation, legacy=legacy, params=params)
+    return Call(
+        id=request_id,
+        notification=notification,
+        operation=operation,
+        legacy=legacy,
+        params=params,
+    )
 
 
 def rpc_result(request_id: str | int | None, result: Any) -> bytes:
@@ -138,6 +171,10 @@ class Dialect:
         request = self._parse(params, pb.SendMessageRequest())
         if not request.HasField("message"):
             raise RpcError(INVALID_PARAMS, "Invalid params: 'message' is required")
+        if request.message.role not in (pb.ROLE_USER, pb.ROLE_AGENT):
+            raise RpcError(
+                INVALID_PARAMS, "Invalid params: 'message.role' must be ROLE_USER or ROLE_AGENT"
+            )
         return request
 
     def task_id(self, params: dict[str, Any]) -> tuple[str, int | None]:
@@ -147,13 +184,25 @@ class Dialect:
                 query = v03.TaskQueryParams.model_validate(params)
             except pydantic.ValidationError as err:
                 raise _invalid(err) from None
-            return query.id, query.history_length
-        request = self._parse(params, pb.GetTaskRequest())
-        if not request.id:
-            raise RpcError(INVALID_PARAMS, "Invalid params: 'id' (the task id) is required")
-        return request.id, request.history_length if request.HasField("history_length") else None
+            task_id, history = query.id, query.history_length
+        else:
+            request = self._parse(params, pb.GetTaskRequest())
+            if not request.id:
+                raise RpcError(INVALID_PARAMS, "Invalid params: 'id' (the task id) is required")
+            task_id = request.id
+            history = request.history_length if request.HasField("history_length") else None
+        if history is not None and history < 0:
+            raise RpcError(INVALID_PARAMS, "Invalid params: 'historyLength' must be 0 or more")
+        return task_id, history
 
     def list_request(self, params: dict[str, Any]) -> pb.ListTasksRequest:
+        # An unknown state would be read as "any state": it is an error instead.
+        states = pb.TaskState.keys()
+        status = params.get("status", 0)
+        if isinstance(status, bool) or status not in [*states, *pb.TaskState.values()]:
+            raise RpcError(
+                INVALID_PARAMS, f"Invalid params: 'status' must be one of {', '.join(states)}"
+            )
         return self._parse(params, pb.ListTasksRequest())
 
     @staticmethod

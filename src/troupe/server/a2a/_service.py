@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = ["A2ATasks"]
 
 import base64
+import re
 
 from a2a.types import a2a_pb2 as pb
 from google.protobuf import json_format
@@ -34,6 +35,8 @@ MAX_TASKS = 100
 LISTED_RUNS = 1000
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
+# A task's id is the id of the run that started it: anything else is no task.
+_TASK_ID = re.compile(r"run_[0-9a-f]{1,64}")
 
 
 def _order(task: pb.Task) -> tuple[int, str]:
@@ -94,6 +97,9 @@ class A2ATasks:
 
     async def head(self, task_id: str) -> RunRecord:
         """The newest run of the task (the run that started it, or the last one continuing it)."""
+        if not _TASK_ID.fullmatch(task_id):
+            # Not looked up: no store need take an id it cannot hold (PostgreSQL: NUL).
+            raise RpcError(TASK_NOT_FOUND, f"Task not found: {task_id[:64]!r}")
         try:
             first = await self.manager.get(task_id, self.scope)
         except RunNotFoundError:
@@ -160,6 +166,11 @@ class A2ATasks:
         if request.HasField("history_length") and request.history_length < 0:
             raise RpcError(INVALID_PARAMS, "Invalid params: 'historyLength' must be 0 or more")
         after = _cursor(request.page_token) if request.page_token else None
+        if request.context_id:
+            try:
+                check_conversation_id(request.context_id, param="contextId")
+            except TroupeError as err:
+                raise as_rpc_error(err) from None
         runs = [
             run
             for run in await self._runs(request.context_id or None, LISTED_RUNS)

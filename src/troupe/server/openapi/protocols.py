@@ -58,7 +58,8 @@ PROTOCOLS = (
                         "application/json": {"schema": _OBJECT},
                         "text/event-stream": {"schema": {"type": "string"}},
                     },
-                }
+                },
+                "204": {"description": "A notification (no `id`): carried out, never answered"},
             },
         },
         errors=(401, 404),
