@@ -41,7 +41,7 @@ from troupe.runs import RunManager, RunStart
 from troupe.server._auth import ApiKeys
 from troupe.server._errors import exception_handlers
 from troupe.server._service import check_conversation_id
-from troupe.store import RunInput
+from troupe.server._service import run_input as run_input_for
 from troupe.teams import Team
 from troupe.wire import answer_text
 
@@ -109,19 +109,41 @@ class McpEndpoint:
     """The teams of ``runs`` as the tools of one MCP server."""
 
     def __init__(self, runs: RunManager, api_keys: ApiKeys, *, path: str = "/mcp") -> None:
-        from mcp import types
-        from mcp.server.lowlevel import Server
-        from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-
         self.runs = runs
         self.api_keys = api_keys
         self.path = path
-        self.server: Any = Server("troupe")
-        self.server.list_tools()(self._list_tools)  # type: ignore[no-untyped-call]
-        self.server.call_tool(validate_input=True)(self._call_tool)
-        self._types = types
-        self._manager_type = StreamableHTTPSessionManager
+        # The MCP SDK is loaded by the first request to /mcp, not at start (a second of
+        # imports an autoscaled replica need not pay before its first answer).
+        self.server: Any = None
+        self._types: Any = None
         self._manager: Any = None
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._starting = anyio.Lock()
+
+    async def _serving(self) -> Any:
+        """The session manager, started on first use in the app's task group."""
+        async with self._starting:
+            if self._manager is None:
+                if self._tg is None:
+                    raise RuntimeError("the /mcp endpoint is not running (the app did not start)")
+                from mcp import types
+                from mcp.server.lowlevel import Server
+                from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+                server = Server("troupe")
+                server.list_tools()(self._list_tools)  # type: ignore[no-untyped-call]
+                server.call_tool(validate_input=True)(self._call_tool)
+                self.server, self._types = server, types
+                manager = StreamableHTTPSessionManager(app=server, stateless=True)
+
+                async def run(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+                    async with manager.run():
+                        task_status.started()
+                        await anyio.sleep_forever()
+
+                await self._tg.start(run)
+                self._manager = manager
+        return self._manager
 
     def teams(self, request: Any) -> dict[str, Team]:
         """The teams this request's key may call (a key limited to some teams: those)."""
@@ -154,13 +176,7 @@ class McpEndpoint:
             check_conversation_id(conversation_id)
         team = teams[name]
         message = UserMessage(content=str(arguments["message"]))
-        run_input = RunInput(
-            api="mcp",
-            answer_agents=tuple(sorted(team.answer_agents))
-            if team.answer_agents is not None
-            else None,
-            speaker_lines=team.speaker_lines,
-        )
+        run_input = run_input_for(team, api="mcp")
         start = RunStart(
             team=name,
             scope=self.api_keys.scope(request),
@@ -202,9 +218,13 @@ class McpEndpoint:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Serve ``/mcp`` requests until the block ends (the app's lifespan)."""
-        self._manager = self._manager_type(app=self.server, stateless=True)
-        async with self._manager.run():
-            yield
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            try:
+                yield
+            finally:
+                self._tg = None
+                tg.cancel_scope.cancel()
 
     def handler(self) -> Any:
         endpoint = self
@@ -217,9 +237,8 @@ class McpEndpoint:
             copy_scope=True,
         )
         async def mcp_asgi(scope: Scope, receive: Receive, send: Send) -> None:
-            if endpoint._manager is None:
-                raise RuntimeError("the /mcp endpoint is not running (the app did not start)")
-            await endpoint._manager.handle_request(scope, receive, send)
+            manager = await endpoint._serving()
+            await manager.handle_request(scope, receive, send)
 
         return mcp_asgi
 

@@ -36,7 +36,6 @@ import anyio
 import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from troupe.store._url import DatabaseUrl
 
@@ -169,6 +168,10 @@ class PostgresDatabase:
                 "(from a clone: uv sync --extra postgres)",
                 name="asyncpg",
             )
+        # Loaded here: SQLAlchemy's asyncio extension brings its ORM (half a second of
+        # imports a SQLite server does without).
+        from sqlalchemy.ext.asyncio import create_async_engine
+
         self.engine = create_async_engine(
             url.sqlalchemy, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800
         )
