@@ -4,9 +4,11 @@
 
 An autoscaler starts replicas on demand: what counts is how long a new one takes
 to answer, and what it holds doing nothing. The bare relay and ``troupe serve``
-(a one-agent team, the default SQLite store, a fresh file each time) start in
-turns, each round: spawn, poll ``POST /v1/chat/completions`` until one answers
-in full, then idle two seconds and read ``VmRSS``. Prints medians and ranges.
+(a one-agent team, the default SQLite store) start in turns, each round: spawn,
+poll ``POST /v1/chat/completions`` until one answers in full, then idle two
+seconds and read ``VmRSS``. Prints medians and ranges. The database is migrated
+once before (``troupe db upgrade``), as a new replica finds it; ``--fresh`` starts
+troupe on a new file each time instead (the first start of a deployment).
 """
 
 from __future__ import annotations
@@ -73,11 +75,24 @@ def _once(name: str, argv: list[str], env: dict[str, str], port: int) -> tuple[f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--fresh", action="store_true", help="a new database file each time")
     args = parser.parse_args()
     results: dict[str, dict[str, list[float]]] = {
         "relay": {"seconds": [], "rss_mib": []},
         "troupe": {"seconds": [], "rss_mib": []},
     }
+    procs.STORE_DIR.mkdir(exist_ok=True)
+    database = procs.STORE_DIR / "coldstart.db"
+    for stale in procs.STORE_DIR.glob("coldstart.db*"):
+        stale.unlink()
+    upgrade = [
+        str(procs.BIN / "troupe"),
+        "db",
+        "upgrade",
+        "--database-url",
+        f"sqlite:///{database}",
+    ]
+    subprocess.run(upgrade, check=True, capture_output=True)
     with procs.upstream(20) as upstream:
         config = _config(upstream.url, "coldstart")
         for _ in range(args.rounds):
@@ -90,7 +105,10 @@ def main() -> None:
             port = procs.free_port()
             troupe_argv = [str(procs.BIN / "troupe"), "serve", "--config", str(config)]
             troupe_argv += ["--port", str(port), "--log-level", "warning"]
-            env = procs.troupe_env(None, "sqlite", port)
+            if args.fresh:
+                env = procs.troupe_env(None, "sqlite", port)
+            else:
+                env = {"TROUPE_DATABASE_URL": f"sqlite:///{database}"}
             seconds, rss = _once("troupe", troupe_argv, env, port)
             results["troupe"]["seconds"].append(seconds)
             results["troupe"]["rss_mib"].append(rss / 1024)
