@@ -132,3 +132,23 @@ async def test_conversations_stay_with_their_key(served: Served) -> None:
 
 def _text(result: Any) -> str:
     return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
+
+
+async def test_a_key_limited_to_one_team_lists_and_calls_only_that_one(served: Served) -> None:
+    from troupe.store import ApiKeyRecord, InMemoryConversationStore, key_digest, new_key
+
+    store = InMemoryConversationStore()
+    key = new_key()
+    await store.add_key(
+        ApiKeyRecord(name="writers-only", digest=key_digest(key), prefix=key[:8], teams=("writer",))
+    )
+    writer = RoundRobinTeam("writer", [AssistantAgent("author", ScriptedModel(["Yes."]))])
+    echo = RoundRobinTeam("echo", [AssistantAgent("parrot", ScriptedModel(["echo"]))])
+    app = create_app(teams=[writer, echo], store=store)
+    async with mcp_client(served, app, key=key) as session:
+        listed = await session.list_tools()
+        assert [tool.name for tool in listed.tools] == ["writer"]
+        refused = await session.call_tool("echo", {"message": "hi"})
+        assert refused.isError
+        answered = await session.call_tool("writer", {"message": "hi"})
+        assert not answered.isError
