@@ -133,6 +133,7 @@ class SQLRunStore:
         scope: str,
         fingerprint: str | None,
         keep_fingerprint: bool = False,
+        new: bool = False,
     ) -> None:
         raise NotImplementedError
 
@@ -178,9 +179,53 @@ class SQLRunStore:
             self._held[lease.token] = (lease.scope, lease.conversation_id)
         return taken
 
-    def _insert_run(self, conn: Connection, run: RunRecord) -> None:
+    def _commit_whole(self, conn: Connection, commit: RunCommit) -> None:
+        """A whole run in one commit: its record inserted as ended, its events, its state
+        as a new conversation's (nobody else knows its minted id: no lease, no lock)."""
+        assert commit.begin is not None and commit.end is not None
+        ended = {
+            "status": commit.end.status,
+            "stop_reason": commit.end.stop_reason,
+            "usage": _encoder.encode(commit.end.usage),
+            "last_event_id": commit.last_seq if commit.last_seq >= commit.first_seq else 0,
+        }
+        self._insert_run(conn, commit.begin, ended)
+        self._insert_events(conn, commit)
+        if commit.state is not None:
+            self._write_state(
+                conn,
+                commit.state,
+                scope=commit.scope,
+                fingerprint=commit.fingerprint,
+                keep_fingerprint=commit.fingerprint is None,
+                new=True,
+            )
+        self._notify(conn, commit)
+
+    def _insert_events(self, conn: Connection, commit: RunCommit) -> None:
+        if commit.last_seq >= commit.first_seq:
+            conn.execute(
+                self._q.insert_events,
+                {
+                    "run_id": commit.run_id,
+                    "first_seq": commit.first_seq,
+                    "last_seq": commit.last_seq,
+                    "data": commit.events,
+                    "times": commit.times or None,
+                },
+            )
+
+    def _notify(self, conn: Connection, commit: RunCommit) -> None:
+        """PostgreSQL: tell the replicas following the run that it has new events."""
+        if conn.dialect.name == "postgresql" and commit.last_seq >= commit.first_seq:
+            payload = f"events {commit.run_id}"
+            conn.execute(self._q.notify, {"k_channel": NOTIFY_CHANNEL, "k_payload": payload})
+
+    def _insert_run(
+        self, conn: Connection, run: RunRecord, ended: dict[str, Any] | None = None
+    ) -> None:
         conn.execute(
-            self._q.insert_run,
+            self._q.insert_run if ended is None else self._q.insert_ended_run,
             {
                 "id": run.id,
                 "scope": run.scope,
@@ -193,6 +238,7 @@ class SQLRunStore:
                 "cancel_requested": False,
                 # The run's own time: its chat-completion frames carry it as ``created``.
                 "created_at": run.created_at or time.time(),
+                **(ended or {}),
             },
         )
 
@@ -212,10 +258,16 @@ class SQLRunStore:
     async def commit_runs(self, commits: Sequence[RunCommit]) -> list[str | None]:
         def work(conn: Connection) -> list[str | None]:
             problems: list[str | None] = []
-            notify = conn.dialect.name == "postgresql"
             q = self._q
             for commit in commits:
                 lease = lease_params(commit.lease, self.lease_seconds)
+                minted = commit.begin is not None and commit.lease.token not in self._held
+                if minted and commit.end is not None and commit.release:
+                    # A run on a conversation it minted, begun and ended in this commit: its
+                    # lease would be taken and let go here, unseen; the conversation is new.
+                    problems.append(None)
+                    self._commit_whole(conn, commit)
+                    continue
                 if commit.begin is not None:
                     if commit.lease.token in self._held:
                         # Taken when the state was loaded: still ours?
@@ -242,17 +294,8 @@ class SQLRunStore:
                     continue
                 problems.append(None)
                 values: dict[str, Any] = {"k_run": commit.run_id}
+                self._insert_events(conn, commit)
                 if commit.last_seq >= commit.first_seq:
-                    conn.execute(
-                        q.insert_events,
-                        {
-                            "run_id": commit.run_id,
-                            "first_seq": commit.first_seq,
-                            "last_seq": commit.last_seq,
-                            "data": commit.events,
-                            "times": commit.times or None,
-                        },
-                    )
                     values["last_event_id"] = commit.last_seq
                 if commit.state is not None:
                     self._write_state(
@@ -273,9 +316,7 @@ class SQLRunStore:
                     if commit.release:
                         conn.execute(q.release_lease, lease)
                     conn.execute(q.end_run, values)
-                if notify and commit.last_seq >= commit.first_seq:
-                    payload = f"events {commit.run_id}"
-                    conn.execute(q.notify, {"k_channel": NOTIFY_CHANNEL, "k_payload": payload})
+                self._notify(conn, commit)
             return problems
 
         problems = await self._write(work)
