@@ -122,6 +122,7 @@ class TroupePlugin(InitPluginProtocol):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(store.maintain)
                 tg.start_soon(self.runs.serve)
+                await self.runs.ready()  # a request right after the start finds it serving
                 try:
                     yield
                 finally:
