@@ -211,6 +211,10 @@ class SQLRunStore:
         }
         self._insert_run(conn, commit.begin, ended)
         self._insert_events(conn, commit)
+        self._save_state(conn, commit, new=True)
+        self._notify(conn, commit)
+
+    def _save_state(self, conn: Connection, commit: RunCommit, *, new: bool = False) -> None:
         if commit.state is not None:
             self._write_state(
                 conn,
@@ -218,9 +222,8 @@ class SQLRunStore:
                 scope=commit.scope,
                 fingerprint=commit.fingerprint,
                 keep_fingerprint=commit.fingerprint is None,
-                new=True,
+                new=new,
             )
-        self._notify(conn, commit)
 
     def _insert_events(self, conn: Connection, commit: RunCommit) -> None:
         if commit.last_seq >= commit.first_seq:
@@ -321,14 +324,7 @@ class SQLRunStore:
         self._insert_events(conn, commit)
         if commit.last_seq >= commit.first_seq:
             values["last_event_id"] = commit.last_seq
-        if commit.state is not None:
-            self._write_state(
-                conn,
-                commit.state,
-                scope=commit.scope,
-                fingerprint=commit.fingerprint,
-                keep_fingerprint=commit.fingerprint is None,
-            )
+        self._save_state(conn, commit)
         if commit.end is None:
             conn.execute(q.update_run, values)
         else:
