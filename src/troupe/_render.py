@@ -296,7 +296,11 @@ def answer_text(
     conversation fingerprint is computed from it.
     """
     renderer = Renderer(answer_agents, speaker_lines)
+    fast_text = renderer.fast_text
     for event in events:
+        # The stream encoder's hot path, which leaves the renderer as ``render`` would.
+        if type(event) is TextDelta and fast_text(event) is not None:
+            continue
         renderer.render(event)
     return renderer.answer
 

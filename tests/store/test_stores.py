@@ -267,6 +267,35 @@ async def test_a_run_whose_lease_was_taken_over_writes_nothing(store: Conversati
 
 
 @every_store
+async def test_live_runs_flushed_together_keep_their_own_logs_and_a_lost_one_is_told(
+    store: ConversationStore,
+) -> None:
+    runs = []
+    for _ in range(3):
+        cid, run_id = unique(), unique("run")
+        record, lease = run_record(run_id, cid), Lease(cid, uuid.uuid4().hex, "s")
+        await store.take_conversation(lease, run_id=run_id, owner="o", load=False)
+        assert await store.commit_runs([commit(record, lease, 1, texts(1), begin=record)]) == [None]
+        runs.append((record, lease))
+    # Every lease holds: all three runs' new events in one flush.
+    flush = [commit(record, lease, 2, texts(2, 2)) for record, lease in runs]
+    assert await store.commit_runs(flush) == [None, None, None]
+    # The second run's conversation was taken over meanwhile: only it is refused.
+    lost_lease = runs[1][1]
+    await store.release(lost_lease)
+    newer = Lease(lost_lease.conversation_id, uuid.uuid4().hex, "s")
+    await store.take_conversation(newer, run_id="run_newer", owner="o", load=False)
+    problems = await store.commit_runs([commit(r, lease, 4, texts(1, 4)) for r, lease in runs])
+    assert problems[0] is None and problems[2] is None
+    assert problems[1] is not None and "taken over" in problems[1]
+    for (record, _), count in zip(runs, (4, 3, 4), strict=True):
+        got = decode_events(b"\n".join(await store.run_events(record.id)))
+        assert got == texts(count)
+        stored = await store.get_run(record.id, scope="s")
+        assert stored is not None and stored.last_event_id == count
+
+
+@every_store
 async def test_an_orphaned_run_is_claimed_once(store: ConversationStore) -> None:
     cid, run_id = unique(), unique("run")
     record = run_record(run_id, cid)

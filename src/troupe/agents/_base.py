@@ -16,12 +16,12 @@ __all__ = [
     "new_message_id",
 ]
 
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
+from troupe._ids import unique_hex
 from troupe.events import Event
 from troupe.messages import Message, ToolCall, Usage
 from troupe.models import OutputSchema, ToolSpec
@@ -30,7 +30,7 @@ Emit = Callable[[Event], Awaitable[None]]
 
 
 def new_message_id() -> str:
-    return f"msg_{uuid.uuid4().hex[:20]}"
+    return f"msg_{unique_hex(20)}"
 
 
 class AgentTurn(msgspec.Struct, frozen=True, kw_only=True):

@@ -177,6 +177,10 @@ class RunManager:
             finally:
                 self._tg = None
 
+    async def ready(self) -> None:
+        """Wait until ``serve`` runs: runs may start from then on."""
+        await self._started.wait()
+
     async def drain(self, grace: float) -> None:
         """Stop taking runs; give those in progress ``grace`` seconds, then stop the rest:
         background runs are left checkpointed for another replica, the others end failed."""

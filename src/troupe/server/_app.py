@@ -15,7 +15,7 @@ import anyio
 from litestar import Litestar, Router
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.plugins import InitPluginProtocol
 
 from troupe.config import ConfigSpec, ServerSpec, load_teams
@@ -147,6 +147,7 @@ class TroupePlugin(InitPluginProtocol):
                 tg.start_soon(self.runs.serve)
                 tg.start_soon(self.sandboxes.maintain)
                 tg.start_soon(self.limits.maintain)
+                await self.runs.ready()  # a request right after the start finds it serving
                 try:
                     yield
                 finally:
@@ -160,10 +161,25 @@ class TroupePlugin(InitPluginProtocol):
                 await self.limits.close()
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        # Chained, each the next one's argument: Litestar resolves the dependencies of a
+        # level in a task group of their own (three tasks per request, ~0.1 ms of CPU),
+        # and one after the other when each level has one.
+        def service() -> Any:
+            return self.service
+
+        def api_keys(service: NamedDependency[Any]) -> Any:
+            return self.api_keys
+
+        def settings(api_keys: NamedDependency[Any]) -> Any:
+            return self.settings
+
         dependencies = {
-            "service": Provide(lambda: self.service, use_cache=True, sync_to_thread=False),
-            "api_keys": Provide(lambda: self.api_keys, use_cache=True, sync_to_thread=False),
-            "settings": Provide(lambda: self.settings, use_cache=True, sync_to_thread=False),
+            name: Provide(provide, use_cache=True, sync_to_thread=False)
+            for name, provide in (
+                ("service", service),
+                ("api_keys", api_keys),
+                ("settings", settings),
+            )
         }
         router = Router(
             path=self.path,

@@ -9,12 +9,12 @@ from __future__ import annotations
 __all__ = ["REQUEST_ID_HEADER", "request_context"]
 
 import re
-import uuid
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from troupe import logs
+from troupe._ids import unique_hex
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
@@ -34,7 +34,7 @@ def request_context(app: ASGIApp) -> ASGIApp:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        request_id = _incoming(scope) or f"req_{uuid.uuid4().hex}"
+        request_id = _incoming(scope) or f"req_{unique_hex()}"
         header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:

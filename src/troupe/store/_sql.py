@@ -341,15 +341,17 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
         scope: str,
         fingerprint: str | None,
         keep_fingerprint: bool = False,
+        new: bool = False,
     ) -> None:
         """Save ``state`` (in the caller's transaction): the run's new transcript items are
-        appended, the conversation row gets the new state head (and ``fingerprint``)."""
+        appended, the conversation row gets the new state head (and ``fingerprint``).
+        ``new``: the conversation's id was minted by the run, it has no row yet."""
         conversation_id = state.conversation_id
         head = _encoder.encode(msgspec.structs.replace(state, transcript=()))
         transcript = state.transcript
         pending = state.pending_input
         key = {"k_scope": scope, "k_id": conversation_id}
-        row = conn.execute(self._q.lock_conversation, key).first()
+        row = None if new else conn.execute(self._q.lock_conversation, key).first()
         # Transcripts only grow: the run's new items are appended. A state that does not
         # extend the stored transcript (saved from elsewhere) replaces it.
         start = row.item_count if row is not None and row.item_count <= len(transcript) else 0

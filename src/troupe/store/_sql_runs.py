@@ -73,6 +73,26 @@ def lease_params(lease: Lease, seconds: float) -> dict[str, Any]:
     }
 
 
+def _events_only(commit: RunCommit) -> bool:
+    """A commit of a live run's new events and nothing else (the writer's flush)."""
+    return (
+        commit.begin is None
+        and commit.state is None
+        and commit.end is None
+        and commit.last_seq >= commit.first_seq
+    )
+
+
+def _events_row(commit: RunCommit) -> dict[str, Any]:
+    return {
+        "run_id": commit.run_id,
+        "first_seq": commit.first_seq,
+        "last_seq": commit.last_seq,
+        "data": commit.events,
+        "times": commit.times or None,
+    }
+
+
 def _record(row: sa.Row[Any]) -> RunRecord:
     return RunRecord(
         id=row.id,
@@ -133,6 +153,7 @@ class SQLRunStore:
         scope: str,
         fingerprint: str | None,
         keep_fingerprint: bool = False,
+        new: bool = False,
     ) -> None:
         raise NotImplementedError
 
@@ -178,9 +199,47 @@ class SQLRunStore:
             self._held[lease.token] = (lease.scope, lease.conversation_id)
         return taken
 
-    def _insert_run(self, conn: Connection, run: RunRecord) -> None:
+    def _commit_whole(self, conn: Connection, commit: RunCommit) -> None:
+        """A whole run in one commit: its record inserted as ended, its events, its state
+        as a new conversation's (nobody else knows its minted id: no lease, no lock)."""
+        assert commit.begin is not None and commit.end is not None
+        ended = {
+            "status": commit.end.status,
+            "stop_reason": commit.end.stop_reason,
+            "usage": _encoder.encode(commit.end.usage),
+            "last_event_id": commit.last_seq if commit.last_seq >= commit.first_seq else 0,
+        }
+        self._insert_run(conn, commit.begin, ended)
+        self._insert_events(conn, commit)
+        self._save_state(conn, commit, new=True)
+        self._notify(conn, commit)
+
+    def _save_state(self, conn: Connection, commit: RunCommit, *, new: bool = False) -> None:
+        if commit.state is not None:
+            self._write_state(
+                conn,
+                commit.state,
+                scope=commit.scope,
+                fingerprint=commit.fingerprint,
+                keep_fingerprint=commit.fingerprint is None,
+                new=new,
+            )
+
+    def _insert_events(self, conn: Connection, commit: RunCommit) -> None:
+        if commit.last_seq >= commit.first_seq:
+            conn.execute(self._q.insert_events, _events_row(commit))
+
+    def _notify(self, conn: Connection, commit: RunCommit) -> None:
+        """PostgreSQL: tell the replicas following the run that it has new events."""
+        if conn.dialect.name == "postgresql" and commit.last_seq >= commit.first_seq:
+            payload = f"events {commit.run_id}"
+            conn.execute(self._q.notify, {"k_channel": NOTIFY_CHANNEL, "k_payload": payload})
+
+    def _insert_run(
+        self, conn: Connection, run: RunRecord, ended: dict[str, Any] | None = None
+    ) -> None:
         conn.execute(
-            self._q.insert_run,
+            self._q.insert_run if ended is None else self._q.insert_ended_run,
             {
                 "id": run.id,
                 "scope": run.scope,
@@ -193,6 +252,7 @@ class SQLRunStore:
                 "cancel_requested": False,
                 # The run's own time: its chat-completion frames carry it as ``created``.
                 "created_at": run.created_at or time.time(),
+                **(ended or {}),
             },
         )
 
@@ -211,71 +271,15 @@ class SQLRunStore:
 
     async def commit_runs(self, commits: Sequence[RunCommit]) -> list[str | None]:
         def work(conn: Connection) -> list[str | None]:
-            problems: list[str | None] = []
-            notify = conn.dialect.name == "postgresql"
-            q = self._q
-            for commit in commits:
-                lease = lease_params(commit.lease, self.lease_seconds)
-                if commit.begin is not None:
-                    if commit.lease.token in self._held:
-                        # Taken when the state was loaded: still ours?
-                        if not self._renew(conn, commit.lease):
-                            problems.append("the conversation is busy with another run")
-                            continue
-                    else:  # a conversation minted by this run: nobody else can hold it
-                        conn.execute(
-                            q.new_lease,
-                            {
-                                **lease,
-                                "scope": commit.scope,
-                                "conversation_id": commit.conversation_id,
-                                "token": commit.lease.token,
-                                "stop_requested": False,
-                                "run_id": commit.run_id,
-                                "owner": commit.owner,
-                            },
-                        )
-                        self._held[commit.lease.token] = (commit.scope, commit.conversation_id)
-                    self._insert_run(conn, commit.begin)
-                elif not self._renew(conn, commit.lease):
-                    problems.append("the run's lease was taken over by another run")
-                    continue
-                problems.append(None)
-                values: dict[str, Any] = {"k_run": commit.run_id}
-                if commit.last_seq >= commit.first_seq:
-                    conn.execute(
-                        q.insert_events,
-                        {
-                            "run_id": commit.run_id,
-                            "first_seq": commit.first_seq,
-                            "last_seq": commit.last_seq,
-                            "data": commit.events,
-                            "times": commit.times or None,
-                        },
-                    )
-                    values["last_event_id"] = commit.last_seq
-                if commit.state is not None:
-                    self._write_state(
-                        conn,
-                        commit.state,
-                        scope=commit.scope,
-                        fingerprint=commit.fingerprint,
-                        keep_fingerprint=commit.fingerprint is None,
-                    )
-                if commit.end is None:
-                    conn.execute(q.update_run, values)
-                else:
-                    values.update(
-                        status=commit.end.status,
-                        stop_reason=commit.end.stop_reason,
-                        usage=_encoder.encode(commit.end.usage),
-                    )
-                    if commit.release:
-                        conn.execute(q.release_lease, lease)
-                    conn.execute(q.end_run, values)
-                if notify and commit.last_seq >= commit.first_seq:
-                    payload = f"events {commit.run_id}"
-                    conn.execute(q.notify, {"k_channel": NOTIFY_CHANNEL, "k_payload": payload})
+            problems: list[str | None] = [None] * len(commits)
+            # The periodic flush of live runs' events: each statement once for all of them.
+            flushed = [i for i, c in enumerate(commits) if _events_only(c)]
+            done = self._commit_events(conn, [commits[i] for i in flushed])
+            for i, problem in zip(flushed, done, strict=True):
+                problems[i] = problem
+            for i, commit in enumerate(commits):
+                if not _events_only(commit):
+                    problems[i] = self._commit_one(conn, commit)
             return problems
 
         problems = await self._write(work)
@@ -283,6 +287,71 @@ class SQLRunStore:
             if (commit.end is not None and commit.release) or problem is not None:
                 self._held.pop(commit.lease.token, None)
         return problems
+
+    def _commit_one(self, conn: Connection, commit: RunCommit) -> str | None:
+        """Store ``commit``; returns why it cannot be (its lease is gone), or None."""
+        q = self._q
+        lease = lease_params(commit.lease, self.lease_seconds)
+        minted = commit.begin is not None and commit.lease.token not in self._held
+        if minted and commit.end is not None and commit.release:
+            # A run on a conversation it minted, begun and ended in this commit: its
+            # lease would be taken and let go here, unseen; the conversation is new.
+            self._commit_whole(conn, commit)
+            return None
+        if commit.begin is not None:
+            if commit.lease.token in self._held:
+                # Taken when the state was loaded: still ours?
+                if not self._renew(conn, commit.lease):
+                    return "the conversation is busy with another run"
+            else:  # a conversation minted by this run: nobody else can hold it
+                conn.execute(
+                    q.new_lease,
+                    {
+                        **lease,
+                        "scope": commit.scope,
+                        "conversation_id": commit.conversation_id,
+                        "token": commit.lease.token,
+                        "stop_requested": False,
+                        "run_id": commit.run_id,
+                        "owner": commit.owner,
+                    },
+                )
+                self._held[commit.lease.token] = (commit.scope, commit.conversation_id)
+            self._insert_run(conn, commit.begin)
+        elif not self._renew(conn, commit.lease):
+            return "the run's lease was taken over by another run"
+        values: dict[str, Any] = {"k_run": commit.run_id}
+        self._insert_events(conn, commit)
+        if commit.last_seq >= commit.first_seq:
+            values["last_event_id"] = commit.last_seq
+        self._save_state(conn, commit)
+        if commit.end is None:
+            conn.execute(q.update_run, values)
+        else:
+            values.update(
+                status=commit.end.status,
+                stop_reason=commit.end.stop_reason,
+                usage=_encoder.encode(commit.end.usage),
+            )
+            if commit.release:
+                conn.execute(q.release_lease, lease)
+            conn.execute(q.end_run, values)
+        self._notify(conn, commit)
+        return None
+
+    def _commit_events(self, conn: Connection, batch: list[RunCommit]) -> list[str | None]:
+        """Commits of new events only: their leases renewed, events inserted and runs
+        updated in one statement each, when every lease still holds (else one by one)."""
+        if len(batch) > 1 and conn.dialect.supports_sane_multi_rowcount:
+            leases = [lease_params(c.lease, self.lease_seconds) for c in batch]
+            if conn.execute(self._q.renew_lease, leases).rowcount == len(batch):
+                conn.execute(self._q.insert_events, [_events_row(c) for c in batch])
+                updates = [{"k_run": c.run_id, "last_event_id": c.last_seq} for c in batch]
+                conn.execute(self._q.update_run, updates)
+                for commit in batch:
+                    self._notify(conn, commit)
+                return [None] * len(batch)
+        return [self._commit_one(conn, commit) for commit in batch]
 
     async def get_run(self, run_id: str, *, scope: str | None = "") -> RunRecord | None:
         def work(conn: Connection) -> sa.Row[Any] | None:

@@ -32,6 +32,7 @@ class Statements:
         self.release_lease = leases.delete().where(lease)
 
         self.insert_run = runs.insert().values(updated_at=now)
+        self.insert_ended_run = runs.insert().values(updated_at=now, ended_at=now)
         self.update_run = runs.update().where(runs.c.id == sa.bindparam("k_run"))
         self.update_run = self.update_run.values(updated_at=now)
         self.end_run = self.update_run.values(ended_at=now)

@@ -302,6 +302,9 @@ class Team:
                 while stop_reason is None:
                     state, stop_reason = await self._step(state, run, control)
                     done = state
+                    if stop_reason is None:
+                        # Out of turns: the run ends now, its end commit is the checkpoint.
+                        stop_reason = self._out_of_turns(state)
                     if stop_reason is None and control.checkpoint is not None:
                         with anyio.CancelScope(shield=True):
                             await control.checkpoint(done)
@@ -359,14 +362,21 @@ class Team:
             state, transcript=state.transcript + tuple(incoming), run=flight
         )
 
+    def _out_of_turns(self, state: RunState) -> str | None:
+        flight = state.run
+        if flight is not None and flight.turns >= self.max_turns:
+            return f"maximum number of turns {self.max_turns} reached"
+        return None
+
     async def _step(
         self, state: RunState, run: RunContext, control: RunControl
     ) -> tuple[RunState, str | None]:
         """One step: who speaks, their turns, and whether the run ends after it."""
         flight = state.run
         assert flight is not None
-        if flight.turns >= self.max_turns:
-            return state, f"maximum number of turns {self.max_turns} reached"
+        out = self._out_of_turns(state)
+        if out is not None:
+            return state, out
         step: tuple[Sequence[Agent], RunState] | None
         if state.resume_with in self.by_name:
             # An agent waiting on the human's approval decides before the policy goes on.
