@@ -16,15 +16,13 @@ runs are left, checkpointed, to another replica.
 
 from __future__ import annotations
 
-__all__ = ["RunManager", "RunNotFoundError", "RunSettings", "ServerShuttingDownError"]
+__all__ = ["RunManager"]
 
 import contextlib
 import logging
-import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Literal, Protocol
 
 import anyio
 import msgspec
@@ -35,7 +33,6 @@ from troupe.errors import (
     ConversationNotRunningError,
     RequestError,
     RequestTooLargeError,
-    TroupeError,
 )
 from troupe.events import Event, RunResumed, RunStarted
 from troupe.messages import Message
@@ -44,13 +41,23 @@ from troupe.runs._observe import RunObserver
 from troupe.runs._owner import current_owner, owner_alive
 from troupe.runs._recovery import LOST, end_orphan, lost_events
 from troupe.runs._remote import RemoteRuns
+from troupe.runs._types import (
+    Admission,
+    RunNotFoundError,
+    RunSettings,
+    RunStart,
+    ServerShuttingDownError,
+    busy_error,
+    check_input,
+    is_run_id,
+    new_run_id,
+)
 from troupe.runs._writer import LogWriter, RunLostError
 from troupe.store import (
     ACTIVE,
     ConversationStore,
     Lease,
     RunEnd,
-    RunInput,
     RunRecord,
     StoreError,
     decode_events,
@@ -60,63 +67,7 @@ from troupe.teams import RunResult, RunState, Team, settle
 
 logger = logging.getLogger("troupe.runs")
 
-BusyPolicy = Literal["reject", "enqueue"]
 Fingerprint = Callable[[RunRecord, Sequence[Event]], str]
-
-
-# Where each API's request carries its messages (the ``param`` of their errors).
-_INPUT_PARAM = {"chat": "messages", "responses": "input"}
-
-
-class RunNotFoundError(RequestError):
-    status_code = 404
-    code = "run_not_found"
-
-
-class ServerShuttingDownError(TroupeError):
-    status_code = 503
-    error_type = "server_error"
-    code = "server_shutting_down"
-
-
-class RunSettings(msgspec.Struct, frozen=True, kw_only=True):
-    busy_policy: BusyPolicy = "reject"
-    busy_wait_seconds: float = 30.0
-    max_transcript_bytes: int | None = None
-    lease_seconds: float = 30.0
-    # How often live runs' events go to the store when no step ends meanwhile (what
-    # followers on other replicas wait at most), and how often cancels are polled for.
-    flush_seconds: float = 0.25
-    poll_seconds: float = 1.0
-
-
-class RunStart(msgspec.Struct, frozen=True, kw_only=True):
-    """What a view asks for: run ``team`` on a conversation with new messages.
-
-    ``messages`` are the new messages for a conversation that exists; ``all_messages``
-    are every message the client sent, which start a conversation that does not.
-    """
-
-    team: str
-    scope: str = ""
-    conversation_id: str | None = None
-    messages: tuple[Message, ...] = ()
-    all_messages: tuple[Message, ...] | None = None
-    background: bool = False
-    input: RunInput = RunInput()
-
-
-class Admission(Protocol):
-    """What a run must pass to start (an API key's teams and limits): raises if refused."""
-
-    async def admit(self, start: RunStart) -> None: ...
-
-
-_RUN_ID = re.compile(r"run_[A-Za-z0-9]{1,64}")
-
-
-def new_run_id() -> str:
-    return f"run_{secrets.token_hex(12)}"
 
 
 class RunManager:
@@ -231,7 +182,7 @@ class RunManager:
         if minted:
             # Nothing can be stored under an id minted just now: no store round trip.
             state = team.new_state(conversation_id)
-            new = _check_input(team, state, start.all_messages or start.messages, start)
+            new = check_input(team, state, start.all_messages or start.messages, start)
         else:
             stored = await self._take(key, lease, run_id)
             try:
@@ -270,7 +221,7 @@ class RunManager:
         """The conversation's lease and state, by the busy policy."""
         if self.settings.busy_policy == "reject":
             if key in self._busy:
-                raise _busy(key[1])
+                raise busy_error(key[1])
             self._busy[key] = None
             try:
                 return await self.store.take_conversation(
@@ -311,7 +262,7 @@ class RunManager:
     ) -> tuple[RunState, tuple[Message, ...]]:
         if stored is None:
             state = team.new_state(conversation_id)
-            return state, _check_input(team, state, start.all_messages or start.messages, start)
+            return state, check_input(team, state, start.all_messages or start.messages, start)
         if stored.team == "":
             # Created empty (POST /v1/conversations): the first run's team takes it.
             stored = msgspec.structs.replace(stored, team=team.name)
@@ -332,7 +283,7 @@ class RunManager:
                     param="messages",
                     code="conversation_too_large",
                 )
-        _check_input(team, stored, start.messages, start)
+        check_input(team, stored, start.messages, start)
         return stored, start.messages
 
     async def _supersede(self, state: RunState, lease: Lease) -> RunState:
@@ -469,7 +420,7 @@ class RunManager:
         return run
 
     async def get(self, run_id: str, scope: str) -> RunRecord:
-        if not _RUN_ID.fullmatch(run_id):  # not one of ours: no need to ask the store
+        if not is_run_id(run_id):  # not one of ours: no need to ask the store
             raise RunNotFoundError(f"run {run_id[:80]!r} not found", param="run_id")
         run = self.local(run_id, scope)
         if run is not None:
@@ -611,19 +562,3 @@ class RunManager:
             self._spawn(run, state, ())
         else:
             self._spawn(run, settle(state), orphan.input.messages)
-
-
-def _check_input(
-    team: Team, state: RunState, messages: tuple[Message, ...], start: RunStart
-) -> tuple[Message, ...]:
-    """``messages`` if they can start a run on ``state``, else the request's 400."""
-    problem = team.input_problem(state, messages)
-    if problem is not None:
-        raise RequestError(problem, param=_INPUT_PARAM.get(start.input.api, "messages"))
-    return messages
-
-
-def _busy(conversation_id: str) -> ConversationBusyError:
-    return ConversationBusyError(
-        f"conversation {conversation_id!r} is busy with another request; retry when it ends"
-    )
