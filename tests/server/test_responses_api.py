@@ -155,6 +155,27 @@ async def test_cancel_a_background_response(make_client: Any) -> None:
     validate(cancelled.model_dump(exclude_unset=True), "Response")
 
 
+async def test_a_deleted_response_is_gone_and_its_turns_stay(make_client: Any) -> None:
+    import openai
+
+    client = await make_client(app_for(echo_team()))
+    first = await client.responses.create(model="echo", input="my name is Ada")
+    deleted = await client.responses.delete(first.id)
+    assert deleted is None or getattr(deleted, "deleted", True)
+    with pytest.raises(openai.NotFoundError):
+        await client.responses.retrieve(first.id)
+    # The conversation keeps what the run added: a plain client's history still finds it.
+    again = await client.responses.create(
+        model="echo",
+        input=[
+            {"role": "user", "content": "my name is Ada"},
+            {"role": "assistant", "content": first.output_text},
+            {"role": "user", "content": "what is my name?"},
+        ],
+    )
+    assert again.output_text.startswith("heard: my name is Ada")
+
+
 async def test_previous_response_id_continues_the_conversation(make_client: Any) -> None:
     client = await make_client(app_for(echo_team()))
     first = await client.responses.create(model="echo", input="my name is Ada")

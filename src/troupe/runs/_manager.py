@@ -403,6 +403,12 @@ class RunManager:
             if mine and run.finished.is_set():
                 del self._runs[run_id]
 
+    def forget_run(self, run_id: str) -> None:
+        """Drop a deleted run from memory too, once it is over."""
+        run = self._runs.get(run_id)
+        if run is not None and run.finished.is_set():
+            del self._runs[run_id]
+
     def local_runs(self, conversation_id: str, scope: str) -> list[RunRecord]:
         """The runs of this process on the conversation, newest first (their records may not
         be stored yet)."""

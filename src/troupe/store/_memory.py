@@ -92,6 +92,13 @@ class InMemoryConversationStore(MemoryKeys):
             if run.ended_at is not None and run.ended_at < cutoff:
                 self._drop_run(run_id)
 
+    async def delete_run(self, run_id: str, *, scope: str = "") -> bool:
+        run = self._runs.get(run_id)
+        if run is None or run.scope != scope or run.status in ACTIVE:
+            return False
+        self._drop_run(run_id)
+        return True
+
     def _drop_run(self, run_id: str) -> None:
         self._cancels.discard(run_id)
         self._runs.pop(run_id, None)

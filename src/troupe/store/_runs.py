@@ -166,6 +166,10 @@ class RunStore(Protocol):
         """Mark the run for cancelling, for the replica that runs it."""
         ...
 
+    async def delete_run(self, run_id: str, *, scope: str = "") -> bool:
+        """Forget a run that is over and its log (its conversation keeps its turns)."""
+        ...
+
     async def cancel_requests(self, run_ids: Sequence[str]) -> set[str]:
         """Those of ``run_ids`` marked for cancelling."""
         ...

@@ -549,6 +549,16 @@ class SQLRunStore:
         )
         conn.execute(runs.delete().where(old))
 
+    async def delete_run(self, run_id: str, *, scope: str = "") -> bool:
+        def work(conn: Connection) -> bool:
+            mine = sa.and_(runs.c.id == run_id, runs.c.scope == scope, runs.c.status.not_in(ACTIVE))
+            if conn.execute(sa.select(runs.c.id).where(mine)).first() is None:
+                return False
+            conn.execute(run_events.delete().where(run_events.c.run_id == run_id))
+            return bool(conn.execute(runs.delete().where(mine)).rowcount)
+
+        return await self._write(work)
+
     def _delete_runs(self, conn: Connection, scope: str, conversation_id: str) -> None:
         mine = sa.and_(runs.c.scope == scope, runs.c.conversation_id == conversation_id)
         conn.execute(

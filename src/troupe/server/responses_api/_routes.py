@@ -163,10 +163,13 @@ async def response_route(
 
 
 async def _delete(service: ChatService, record: RunRecord) -> dict[str, Any]:
-    """A response is a view of its run, which stays in its conversation's history: deleting
-    the response cancels its run if it is still going (delete the conversation to forget it)."""
+    """A response is a view of its run: deleting it stops the run if it is still going,
+    then forgets the run and its log (``GET`` answers 404). The turns it added stay in
+    its conversation (delete the conversation to forget them too)."""
     if record.status in ACTIVE:
-        await service.manager.cancel(record.id, record.scope)
+        record = await service.manager.cancel(record.id, record.scope)
+    service.manager.forget_run(record.id)
+    await service.store.delete_run(record.id, scope=record.scope)
     return {"id": response_id(record.id), "object": "response.deleted", "deleted": True}
 
 
