@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -545,3 +546,30 @@ async def test_an_unreachable_database_is_a_clear_store_error(tmp_path: Any) -> 
         assert "secret" not in str(caught.value)
         assert caught.value.status_code == 503
         await store.close()
+
+
+async def test_a_transaction_postgresql_ended_for_a_deadlock_is_run_again(tmp_path: Path) -> None:
+    """PostgreSQL ends one of two deadlocked transactions (SQLSTATE 40P01); nothing of it was
+    written, so the store runs it again instead of failing the run."""
+
+    from troupe.store import SQLConversationStore
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    store = SQLConversationStore(f"sqlite:///{tmp_path / 'd.db'}")
+    await store.open()
+    assert store._db is not None
+    real = store._db.write
+    failures = [2]
+
+    async def flaky(work: Any) -> Any:
+        if failures[0]:
+            failures[0] -= 1
+            raise sa.exc.DBAPIError("UPDATE troupe_runs ...", {}, Deadlock("deadlock detected"))
+        return await real(work)
+
+    store._db.write = flaky  # type: ignore[method-assign]
+    await store.save(RunState(conversation_id="c1", team="t"))
+    assert failures == [0] and await store.load("c1") == RunState(conversation_id="c1", team="t")
+    await store.close()

@@ -64,6 +64,18 @@ _SUMMARY = (
 )
 # Errors that mean the database is out of reach, not that troupe has a bug.
 _UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, OSError)
+# SQLSTATEs of a transaction PostgreSQL rolled back to let others on (deadlock,
+# serialization failure): tried again, up to _RETRIES times in all.
+_TRANSIENT = frozenset({"40P01", "40001"})
+_RETRIES = 4
+
+
+def _sqlstate(err: sa.exc.DBAPIError) -> str | None:
+    for found in (err.orig, getattr(err.orig, "__cause__", None)):
+        code = getattr(found, "sqlstate", None) or getattr(found, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return None
 
 
 class SQLConversationStore(SQLRunStore, SQLKeyStore):
@@ -223,10 +235,19 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
 
     async def _write(self, work: Callable[[Connection], T]) -> T:
         database = await self._database()
-        try:
-            return await database.write(work)
-        except _UNAVAILABLE as err:
-            raise StoreError(f"the conversation store is unavailable: {_reason(err)}") from err
+        for attempt in range(_RETRIES):
+            try:
+                return await database.write(work)
+            except _UNAVAILABLE as err:
+                raise StoreError(f"the conversation store is unavailable: {_reason(err)}") from err
+            except sa.exc.DBAPIError as err:
+                # PostgreSQL chose this transaction to end a deadlock (or a serialization
+                # conflict): nothing was written, so it is run again.
+                if _sqlstate(err) not in _TRANSIENT or attempt == _RETRIES - 1:
+                    raise
+                logger.info("retrying a transaction: %s", _reason(err))
+                await anyio.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def _read(self, work: Callable[[Connection], T]) -> T:
         database = await self._database()

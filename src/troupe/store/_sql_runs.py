@@ -436,11 +436,13 @@ class SQLRunStore:
 
     async def request_cancel(self, run_id: str) -> None:
         def work(conn: Connection) -> None:
-            conn.execute(runs.update().where(runs.c.id == run_id).values(cancel_requested=True))
-            # Also on its lease: a run whose record is not written yet is stopped too.
+            # The lease first, then the run: the order a run's own commits lock them in (the
+            # other order deadlocks with a replica writing the run's events).
+            # On its lease too: a run whose record is not written yet is stopped as well.
             conn.execute(
                 leases.update().where(leases.c.run_id == run_id).values(stop_requested=True)
             )
+            conn.execute(runs.update().where(runs.c.id == run_id).values(cancel_requested=True))
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, f"cancel {run_id}")))
 
