@@ -19,7 +19,7 @@ from tests.e2e.conftest import ROOT, Upstream
 from tests.e2e.protocol_support import KEY, serving, support_script
 
 pytestmark = pytest.mark.e2e
-NODE = ROOT / "tests" / "node"
+NODE = ROOT / "js-clients"
 _event = pydantic.TypeAdapter(AguiEvent)
 
 
