@@ -78,7 +78,7 @@ def app(executor: Executor) -> Litestar:
 
 
 async def run(client: httpx2.AsyncClient, key: str, code: str, model: str = "coder") -> str:
-    conversation = "shared" if model == "coder" else "deep"
+    conversation = "common" if model == "coder" else "deep"
     response = await client.post(
         "/v1/chat/completions",
         json={"model": model, "messages": [{"role": "user", "content": code}]},
@@ -102,18 +102,18 @@ async def test_two_keys_with_one_conversation_id_never_share_files(
     assert "inner-of-a" in await run(client, KEY_A, "cat inner.txt", model="nested")
 
     a, b = _scope(KEY_A), _scope(KEY_B)
-    assert await owners(executor) == {("shared", a), ("shared", b), ("deep", a), ("deep", b)}
+    assert await owners(executor) == {("common", a), ("common", b), ("deep", a), ("deep", b)}
 
     # Key B deletes its conversations: key A's files stay; A's delete removes A's.
     as_a, as_b = {"authorization": f"Bearer {KEY_A}"}, {"authorization": f"Bearer {KEY_B}"}
-    for conversation in ("shared", "deep"):
+    for conversation in ("common", "deep"):
         deleted = await client.delete(f"/v1/conversations/{conversation}", headers=as_b)
         assert deleted.status_code == 200
     assert "secret-of-a" in await run(client, KEY_A, "cat notes.txt")
-    assert await owners(executor) == {("shared", a), ("deep", a)}
+    assert await owners(executor) == {("common", a), ("deep", a)}
     deleted = await client.delete("/v1/conversations/deep", headers=as_a)
     assert deleted.status_code == 200
-    assert await owners(executor) == {("shared", a)}
+    assert await owners(executor) == {("common", a)}
     assert "No such file" in await run(client, KEY_A, "cat inner.txt", model="nested")
 
 
@@ -140,9 +140,9 @@ async def test_sandboxes_outlive_a_restart_and_go_with_their_conversation(
     assert await sandboxes.sweep() == 0
     # The sweep removes sandboxes whose conversation is gone (here: never stored).
     assert await sandboxes.sweep(grace=0) == 1
-    assert await owners(executor) == {("shared", _scope(KEY_A))}
+    assert await owners(executor) == {("common", _scope(KEY_A))}
     # The conversation expires: its sandbox goes with it.
-    await sandboxes.store.delete("shared", scope=_scope(KEY_A))
+    await sandboxes.store.delete("common", scope=_scope(KEY_A))
     assert await sandboxes.sweep(grace=0) == 1
     assert await executor.sandboxes() == []
 
@@ -167,7 +167,7 @@ async def test_a_stop_from_another_key_never_stops_the_run(served: Served) -> No
         response = await client.post(
             "/v1/chat/completions",
             json={"model": "slow", "messages": [{"role": "user", "content": "go"}]},
-            headers={"authorization": f"Bearer {KEY_A}", "x-conversation-id": "shared"},
+            headers={"authorization": f"Bearer {KEY_A}", "x-conversation-id": "common"},
         )
         result["a"] = response.json()
 
