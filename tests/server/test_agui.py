@@ -166,3 +166,25 @@ async def test_bad_input_is_a_clear_400_and_a_missing_key_a_401(served: Served) 
     assert response.status_code == 404
     response = await http.post("/v1/ag-ui/support", json=run_input("t", "r", user("x")))
     assert response.status_code == 401
+
+
+async def test_the_bare_protocol_paths_answer_too(raw_client: Any) -> None:
+    """AG-UI and A2A clients are often pointed at /ag-ui/{team} and /a2a/{team}."""
+    client = await raw_client(
+        app_for(SwarmTeam("echo", [AssistantAgent("a", ScriptedModel(["hi"]))]))
+    )
+    card = await client.get("/a2a/echo/.well-known/agent-card.json")
+    assert card.status_code == 200 and card.json()["name"] == "echo"
+    run = await client.post(
+        "/ag-ui/echo",
+        json={
+            "threadId": "t1",
+            "runId": "r1",
+            "messages": [{"id": "m1", "role": "user", "content": "hello"}],
+            "tools": [],
+            "context": [],
+            "state": None,
+            "forwardedProps": None,
+        },
+    )
+    assert run.status_code == 200 and "RUN_FINISHED" in run.text

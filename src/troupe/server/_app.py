@@ -205,6 +205,27 @@ class TroupePlugin(InitPluginProtocol):
             exception_handlers=exception_handlers,
         )
         app_config.route_handlers.append(public)
+        if self.path == "/v1":
+            # The agent protocols' own clients are often pointed at the bare paths
+            # (``/ag-ui/{team}``, ``/a2a/{team}``): the same endpoints answer there too.
+            app_config.route_handlers.append(
+                Router(
+                    path="/",
+                    route_handlers=protocol_handlers(),
+                    guards=[self.api_keys.guard()],
+                    dependencies=dependencies,
+                    exception_handlers=exception_handlers,
+                    request_max_body_size=self.server.max_body_bytes,
+                )
+            )
+            app_config.route_handlers.append(
+                Router(
+                    path="/",
+                    route_handlers=public_protocol_handlers(),
+                    dependencies=dependencies,
+                    exception_handlers=exception_handlers,
+                )
+            )
         app_config.route_handlers.extend(self.telemetry.route_handlers())
         app_config.middleware.extend(self.telemetry.middleware())
         # Before the runs' lifespan: on while runs drain at shutdown.
