@@ -9,6 +9,7 @@ grammar, so every Ollama model can give structured output.
 from __future__ import annotations
 
 __all__ = [
+    "ModelWrapper",
     "capabilities_for",
     "capabilities_of",
     "capability_problem",
@@ -163,3 +164,23 @@ def capability_problem(
         f"{model.provider} model '{model.model_name}' {says} "
         f"(set {settings} on the model if it can)"
     )
+
+
+class ModelWrapper:
+    """A model around ``model`` (a cache, retries): it is that model to whoever asks which
+    provider, model and capabilities it has."""
+
+    def __init__(self, model: ChatModel) -> None:
+        self.model = model
+
+    @property
+    def provider(self) -> str:
+        return self.model.provider
+
+    @property
+    def model_name(self) -> str:
+        return self.model.model_name
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        return capabilities_of(self.model)

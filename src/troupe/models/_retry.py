@@ -25,7 +25,7 @@ import msgspec
 
 from troupe.errors import UpstreamError
 from troupe.models._base import ChatModel, ModelCapabilities, ModelRequest, ModelStreamItem
-from troupe.models._capabilities import capabilities_of
+from troupe.models._capabilities import ModelWrapper, capabilities_of
 from troupe.models._upstream import is_transient, retry_after_of
 
 logger = logging.getLogger("troupe.models")
@@ -88,24 +88,12 @@ async def retrying(attempt: Attempt, policy: RetryPolicy) -> AsyncGenerator[Mode
         await anyio.sleep(delay)
 
 
-class RetryingModel:
+class RetryingModel(ModelWrapper):
     """Any ``ChatModel`` with ``retrying`` around each call (the providers have it built in)."""
 
     def __init__(self, model: ChatModel, policy: RetryPolicy | None = None) -> None:
-        self.model = model
+        super().__init__(model)
         self.policy = policy or RetryPolicy()
-
-    @property
-    def provider(self) -> str:
-        return self.model.provider
-
-    @property
-    def model_name(self) -> str:
-        return self.model.model_name
-
-    @property
-    def capabilities(self) -> ModelCapabilities:
-        return capabilities_of(self.model)
 
     def __repr__(self) -> str:
         return f"RetryingModel({self.model!r}, max_retries={self.policy.max_retries})"

@@ -29,13 +29,12 @@ import msgspec
 from troupe.messages import AssistantMessage, Usage
 from troupe.models._base import (
     ChatModel,
-    ModelCapabilities,
     ModelRequest,
     ModelResponse,
     ModelStreamItem,
     TextChunk,
 )
-from troupe.models._capabilities import capabilities_of
+from troupe.models._capabilities import ModelWrapper
 
 logger = logging.getLogger("troupe.models")
 _encode = msgspec.msgpack.encode
@@ -65,27 +64,15 @@ def request_key(model: ChatModel, request: ModelRequest, salt: str = "") -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-class CachedModel:
+class CachedModel(ModelWrapper):
     """``model`` with its responses kept in ``cache``."""
 
     def __init__(self, model: ChatModel, cache: ResponseCache, *, salt: str = "") -> None:
-        self.model = model
+        super().__init__(model)
         self.cache = cache
         self.salt = salt
         self.hits = 0
         self.misses = 0
-
-    @property
-    def provider(self) -> str:
-        return self.model.provider
-
-    @property
-    def model_name(self) -> str:
-        return self.model.model_name
-
-    @property
-    def capabilities(self) -> ModelCapabilities:
-        return capabilities_of(self.model)
 
     def __getattr__(self, attribute: str) -> Any:
         return getattr(self.model, attribute)
