@@ -1,15 +1,18 @@
 """``OpenAIModel``: OpenAI and every OpenAI-compatible endpoint (vLLM, LM Studio, gateways).
 
-The request goes through the official SDK's client — auth, headers,
-status-error classes — but not through its typed
-``chat.completions.create``: that transforms every message through typed
+troupe sends the request itself rather than through the official SDK: the
+SDK's typed ``chat.completions.create`` transforms every message through typed
 dicts (about 10 ms of CPU for a 30-message conversation with tools) and builds
-a pydantic object per streamed chunk. Instead the body is encoded once with
-msgspec and sent with ``client.post(..., stream=True)``, the SDK's documented
-way to make requests it does not type, and the SSE frames are decoded with a
-module-level msgspec decoder. With aiohttp installed, the SDK's
-``DefaultAioHttpClient`` carries the bytes; httpx costs about 2x its CPU per
-chunk. ``bench/provider_parsing.md`` has the measurements. Retries are
+a pydantic object per streamed chunk, its untyped ``post`` still costs about
+0.5 ms of CPU per request above a bare aiohttp request, and importing it takes
+a third of a second and 18 MiB that a replica pays at every start. The body is
+encoded once with msgspec, sent over aiohttp (an httpx client on trio, or the
+one passed in), and the SSE frames are decoded with a module-level msgspec
+decoder; what the SDK adds on the wire is kept: ``Authorization: Bearer`` (or
+Azure's ``api-key`` with the deployment in the path and ``api-version`` in the
+query), ``OpenAI-Organization``/``OpenAI-Project`` from ``OPENAI_ORG_ID`` and
+``OPENAI_PROJECT_ID``, the error body's ``error.message``, HTTP proxies from the
+environment. ``bench/provider_parsing.md`` has the measurements. Retries are
 troupe's own (``troupe.models._retry``), the same for every provider.
 """
 
@@ -17,18 +20,16 @@ from __future__ import annotations
 
 __all__ = ["OpenAIModel"]
 
-import contextlib
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from typing import Any, Final
+from collections.abc import AsyncGenerator, Mapping
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
 import anyio
-import httpx2
 import msgspec
-import openai
-import sniffio
 
-from troupe.errors import ConfigError, ConfigIssue, UpstreamError
+import troupe
+from troupe.errors import ConfigError, ConfigIssue
 from troupe.models._base import (
     FinishReason,
     ModelCapabilities,
@@ -41,18 +42,17 @@ from troupe.models._base import (
 )
 from troupe.models._capabilities import capabilities_for
 from troupe.models._guard import check_model_request
+from troupe.models._http import HttpResponse, Transport, TransportError, transport_errors
 from troupe.models._openai_wire import Chunk, message_json, response_format, tool_json, usage_of
 
 # bench/provider_parsing.py measures these two under these names.
 from troupe.models._openai_wire import decode_chunk as _decode_chunk
 from troupe.models._retry import RetryPolicy, retrying
 from troupe.models._sse import SSEParser as _SSEParser
-from troupe.models._upstream import Upstream, check_base_url, is_timeout
+from troupe.models._upstream import Upstream, check_base_url
 
-try:
-    import aiohttp
-except ImportError:  # pragma: no cover - aiohttp is optional
-    aiohttp = None  # type: ignore[assignment]
+if TYPE_CHECKING:
+    import httpx2
 
 _OPENAI_URL: Final = "https://api.openai.com/v1"
 # The body keys troupe sets itself; settings may not override them.
@@ -69,14 +69,30 @@ _FINISH: Final[Mapping[str, FinishReason]] = {
     "content_filter": "content_filter",
     "error": "error",
 }
-_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (httpx2.RequestError, OSError)
-if aiohttp is not None:
-    _TRANSPORT_ERRORS += (aiohttp.ClientError,)
 _encode = msgspec.json.Encoder().encode
+_decode_json = msgspec.json.Decoder().decode
 
 
-def _provider_said(exc: openai.APIStatusError) -> str:
-    body = exc.body  # the SDK's parse of the error body: its "error" object when there is one
+class _StatusError(Exception):
+    """An HTTP error status, with what the provider said (its ``error.message``)."""
+
+    def __init__(self, status: int, said: str, headers: Mapping[str, str], text: str) -> None:
+        super().__init__(said)
+        self.status = status
+        self.said = said
+        self.headers = headers
+        self.text = text
+
+
+def _provider_said(text: str, reason: str) -> str:
+    """The message of an error body: OpenAI's ``{"error": {"message"}}``, FastAPI's
+    ``{"detail"}``, else the body itself (500 characters at most)."""
+    try:
+        body = _decode_json(text) if text else None
+    except msgspec.DecodeError:
+        body = text
+    if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
+        body = body["error"]
     if isinstance(body, Mapping):
         for key in ("message", "detail"):  # OpenAI's field, then FastAPI-style servers'
             if isinstance(body.get(key), str) and body[key]:
@@ -84,12 +100,12 @@ def _provider_said(exc: openai.APIStatusError) -> str:
         return _encode(body).decode()[:500]
     if isinstance(body, str) and body:
         return body[:500]
-    return exc.response.reason_phrase or "no details"
+    return reason or "no details"
 
 
-def _rejects_stream_options(exc: openai.APIStatusError) -> bool:
+def _rejects_stream_options(exc: _StatusError) -> bool:
     # Servers that validate strictly answer 400 (or 422) naming the field.
-    return exc.status_code in (400, 422) and "stream_options" in f"{exc.message} {exc.body}"
+    return exc.status in (400, 422) and "stream_options" in exc.text
 
 
 class OpenAIModel:
@@ -164,8 +180,8 @@ class OpenAIModel:
         self.retry = retry or RetryPolicy(max_retries=max_retries)
         self.default_headers = dict(default_headers or {})
         self.capabilities = capabilities or capabilities_for(self.provider, model)
-        self._http_client = http_client
-        self._client: openai.AsyncOpenAI | None = None
+        self._transport = Transport(timeout, http_client)
+        self._url, self._headers = self._endpoint(key)
         # Cleared when the server rejects stream_options, so later calls skip the failed attempt.
         self._stream_options = True
         self._upstream = Upstream(self.provider, model, self.base_url, secret=key)
@@ -173,39 +189,28 @@ class OpenAIModel:
     def __repr__(self) -> str:
         return f"OpenAIModel({self.model_name!r}, base_url={self.base_url!r})"
 
+    def _endpoint(self, key: str) -> tuple[str, dict[str, str]]:
+        """The URL and headers of a chat-completions request, as the SDK would send them."""
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers["User-Agent"] = f"troupe/{troupe.__version__}"
+        if self.api_version:
+            deployment = quote(self.azure_deployment or self.model_name, safe="")
+            url = f"{self.base_url}/openai/deployments/{deployment}/chat/completions"
+            url += f"?api-version={quote(self.api_version, safe='')}"
+            headers["api-key"] = self._api_key
+        else:
+            url = f"{self.base_url}/chat/completions"
+            headers["Authorization"] = f"Bearer {self._api_key}"
+            for env, header in (("OPENAI_ORG_ID", "OpenAI-Organization"),
+                                ("OPENAI_PROJECT_ID", "OpenAI-Project")):  # fmt: skip
+                if os.environ.get(env):
+                    headers[header] = os.environ[env]
+        headers.update(self.default_headers)
+        return url, headers
+
     async def aclose(self) -> None:
         """Close the HTTP connections (an ``http_client`` passed in stays open)."""
-        client, self._client = self._client, None
-        if client is not None and self._http_client is None:
-            await client.close()
-
-    def _sdk(self) -> openai.AsyncOpenAI:
-        if self._client is None:
-            http_client = self._http_client
-            if (
-                http_client is None
-                and aiohttp is not None
-                and sniffio.current_async_library() == "asyncio"
-            ):
-                http_client = openai.DefaultAioHttpClient()
-            # Retries are troupe's (``retrying``), so that they follow one policy for all providers.
-            common: dict[str, Any] = {
-                "api_key": self._api_key,
-                "timeout": self.timeout,
-                "max_retries": 0,
-                "default_headers": self.default_headers or None,
-                "http_client": http_client,
-            }
-            if self.api_version:
-                self._client = openai.AsyncAzureOpenAI(
-                    azure_endpoint=self.base_url,
-                    azure_deployment=self.azure_deployment,
-                    api_version=self.api_version,
-                    **common,
-                )
-            else:
-                self._client = openai.AsyncOpenAI(base_url=self.base_url, **common)
-        return self._client
+        await self._transport.aclose()
 
     def _body(self, request: ModelRequest, *, stream_options: bool) -> bytes:
         body: dict[str, Any] = {
@@ -223,38 +228,41 @@ class OpenAIModel:
             body["response_format"] = response_format(request.output_schema)
         return _encode(body)
 
-    async def _post(self, body: bytes) -> httpx2.Response:
-        return await self._sdk().post(
-            "/chat/completions", cast_to=httpx2.Response, content=body, stream=True
-        )
+    async def _post(self, body: bytes) -> HttpResponse:
+        response = await self._transport.post(self._url, body, self._headers)
+        if response.status < 400:
+            return response
+        try:
+            text = await response.text()
+        finally:
+            await response.aclose()
+        said = _provider_said(text, response.reason)
+        raise _StatusError(response.status, said, response.headers, text)
 
-    async def _open(self, request: ModelRequest) -> httpx2.Response:
+    async def _open(self, request: ModelRequest) -> HttpResponse:
         if self._stream_options:
             try:
                 return await self._post(self._body(request, stream_options=True))
-            except openai.APIStatusError as exc:
+            except _StatusError as exc:
                 if not _rejects_stream_options(exc):
                     raise
                 self._stream_options = False
         return await self._post(self._body(request, stream_options=False))
 
-    @contextlib.asynccontextmanager
-    async def _response(self, request: ModelRequest) -> AsyncIterator[httpx2.Response]:
+    async def _send(self, request: ModelRequest) -> HttpResponse:
         check_model_request(self.base_url)
         if self.needs_api_key:
             raise self._upstream.error(
                 f"no API key: pass api_key or set {self._key_env}", code="missing_api_key"
             )
         try:
-            response = await self._open(request)
-        except openai.APIError as exc:
-            raise self._request_error(exc) from exc
-        try:
-            yield response
-        finally:
-            # Shielded: a cancelled consumer must still close the connection upstream.
-            with anyio.CancelScope(shield=True):
-                await response.aclose()
+            return await self._open(request)
+        except _StatusError as exc:
+            raise self._upstream.status_error(exc.status, exc.said, exc.headers) from exc
+        except TransportError as exc:
+            if exc.timed_out:
+                raise self._upstream.no_response(self.timeout) from exc
+            raise self._upstream.cannot_connect(exc) from exc
 
     def stream(self, request: ModelRequest) -> AsyncGenerator[ModelStreamItem, None]:
         """Stream the answer: text, reasoning and tool-call deltas, then one ``ModelResponse``."""
@@ -266,9 +274,11 @@ class OpenAIModel:
         parser = _SSEParser()
         received = 0
         done = False
-        async with self._response(request) as response:
+        whole = False
+        response = await self._send(request)
+        try:
             try:
-                async for block in response.aiter_bytes():
+                async for block in response.body:
                     for payload in parser.feed(block):
                         if done or payload == b"[DONE]":
                             # Keep reading to the end of the body so the connection is reused.
@@ -280,13 +290,18 @@ class OpenAIModel:
                             model = chunk.model
                         for item in self._items(chunk, builder):
                             yield item
-            except _TRANSPORT_ERRORS as exc:
+                whole = True
+            except transport_errors() as exc:
                 if not done:  # after [DONE] the answer is whole; a lost body end does not matter
                     raise self._upstream.broken_stream(exc, received, self.timeout) from exc
             for payload in parser.end():
                 if payload != b"[DONE]":
                     for item in self._items(self._chunk(payload), builder):
                         yield item
+        finally:
+            # Shielded: a cancelled consumer must still close the connection upstream.
+            with anyio.CancelScope(shield=True):
+                await response.aclose(whole=whole)
         if builder.finish_reason is None and not done:
             kind = response.headers.get("content-type", "no content-type")
             raise self._upstream.error(
@@ -345,13 +360,3 @@ class OpenAIModel:
         for item in items:
             builder.add(item)
         return items
-
-    def _request_error(self, exc: openai.APIError) -> UpstreamError:
-        upstream = self._upstream
-        if isinstance(exc, openai.APIStatusError):
-            return upstream.status_error(exc.status_code, _provider_said(exc), exc.response.headers)
-        if isinstance(exc, openai.APIConnectionError) and is_timeout(exc):
-            return upstream.no_response(self.timeout)
-        if isinstance(exc, openai.APIConnectionError):
-            return upstream.cannot_connect(exc)
-        return upstream.error(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,214 @@
+"""One streamed HTTP POST, over aiohttp (asyncio) or an httpx client (trio, or one passed in).
+
+A provider that sends its own requests needs little of an HTTP client: post a
+body, read the status and headers, iterate the body's bytes as they come,
+and close — releasing the connection for reuse when the body was read to its
+end, closing it otherwise, so that the server sees a cancelled request go.
+``Transport`` is that, for the two clients troupe supports: aiohttp on
+asyncio (the fastest here, and what the relay uses: ``bench/``), and an
+``httpx2.AsyncClient`` on trio or when one is passed in. Connection pools are
+made on first use and bound to that event loop.
+
+A request that cannot be sent raises ``TransportError`` (connection refused,
+a timeout: ``timed_out`` tells); a body that breaks off raises the client's
+own error, one of ``transport_errors()``, so that the per-chunk loop adds no
+layer of its own.
+"""
+
+from __future__ import annotations
+
+__all__ = ["HttpResponse", "Transport", "TransportError", "transport_errors"]
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Final
+
+import sniffio
+
+if TYPE_CHECKING:
+    import aiohttp
+    import httpx2
+
+# The OpenAI SDK's pool: up to 1,000 connections, 100 kept alive.
+_MAX_CONNECTIONS: Final = 1000
+_KEEPALIVE: Final = 100
+# Error bodies are read for their message; a misbehaving server's body is not read whole.
+_MAX_ERROR_BODY: Final = 64 * 1024
+
+
+class TransportError(Exception):
+    """The request could not be sent, or its response not read to its end."""
+
+    def __init__(self, cause: BaseException, *, timed_out: bool) -> None:
+        super().__init__(str(cause) or type(cause).__name__)
+        self.timed_out = timed_out
+
+    @classmethod
+    def of(cls, exc: BaseException) -> TransportError:
+        """``exc`` (one of ``transport_errors()``) as a ``TransportError`` caused by it."""
+        err = cls(exc, timed_out=_is_timeout(exc))
+        err.__cause__ = exc
+        return err
+
+
+class HttpResponse:
+    """A response whose body is still to be read (``body``) and then closed (``aclose``).
+
+    ``body`` yields the bytes as they arrive, raw: a failure mid-body raises what the client
+    raises (one of ``transport_errors()``), for the provider to map with ``TransportError.of``.
+    """
+
+    __slots__ = ("_close", "body", "headers", "reason", "status")
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: Mapping[str, str],
+        body: AsyncIterator[bytes],
+        close: Callable[[bool], Awaitable[None]],
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # case-insensitive (aiohttp's and httpx's mappings are)
+        self.body = body
+        self._close = close
+
+    async def text(self) -> str:
+        """The body (up to 64 KiB) as text: for an error status's message."""
+        read = bytearray()
+        with contextlib.suppress(*transport_errors()):  # what arrived is the message
+            async for block in self.body:
+                read += block
+                if len(read) >= _MAX_ERROR_BODY:
+                    break
+        return bytes(read[:_MAX_ERROR_BODY]).decode("utf-8", "replace")
+
+    async def aclose(self, *, whole: bool = False) -> None:
+        """Give the connection back when the body was read ``whole``, else close it (the
+        server sees the request go)."""
+        await self._close(whole)
+
+
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """What the HTTP clients raise for a connection refused, lost or timed out."""
+    found: list[type[BaseException]] = [OSError, asyncio.TimeoutError]
+    aiohttp = sys.modules.get("aiohttp")
+    if aiohttp is not None:
+        found.append(aiohttp.ClientError)
+    httpx2 = sys.modules.get("httpx2")
+    if httpx2 is not None:
+        found.append(httpx2.RequestError)
+    return tuple(found)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    # By name for httpx's timeouts; aiohttp's are TimeoutErrors.
+    return isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__
+
+
+class Transport:
+    """POSTs with a streamed response. ``client``: an ``httpx2.AsyncClient`` to send with
+    (left open by ``aclose``); else aiohttp on asyncio, or an httpx2 client of its own on trio.
+    ``timeout`` bounds the connect and every read."""
+
+    def __init__(self, timeout: float, client: httpx2.AsyncClient | None = None) -> None:
+        self.timeout = timeout
+        self._given = client
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._own_httpx: httpx2.AsyncClient | None = None
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpResponse:
+        """Send; the response's status and headers are in, its body is still to read."""
+        try:
+            if self._given is not None:
+                return await self._post_httpx(self._given, url, body, headers)
+            if sniffio.current_async_library() == "asyncio":
+                return await self._post_aiohttp(url, body, headers)
+            return await self._post_httpx(self._httpx(), url, body, headers)
+        except transport_errors() as exc:
+            raise TransportError.of(exc) from exc
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+        own, self._own_httpx = self._own_httpx, None
+        if own is not None:
+            await own.aclose()
+
+    # --- aiohttp ---
+
+    def _aiohttp(self) -> aiohttp.ClientSession:
+        import aiohttp
+
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed or self._session_loop is not loop:
+            # A session of another (finished) event loop cannot be closed from this one.
+            session = self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=_MAX_CONNECTIONS, keepalive_timeout=5.0),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=self.timeout, sock_read=self.timeout
+                ),
+                skip_auto_headers=("User-Agent",),
+                # HTTP(S)_PROXY, NO_PROXY and .netrc, as httpx (and so the SDKs) honour them.
+                trust_env=True,
+            )
+            self._session_loop = loop
+        return session
+
+    async def _post_aiohttp(
+        self, url: str, body: bytes, headers: Mapping[str, str]
+    ) -> HttpResponse:
+        response = await self._aiohttp().post(url, data=body, headers=dict(headers))
+
+        async def close(whole: bool) -> None:
+            if whole:
+                response.release()
+            else:
+                response.close()
+
+        return HttpResponse(
+            response.status,
+            response.reason or "",
+            response.headers,
+            response.content.iter_any(),
+            close,
+        )
+
+    # --- httpx2 ---
+
+    def _httpx(self) -> httpx2.AsyncClient:
+        if self._own_httpx is None:
+            import httpx2
+
+            limits = httpx2.Limits(
+                max_connections=_MAX_CONNECTIONS, max_keepalive_connections=_KEEPALIVE
+            )
+            self._own_httpx = httpx2.AsyncClient(limits=limits)
+        return self._own_httpx
+
+    async def _post_httpx(
+        self, client: httpx2.AsyncClient, url: str, body: bytes, headers: Mapping[str, str]
+    ) -> HttpResponse:
+        import httpx2
+
+        request = client.build_request(
+            "POST", url, content=body, headers=dict(headers), timeout=httpx2.Timeout(self.timeout)
+        )
+        response = await client.send(request, stream=True)
+
+        async def close(_whole: bool) -> None:
+            await response.aclose()
+
+        return HttpResponse(
+            response.status_code,
+            response.reason_phrase,
+            response.headers,
+            response.aiter_bytes(),
+            close,
+        )
