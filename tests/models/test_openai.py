@@ -285,6 +285,21 @@ async def test_passes_settings_and_headers_through(
     assert headers["x-team"] == "support"
 
 
+async def test_sends_the_organization_and_project_from_the_environment_as_the_sdk_does(
+    make_model: MakeModel, fake: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-123")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj_456")
+
+    await collect(make_model(), ask())
+
+    headers = fake.request_headers[0]
+    assert headers["openai-organization"] == "org-123"
+    assert headers["openai-project"] == "proj_456"
+    assert headers["content-type"] == "application/json"
+    assert headers["user-agent"].startswith("troupe/")
+
+
 async def test_consecutive_calls_reuse_one_connection(
     make_model: MakeModel, fake: FakeOpenAIServer
 ) -> None:

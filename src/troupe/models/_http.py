@@ -143,6 +143,8 @@ class Transport:
     # --- aiohttp ---
 
     def _aiohttp(self) -> aiohttp.ClientSession:
+        import urllib.request  # aiohttp imports it too
+
         import aiohttp
 
         loop = asyncio.get_running_loop()
@@ -155,8 +157,9 @@ class Transport:
                     total=None, sock_connect=self.timeout, sock_read=self.timeout
                 ),
                 skip_auto_headers=("User-Agent",),
-                # HTTP(S)_PROXY, NO_PROXY and .netrc, as httpx (and so the SDKs) honour them.
-                trust_env=True,
+                # HTTP(S)_PROXY and NO_PROXY, as httpx (and so the SDKs) honour them. Looked
+                # up per request (0.7 ms of CPU each): only when a proxy is set at all.
+                trust_env=bool(urllib.request.getproxies()),
             )
             self._session_loop = loop
         return session
