@@ -8,6 +8,7 @@ and the provider's status.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,38 @@ async def test_client_sees_who_failed_not_where_nor_the_key(
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert f"at {upstream.base_url}: HTTP 401" in logged
     assert "Secret0123" not in logged
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda url: OpenAIModel("m", base_url=url, api_key="k", max_retries=0),
+        lambda url: AnthropicModel("m", base_url=url, api_key="k", max_retries=0),
+        lambda url: OllamaModel("m", base_url=url, max_retries=0),
+    ],
+    ids=["openai", "anthropic", "ollama"],
+)
+async def test_a_refused_connection_does_not_show_clients_the_address(
+    make_client: Any, make: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A port nothing listens on (bound, then closed).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    model = make(f"http://127.0.0.1:{port}/v1")
+    client = await make_client(app_for(RoundRobinTeam("t", [AssistantAgent("bot", model)])))
+    try:
+        with caplog.at_level(logging.WARNING), pytest.raises(openai.APIError) as caught:
+            await client.chat.completions.create(
+                model="t", messages=[{"role": "user", "content": "hi"}]
+            )
+    finally:
+        await model.aclose()
+    message = caught.value.message
+    assert "cannot connect" in message
+    assert str(port) not in message and "127.0.0.1" not in message
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert f"127.0.0.1:{port}" in logged
 
 
 @pytest.mark.parametrize(

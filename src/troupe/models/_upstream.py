@@ -174,10 +174,13 @@ class Upstream:
         transient: bool = False,
         retry_after: float | None = None,
         code: str | None = None,
+        logged: str | None = None,
     ) -> UpstreamError:
+        """The error clients see (``text``); the log's ``detail`` also names the endpoint, and
+        says ``logged`` instead of ``text`` when given (what may name internal addresses)."""
         err = cls(
             self.mask(f"{self.what}: {text}"),
-            detail=self.mask(f"{self.where}: {text}"),
+            detail=self.mask(f"{self.where}: {logged or text}"),
             provider=self.provider,
             model=self.model,
             code=code,
@@ -204,7 +207,13 @@ class Upstream:
         return self.error(f"no response within {timeout:g}s", UpstreamTimeoutError, transient=True)
 
     def cannot_connect(self, exc: BaseException) -> UpstreamError:
-        return self.error(f"cannot connect ({describe(root_cause(exc))})", transient=True)
+        # The cause's text names the address it could not reach: for the log only.
+        cause = root_cause(exc)
+        return self.error(
+            f"cannot connect ({type(cause).__name__})",
+            logged=f"cannot connect ({describe(cause)})",
+            transient=True,
+        )
 
     def broken_stream(
         self, exc: BaseException, received: int, timeout: float, unit: str = "chunks"
@@ -217,7 +226,7 @@ class Upstream:
                 transient=True,
             )
         cause = root_cause(exc)
+        said = f"the stream broke off after {received} {unit}"
         return self.error(
-            f"the stream broke off after {received} {unit}: {cause or type(cause).__name__}",
-            transient=True,
+            f"{said} ({type(cause).__name__})", logged=f"{said}: {describe(cause)}", transient=True
         )
