@@ -13,6 +13,7 @@ from tests.asgi import Served
 from tests.config.test_yaml_aliases import bomb
 from troupe.server import create_app
 from troupe.store import ApiKeyRecord, SQLConversationStore, key_digest, new_key
+from troupe.studio._config import masked_config
 
 pytestmark = pytest.mark.anyio
 
@@ -108,3 +109,15 @@ async def test_the_checker_refuses_an_alias_bomb_and_a_huge_config(
     assert too_big.status_code == 413
     error = too_big.json()["error"]
     assert error["param"] == "yaml" and "256 KiB" in error["message"]
+
+
+def test_camel_case_secret_names_are_masked_too() -> None:
+    shown = masked_config(
+        "tools:\n"
+        "  - name: crm\n"
+        "    config: {clientSecret: cs-1111, accessToken: at-2222, slackBotToken: xb-3333,\n"
+        "             maxTokens: 4096, tokenizer: cl100k}\n"
+    )
+    for secret in ("cs-1111", "at-2222", "xb-3333"):
+        assert secret not in shown, secret
+    assert "maxTokens: 4096" in shown and "tokenizer: cl100k" in shown

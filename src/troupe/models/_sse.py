@@ -19,10 +19,16 @@ class SSEParser:
         self._data: list[bytes] = []
 
     def feed(self, block: bytes) -> list[bytes]:
-        if block.find(b"\n") == len(block) - 2 and block[-1:] == b"\n" and not self._tail:
-            # The usual block: one event of one ``data:`` line (each chunk of OpenAI's stream).
-            if block.startswith(b"data: ") and not self._data and block[-3:-2] != b"\r":
-                return [block[6:-2]]
+        # The usual block: one event of one ``data:`` line (each chunk of OpenAI's stream).
+        if (
+            block.find(b"\n") == len(block) - 2
+            and block[-1:] == b"\n"
+            and block.startswith(b"data: ")
+            and not self._tail
+            and not self._data
+            and block[-3:-2] != b"\r"
+        ):
+            return [block[6:-2]]
         lines = (self._tail + block).split(b"\n") if self._tail else block.split(b"\n")
         self._tail = lines.pop()
         events: list[bytes] = []

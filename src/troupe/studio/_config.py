@@ -24,10 +24,12 @@ from troupe.tools import imports_already_made
 MASK = "********"
 # The largest config the checker reads (a config is a few kilobytes; more is someone's test).
 MAX_CHECK_BYTES = 256 * 1024
-# The last word of a name such as ``api_key``, ``X-Api-Key``, ``api-key``, ``auth_token``.
+# The last word of a name such as ``api_key``, ``X-Api-Key``, ``api-key``, ``auth_token``,
+# ``clientSecret``, ``accessToken`` (camelCase words are split first: ``_words``).
 _SECRET = re.compile(
     r"(^|[-_])(api[-_]?keys?|keys?|secret|token|password|passwd|authorization|auth)$", re.I
 )
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # A credential written in a value: ``Authorization: Basic ...``, ``Bearer sk-1...`` (with a
 # digit: "bearer of news" in a prompt stays).
 _AUTH_VALUE = re.compile(
@@ -45,7 +47,11 @@ def _mask(value: Any, key: str = "") -> Any:
     if isinstance(value, list):
         return [_mask(v, key) for v in value]
     if isinstance(value, str):
-        if _SECRET.search(key) and not _ENV_ONLY.match(value) and value not in ("", "none"):
+        if (
+            _SECRET.search(_CAMEL.sub("_", key))
+            and not _ENV_ONLY.match(value)
+            and value not in ("", "none")
+        ):
             return MASK
         value = _AUTH_VALUE.sub(rf"\1{MASK}", value)
         return _URL_PASSWORD.sub(rf"\1{MASK}\3", value)
