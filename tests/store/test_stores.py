@@ -400,25 +400,24 @@ async def test_a_state_that_does_not_extend_the_stored_one_replaces_it(
 
 @sql_url
 async def test_a_save_that_fails_halfway_leaves_the_last_commit(
-    database_url: str, open_stores: Callable[..., SQLConversationStore]
+    database_url: str,
+    open_stores: Callable[..., SQLConversationStore],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store = open_stores(database_url)
     cid = unique()
     await store.save(rich_state(cid))
-    await store.open()
-    assert store._db is not None
-    engine = store._db.engine  # type: ignore[attr-defined]
-    engine = getattr(engine, "sync_engine", engine)  # PostgreSQL's is an async engine
 
-    def fail_on_items(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        # The conversation row has been written in this transaction; now the items fail.
-        if statement.lstrip().upper().startswith("INSERT INTO TROUPE_ITEMS"):
+    class DiesHere:
+        """The conversation row has been written in this transaction; now the items fail."""
+
+        def run(self, conn: Any, params: Any) -> int:
             raise RuntimeError("the process dies here")
 
-    sa.event.listen(engine, "before_cursor_execute", fail_on_items)
+    monkeypatch.setattr(store._q, "insert_items", DiesHere())
     with pytest.raises(RuntimeError, match="dies"):
         await store.save(rich_state(cid, extra=2), fingerprint="a" * 64)
-    sa.event.remove(engine, "before_cursor_execute", fail_on_items)
+    monkeypatch.undo()
     assert await store.load(cid) == rich_state(cid)
     assert await store.find("a" * 64) is None
     stored = await store.get(cid)

@@ -154,7 +154,10 @@ def _use_wal(connection: sqlite3.Connection) -> None:
 
 def _sqlite_begin(connection: Connection) -> None:
     write = connection.get_execution_options().get(_WRITE, True)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    # By the driver itself: through SQLAlchemy a statement costs about 60 µs more.
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute("BEGIN IMMEDIATE" if write else "BEGIN").close()
 
 
 class PostgresDatabase:

@@ -131,7 +131,9 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
                 if self._db is None:
                     self._db = open_database(self.url)
                     self._finalizer = weakref.finalize(self, self._db.dispose_now)
-                    self._statements = Statements(self._db.now())
+                    self._statements = Statements(
+                        self._db.now(), driver=self._db.dialect == "sqlite"
+                    )
                 revision = await self._db.read(_schema_revision)
                 if revision != SCHEMA_REVISION and self.migrate:
                     from troupe.store._migrate import upgrade
@@ -351,8 +353,7 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
 
     def _renew(self, conn: Connection, lease: Lease) -> bool:
         """Extend ``lease`` if it still holds its conversation (the fence of every write)."""
-        renewed = conn.execute(self._q.renew_lease, lease_params(lease, self.lease_seconds))
-        return renewed.rowcount == 1
+        return self._q.renew_lease.run(conn, lease_params(lease, self.lease_seconds)) == 1
 
     def _write_state(
         self,
@@ -372,16 +373,17 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
         transcript = state.transcript
         pending = state.pending_input
         key = {"k_scope": scope, "k_id": conversation_id}
-        row = None if new else conn.execute(self._q.lock_conversation, key).first()
+        row = None if new else self._q.lock_conversation.first(conn, key)
         # Transcripts only grow: the run's new items are appended. A state that does not
         # extend the stored transcript (saved from elsewhere) replaces it.
-        start = row.item_count if row is not None and row.item_count <= len(transcript) else 0
+        count, stored_bytes, title = row if row is not None else (0, 0, "")
+        start = count if count <= len(transcript) else 0
         if start:
-            last = conn.execute(self._q.last_item, {**key, "k_seq": start - 1}).scalar()
-            if last != _encoder.encode(transcript[start - 1]):
+            last = self._q.last_item.first(conn, {**key, "k_seq": start - 1})
+            if last is None or last[0] != _encoder.encode(transcript[start - 1]):
                 start = 0
         added = [_encoder.encode(message) for message in transcript[start:]]
-        size = (row.transcript_bytes if row is not None and start else 0) + sum(map(len, added))
+        size = (stored_bytes if start else 0) + sum(map(len, added))
         values: dict[str, Any] = {
             "team": state.team,
             "state": head,
@@ -392,8 +394,8 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
         if not keep_fingerprint:
             values["fingerprint"] = fingerprint
         if row is None:
-            conn.execute(
-                self._q.insert_conversation,
+            self._q.insert_conversation.run(
+                conn,
                 {
                     "scope": scope,
                     "id": conversation_id,
@@ -403,14 +405,14 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
                 },
             )
         else:
-            if not row.title:
+            if not title:
                 values["title"] = title_of(transcript)
-            conn.execute(self._q.update_conversation, {**key, **values})
+            self._q.update_conversation.run(conn, {**key, **values})
             if start == 0:
-                conn.execute(self._q.delete_items, key)
+                self._q.delete_items.run(conn, key)
         if added:
-            conn.execute(
-                self._q.insert_items,
+            self._q.insert_items.run(
+                conn,
                 [
                     {
                         "scope": scope,

@@ -227,19 +227,19 @@ class SQLRunStore:
 
     def _insert_events(self, conn: Connection, commit: RunCommit) -> None:
         if commit.last_seq >= commit.first_seq:
-            conn.execute(self._q.insert_events, _events_row(commit))
+            self._q.insert_events.run(conn, _events_row(commit))
 
     def _notify(self, conn: Connection, commit: RunCommit) -> None:
         """PostgreSQL: tell the replicas following the run that it has new events."""
         if conn.dialect.name == "postgresql" and commit.last_seq >= commit.first_seq:
             payload = f"events {commit.run_id}"
-            conn.execute(self._q.notify, {"k_channel": NOTIFY_CHANNEL, "k_payload": payload})
+            self._q.notify.run(conn, {"k_channel": NOTIFY_CHANNEL, "k_payload": payload})
 
     def _insert_run(
         self, conn: Connection, run: RunRecord, ended: dict[str, Any] | None = None
     ) -> None:
-        conn.execute(
-            self._q.insert_run if ended is None else self._q.insert_ended_run,
+        (self._q.insert_run if ended is None else self._q.insert_ended_run).run(
+            conn,
             {
                 "id": run.id,
                 "scope": run.scope,
@@ -304,8 +304,8 @@ class SQLRunStore:
                 if not self._renew(conn, commit.lease):
                     return "the conversation is busy with another run"
             else:  # a conversation minted by this run: nobody else can hold it
-                conn.execute(
-                    q.new_lease,
+                q.new_lease.run(
+                    conn,
                     {
                         **lease,
                         "scope": commit.scope,
@@ -326,7 +326,7 @@ class SQLRunStore:
             values["last_event_id"] = commit.last_seq
         self._save_state(conn, commit)
         if commit.end is None:
-            conn.execute(q.update_run, values)
+            q.update_run.run(conn, values)
         else:
             values.update(
                 status=commit.end.status,
@@ -334,8 +334,8 @@ class SQLRunStore:
                 usage=_encoder.encode(commit.end.usage),
             )
             if commit.release:
-                conn.execute(q.release_lease, lease)
-            conn.execute(q.end_run, values)
+                q.release_lease.run(conn, lease)
+            q.end_run.run(conn, values)
         self._notify(conn, commit)
         return None
 
@@ -344,10 +344,10 @@ class SQLRunStore:
         updated in one statement each, when every lease still holds (else one by one)."""
         if len(batch) > 1 and conn.dialect.supports_sane_multi_rowcount:
             leases = [lease_params(c.lease, self.lease_seconds) for c in batch]
-            if conn.execute(self._q.renew_lease, leases).rowcount == len(batch):
-                conn.execute(self._q.insert_events, [_events_row(c) for c in batch])
+            if self._q.renew_lease.run(conn, leases) == len(batch):
+                self._q.insert_events.run(conn, [_events_row(c) for c in batch])
                 updates = [{"k_run": c.run_id, "last_event_id": c.last_seq} for c in batch]
-                conn.execute(self._q.update_run, updates)
+                self._q.update_run.run(conn, updates)
                 for commit in batch:
                     self._notify(conn, commit)
                 return [None] * len(batch)
