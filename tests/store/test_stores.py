@@ -264,7 +264,41 @@ async def test_a_run_whose_lease_was_taken_over_writes_nothing(store: Conversati
     await store.take_conversation(newer, run_id="run_newer", owner="o", load=False)
     [problem] = await store.commit_runs([commit(record, lease, 3, texts(1, 3))])
     assert problem is not None and "taken over" in problem
+    # Nor does its end: its state, its record's end; the newer run keeps the conversation.
+    end = RunEnd(status="completed", stop_reason="done", usage=Usage())
+    state = msgspec.structs.replace(rich_state(cid), team="t")
+    [problem] = await store.commit_runs(
+        [commit(record, lease, 3, texts(1, 3), state=state, end=end)]
+    )
+    assert problem is not None and "taken over" in problem
     assert len(await store.run_events(run_id)) == 2
+    assert await store.load(cid, scope="s") is None
+    stored = await store.get_run(run_id, scope="s")
+    assert stored is not None and stored.status == "in_progress"
+    with pytest.raises(ConversationBusyError):
+        await store.acquire(cid, scope="s")
+
+
+@every_store
+async def test_a_run_on_a_conversation_it_minted_saves_each_step(store: ConversationStore) -> None:
+    cid, run_id = unique(), unique("run")
+    record = run_record(run_id, cid)
+    lease = Lease(cid, uuid.uuid4().hex, "s")
+    # Its start: nobody else knows the conversation; its lease is taken with the record.
+    assert await store.commit_runs([commit(record, lease, 1, texts(1), begin=record)]) == [None]
+    with pytest.raises(ConversationBusyError):
+        await store.acquire(cid, scope="s")
+    first = msgspec.structs.replace(rich_state(cid), team="t")
+    assert await store.commit_runs([commit(record, lease, 2, texts(1, 2), state=first)]) == [None]
+    assert await store.load(cid, scope="s") == first
+    second = msgspec.structs.replace(rich_state(cid, extra=2), team="t")
+    end = RunEnd(status="completed", stop_reason="done", usage=Usage())
+    done = commit(record, lease, 3, texts(1, 3), state=second, end=end)
+    assert await store.commit_runs([done]) == [None]
+    assert await store.load(cid, scope="s") == second
+    stored = await store.get_run(run_id, scope="s")
+    assert stored is not None and (stored.status, stored.last_event_id) == ("completed", 3)
+    await store.release(await store.acquire(cid, scope="s"))
 
 
 @every_store

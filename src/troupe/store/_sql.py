@@ -109,6 +109,7 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
         self._open_lock = anyio.Lock()
         # Leases this process holds: token -> (scope, conversation id).
         self._held: dict[str, tuple[str, str]] = {}
+        self._unsaved: set[str] = set()
         self._statements: Statements | None = None
 
     @property
@@ -221,6 +222,7 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
 
     async def close(self) -> None:
         self._held.clear()
+        self._unsaved.clear()
         if self._db is not None:
             if self._finalizer is not None:
                 self._finalizer.detach()
@@ -489,6 +491,7 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
 
     async def release(self, lease: Lease) -> None:
         self._held.pop(lease.token, None)
+        self._unsaved.discard(lease.token)
 
         def work(conn: Connection) -> None:
             conn.execute(

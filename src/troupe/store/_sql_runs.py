@@ -124,6 +124,8 @@ class SQLRunStore:
     _db: Database | None
     # Leases this process holds: token -> (scope, conversation id).
     _held: dict[str, tuple[str, str]]
+    # Those of them on conversations their run minted, with no state saved yet (no row).
+    _unsaved: set[str]
 
     async def _write(self, work: Callable[[Connection], T]) -> T:
         raise NotImplementedError
@@ -199,23 +201,9 @@ class SQLRunStore:
             self._held[lease.token] = (lease.scope, lease.conversation_id)
         return taken
 
-    def _commit_whole(self, conn: Connection, commit: RunCommit) -> None:
-        """A whole run in one commit: its record inserted as ended, its events, its state
-        as a new conversation's (nobody else knows its minted id: no lease, no lock)."""
-        assert commit.begin is not None and commit.end is not None
-        ended = {
-            "status": commit.end.status,
-            "stop_reason": commit.end.stop_reason,
-            "usage": _encoder.encode(commit.end.usage),
-            "last_event_id": commit.last_seq if commit.last_seq >= commit.first_seq else 0,
-        }
-        self._insert_run(conn, commit.begin, ended)
-        self._insert_events(conn, commit)
-        self._save_state(conn, commit, new=True)
-        self._notify(conn, commit)
-
-    def _save_state(self, conn: Connection, commit: RunCommit, *, new: bool = False) -> None:
+    def _save_state(self, conn: Connection, commit: RunCommit, *, new: bool) -> None:
         if commit.state is not None:
+            self._unsaved.discard(commit.lease.token)
             self._write_state(
                 conn,
                 commit.state,
@@ -235,10 +223,11 @@ class SQLRunStore:
             payload = f"events {commit.run_id}"
             self._q.notify.run(conn, {"k_channel": NOTIFY_CHANNEL, "k_payload": payload})
 
-    def _insert_run(
-        self, conn: Connection, run: RunRecord, ended: dict[str, Any] | None = None
-    ) -> None:
-        (self._q.insert_run if ended is None else self._q.insert_ended_run).run(
+    def _insert_run(self, conn: Connection, commit: RunCommit, values: dict[str, Any]) -> None:
+        """The run's record, with ``values`` (its end's too when it ends in this commit)."""
+        run = commit.begin
+        assert run is not None
+        (self._q.insert_run if commit.end is None else self._q.insert_ended_run).run(
             conn,
             {
                 "id": run.id,
@@ -252,7 +241,7 @@ class SQLRunStore:
                 "cancel_requested": False,
                 # The run's own time: its chat-completion frames carry it as ``created``.
                 "created_at": run.created_at or time.time(),
-                **(ended or {}),
+                **values,
             },
         )
 
@@ -286,56 +275,58 @@ class SQLRunStore:
         for commit, problem in zip(commits, problems, strict=True):
             if (commit.end is not None and commit.release) or problem is not None:
                 self._held.pop(commit.lease.token, None)
+                self._unsaved.discard(commit.lease.token)
         return problems
 
     def _commit_one(self, conn: Connection, commit: RunCommit) -> str | None:
         """Store ``commit``; returns why it cannot be (its lease is gone), or None."""
         q = self._q
+        token = commit.lease.token
         lease = lease_params(commit.lease, self.lease_seconds)
-        minted = commit.begin is not None and commit.lease.token not in self._held
-        if minted and commit.end is not None and commit.release:
-            # A run on a conversation it minted, begun and ended in this commit: its
-            # lease would be taken and let go here, unseen; the conversation is new.
-            self._commit_whole(conn, commit)
-            return None
-        if commit.begin is not None:
-            if commit.lease.token in self._held:
-                # Taken when the state was loaded: still ours?
-                if not self._renew(conn, commit.lease):
-                    return "the conversation is busy with another run"
-            else:  # a conversation minted by this run: nobody else can hold it
-                q.new_lease.run(
-                    conn,
-                    {
-                        **lease,
-                        "scope": commit.scope,
-                        "conversation_id": commit.conversation_id,
-                        "token": commit.lease.token,
-                        "stop_requested": False,
-                        "run_id": commit.run_id,
-                        "owner": commit.owner,
-                    },
-                )
-                self._held[commit.lease.token] = (commit.scope, commit.conversation_id)
-            self._insert_run(conn, commit.begin)
-        elif not self._renew(conn, commit.lease):
+        minted = commit.begin is not None and token not in self._held
+        release = commit.end is not None and commit.release
+        if minted and release:
+            # A run on a conversation it minted, begun and ended in this commit: its lease
+            # would be taken and let go here, unseen (and the conversation is new).
+            pass
+        elif minted:  # a conversation minted by this run: nobody else can hold it
+            q.new_lease.run(
+                conn,
+                {
+                    **lease,
+                    "scope": commit.scope,
+                    "conversation_id": commit.conversation_id,
+                    "token": token,
+                    "stop_requested": False,
+                    "run_id": commit.run_id,
+                    "owner": commit.owner,
+                },
+            )
+            self._held[token] = (commit.scope, commit.conversation_id)
+            self._unsaved.add(token)
+        # The fence: the lease is still the run's (renewed, or let go as the run ends).
+        elif (q.release_lease if release else q.renew_lease).run(conn, lease) != 1:
+            if commit.begin is not None:  # taken when the state was loaded
+                return "the conversation is busy with another run"
             return "the run's lease was taken over by another run"
-        values: dict[str, Any] = {"k_run": commit.run_id}
-        self._insert_events(conn, commit)
+        values: dict[str, Any] = {}
         if commit.last_seq >= commit.first_seq:
             values["last_event_id"] = commit.last_seq
-        self._save_state(conn, commit)
-        if commit.end is None:
-            q.update_run.run(conn, values)
-        else:
+        if commit.end is not None:
             values.update(
                 status=commit.end.status,
                 stop_reason=commit.end.stop_reason,
                 usage=_encoder.encode(commit.end.usage),
             )
-            if commit.release:
-                q.release_lease.run(conn, lease)
-            q.end_run.run(conn, values)
+        if commit.begin is not None:
+            self._insert_run(conn, commit, values)
+        self._insert_events(conn, commit)
+        # A conversation minted by the run has no row until its first state is saved.
+        self._save_state(conn, commit, new=(minted and release) or token in self._unsaved)
+        if commit.begin is None:
+            (q.update_run if commit.end is None else q.end_run).run(
+                conn, {"k_run": commit.run_id, **values}
+            )
         self._notify(conn, commit)
         return None
 
