@@ -9,6 +9,9 @@ conversation it minted, as ``bench.run``'s requests are:
 ``c=64``  runs in groups of 16 sharing transactions, as the writer gathers them at
           concurrency 64: the group's starts (with their first events), a flush of
           their events, their ends (events, state, lease released).
+``turn``  the next turn of a stored conversation, as a chat client sending the whole
+          history makes it: the conversation found by its fingerprint, its lease
+          taken and its state loaded, then one commit (start, events, state, end).
 
 CPU is ``time.process_time`` (the event loop and the worker threads) around the
 store calls, per run. ``--count`` also counts what SQLite executes per run
@@ -117,6 +120,32 @@ async def _c64(store: SQLConversationStore, runs: int, group: int = 16) -> float
     return (time.process_time() - start) / (len(rounds) * group)
 
 
+async def _turns(store: SQLConversationStore, runs: int) -> float:
+    turns = []
+    for _ in range(runs):
+        first = _run()
+        n = len(first["log"])
+        await store.commit_runs(
+            [_commit(first, 1, n, begin=first["record"], state=first["state"], end=first["end"])]
+        )
+        next_run = _run()
+        conv = first["conversation_id"]
+        lease = Lease(conv, next_run["lease"].token)
+        state = msgspec.structs.replace(first["state"], transcript=first["state"].transcript * 2)
+        record = msgspec.structs.replace(next_run["record"], conversation_id=conv)
+        next_run.update(conversation_id=conv, lease=lease, record=record, state=state)
+        await store.save(first["state"], fingerprint=f"f{conv}")
+        turns.append((f"f{conv}", next_run))
+    start = time.process_time()
+    for fingerprint, run in turns:
+        assert await store.find(fingerprint) == run["conversation_id"]
+        await store.take_conversation(run["lease"], run_id=run["run_id"], owner="o", load=True)
+        n = len(run["log"])
+        commit = _commit(run, 1, n, begin=run["record"], state=run["state"], end=run["end"])
+        assert await store.commit_runs([commit]) == [None]
+    return (time.process_time() - start) / runs
+
+
 def _counting(store: SQLConversationStore) -> list[int]:
     """Count the statements SQLite executes on the store's connections from now on."""
     counter = [0]
@@ -147,17 +176,25 @@ async def main() -> None:
         try:
             await _c1(store, 32)  # warm up: statements compiled, connections opened
             await _c64(store, 32)
+            await _turns(store, 32)
             for _ in range(args.repeat):
                 c1 = await _c1(store, args.runs)
                 c64 = await _c64(store, args.runs)
-                print(f"CPU per run: c=1 {c1 * 1e6:7.1f} µs   c=64 {c64 * 1e6:7.1f} µs")
+                turn = await _turns(store, args.runs // 4)
+                print(
+                    f"CPU per run: c=1 {c1 * 1e6:7.1f} µs   c=64 {c64 * 1e6:7.1f} µs   "
+                    f"turn {turn * 1e6:7.1f} µs"
+                )
             if args.count and url.startswith("sqlite"):
                 counter = _counting(store)
                 await _c1(store, 64)
                 c1_count, counter[0] = counter[0], 0
                 await _c64(store, 64)
+                c64_count, counter[0] = counter[0], 0
+                await _turns(store, 64)
                 print(
-                    f"SQLite statements per run: c=1 {c1_count / 64:.1f}, c=64 {counter[0] / 64:.1f}"
+                    f"SQLite statements per run: c=1 {c1_count / 64:.1f}, c=64 {c64_count / 64:.1f}, "
+                    f"turn {counter[0] / 64:.1f} (the first run and a save before it included)"
                 )
         finally:
             await store.close()

@@ -20,7 +20,7 @@ import logging
 import math
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import anyio
@@ -42,7 +42,7 @@ from troupe.store._schema import (
 )
 from troupe.store._sql_keys import SQLKeyStore
 from troupe.store._sql_runs import SQLRunStore, insert_for, lease_params
-from troupe.store._statements import Statements
+from troupe.store._statements import SUMMARY, Statements, alive
 from troupe.store._titles import title_of
 from troupe.store._url import DatabaseUrl, parse_database_url
 from troupe.teams import RunState
@@ -53,15 +53,6 @@ T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
 _state_decoder = msgspec.json.Decoder(RunState)
 _items_decoder = msgspec.json.Decoder(tuple[Message, ...])
-_SUMMARY = (
-    conversations.c.id,
-    conversations.c.team,
-    conversations.c.title,
-    conversations.c.created_at,
-    conversations.c.updated_at,
-    conversations.c.item_count,
-    conversations.c.waiting_for,
-)
 # Errors that mean the database is out of reach, not that troupe has a bug.
 _UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, OSError)
 # SQLSTATEs of a transaction PostgreSQL rolled back to let others on (deadlock,
@@ -132,9 +123,7 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
                 if self._db is None:
                     self._db = open_database(self.url)
                     self._finalizer = weakref.finalize(self, self._db.dispose_now)
-                    self._statements = Statements(
-                        self._db.now(), driver=self._db.dialect == "sqlite"
-                    )
+                    self._statements = Statements(self._db.now(), self._db.dialect)
                 revision = await self._db.read(_schema_revision)
                 if revision != SCHEMA_REVISION and self.migrate:
                     from troupe.store._migrate import upgrade
@@ -272,7 +261,11 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
     def _alive(self) -> sa.ColumnElement[bool]:
         if self.ttl_seconds is None:
             return sa.true()
-        return conversations.c.updated_at >= self._clock() - self.ttl_seconds
+        return alive(self._clock(), self.ttl_seconds)
+
+    def _ttl(self) -> float:
+        """``k_ttl`` of the prebuilt statements."""
+        return math.inf if self.ttl_seconds is None else self.ttl_seconds
 
     @staticmethod
     def _key(table: sa.Table, scope: str, conversation_id: str) -> sa.ColumnElement[bool]:
@@ -286,27 +279,21 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
         return stored.state if stored is not None else None
 
     async def get(self, conversation_id: str, *, scope: str = "") -> StoredConversation | None:
-        def work(conn: Connection) -> tuple[sa.Row[Any], list[bytes]] | None:
-            row = conn.execute(
-                sa.select(*_SUMMARY, conversations.c.state).where(
-                    self._key(conversations, scope, conversation_id), self._alive()
-                )
-            ).first()
+        def work(conn: Connection) -> tuple[tuple[Any, ...], list[bytes]] | None:
+            key = {"k_scope": scope, "k_id": conversation_id}
+            row = self._q.conversation.first(conn, {**key, "k_ttl": self._ttl()})
             if row is None:
                 return None
-            data = conn.execute(
-                sa.select(items.c.data)
-                .where(self._key(items, scope, conversation_id), items.c.seq < row.item_count)
-                .order_by(items.c.seq)
-            ).scalars()
-            return row, list(data)
+            items = self._q.transcript.all(conn, {**key, "k_count": row[len(SUMMARY) - 2]})
+            return row, [data for (data,) in items]
 
         found = await self._read(work)
         if found is None:
             return None
         row, data = found
         transcript = _items_decoder.decode(b"[" + b",".join(data) + b"]")
-        state = msgspec.structs.replace(_state_decoder.decode(row.state), transcript=transcript)
+        head = _state_decoder.decode(row[len(SUMMARY)])
+        state = msgspec.structs.replace(head, transcript=transcript)
         return StoredConversation(summary=_summary(row), state=state)
 
     async def list_conversations(
@@ -314,7 +301,7 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
     ) -> list[ConversationSummary]:
         def work(conn: Connection) -> list[sa.Row[Any]]:
             query = (
-                sa.select(*_SUMMARY)
+                sa.select(*SUMMARY)
                 .where(conversations.c.scope == scope, self._alive())
                 .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
                 .limit(limit)
@@ -428,17 +415,9 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
 
     async def find(self, fingerprint: str, *, scope: str = "") -> str | None:
         def work(conn: Connection) -> str | None:
-            found: str | None = conn.execute(
-                sa.select(conversations.c.id)
-                .where(
-                    conversations.c.fingerprint == fingerprint,
-                    conversations.c.scope == scope,
-                    self._alive(),
-                )
-                .order_by(conversations.c.updated_at.desc())
-                .limit(1)
-            ).scalar()
-            return found
+            params = {"k_fingerprint": fingerprint, "k_scope": scope, "k_ttl": self._ttl()}
+            row = self._q.find.first(conn, params)
+            return row[0] if row is not None else None
 
         return await self._read(work)
 
@@ -512,15 +491,17 @@ def _schema_revision(conn: Connection) -> str | None:
     return found
 
 
-def _summary(row: sa.Row[Any]) -> ConversationSummary:
+def _summary(row: Sequence[Any]) -> ConversationSummary:
+    """A conversation's summary from a row that starts with the ``SUMMARY`` columns."""
+    id, team, title, created_at, updated_at, item_count, waiting_for = row[: len(SUMMARY)]
     return ConversationSummary(
-        id=row.id,
-        team=row.team,
-        title=row.title,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        items=row.item_count,
-        waiting_for=row.waiting_for,
+        id=id,
+        team=team,
+        title=title,
+        created_at=created_at,
+        updated_at=updated_at,
+        items=item_count,
+        waiting_for=waiting_for,
     )
 
 

@@ -172,31 +172,18 @@ class SQLRunStore:
     ) -> bool:
         """Take ``lease`` for ``run_id`` if the conversation's lease is free, expired, or
         held by ``dead_owner`` (a process known to be gone)."""
-        clock = self._clock()
-        insert = insert_for(conn)(leases).values(
-            scope=lease.scope,
-            conversation_id=lease.conversation_id,
-            token=lease.token,
-            expires_at=clock + self.lease_seconds,
-            stop_requested=False,
-            run_id=run_id,
-            owner=owner,
-        )
-        takeover = leases.c.expires_at <= clock
-        if dead_owner is not None:
-            takeover = sa.or_(takeover, leases.c.owner == dead_owner)
-        statement = insert.on_conflict_do_update(
-            index_elements=[leases.c.scope, leases.c.conversation_id],
-            set_={
-                "token": insert.excluded.token,
-                "expires_at": insert.excluded.expires_at,
-                "stop_requested": False,
-                "run_id": insert.excluded.run_id,
-                "owner": insert.excluded.owner,
-            },
-            where=takeover,
-        ).returning(leases.c.token)
-        taken = conn.execute(statement).scalar() == lease.token
+        params = {
+            "k_seconds": self.lease_seconds,
+            "scope": lease.scope,
+            "conversation_id": lease.conversation_id,
+            "token": lease.token,
+            "stop_requested": False,
+            "run_id": run_id,
+            "owner": owner,
+            "k_dead": dead_owner,
+        }
+        holder = self._q.take_lease.first(conn, params)
+        taken = holder is not None and holder[0] == lease.token
         if taken:
             self._held[lease.token] = (lease.scope, lease.conversation_id)
         return taken

@@ -19,7 +19,7 @@ PostgreSQL statements run through SQLAlchemy.
 
 from __future__ import annotations
 
-__all__ = ["Statement", "Statements"]
+__all__ = ["SUMMARY", "Statement", "Statements", "alive"]
 
 import sqlite3
 import time
@@ -27,8 +27,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from troupe.store._schema import conversations, items, leases, run_events, runs
 
@@ -36,6 +37,23 @@ from troupe.store._schema import conversations, items, leases, run_events, runs
 NOW = "troupe_now"
 _SQLITE = sqlite.dialect(paramstyle="named")
 Params = Mapping[str, Any]
+# A conversation's listing columns (``ConversationSummary``), in its order.
+SUMMARY = (
+    conversations.c.id,
+    conversations.c.team,
+    conversations.c.title,
+    conversations.c.created_at,
+    conversations.c.updated_at,
+    conversations.c.item_count,
+    conversations.c.waiting_for,
+)
+
+
+def alive(
+    now: sa.ColumnElement[float], ttl: float | sa.BindParameter[float]
+) -> sa.ColumnElement[bool]:
+    """Conversations used within ``ttl`` seconds (a number, or a bind parameter)."""
+    return conversations.c.updated_at >= now - ttl
 
 
 def _key(table: sa.Table) -> sa.ColumnElement[bool]:
@@ -62,6 +80,9 @@ class Statement:
         row = conn.execute(self.clause, params).first()
         return tuple(row) if row is not None else None
 
+    def all(self, conn: Connection, params: Params) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in conn.execute(self.clause, params)]
+
 
 class SQLiteStatement(Statement):
     """A statement built once, run by the ``sqlite3`` driver itself."""
@@ -70,24 +91,31 @@ class SQLiteStatement(Statement):
 
     def __init__(self, clause: sa.Executable) -> None:
         super().__init__(clause)
-        # Its SQL by the keys it is given with: an INSERT or UPDATE sets the columns named.
-        self._sql: dict[tuple[str, ...], str] = {}
+        # Its SQL by the keys it is given with (an INSERT or UPDATE sets the columns named),
+        # and the values of the parameters the statement has itself (a LIMIT's, a constant).
+        self._sql: dict[tuple[str, ...], tuple[str, dict[str, Any]]] = {}
 
-    def _compile(self, keys: tuple[str, ...]) -> str:
+    def _compile(self, keys: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
         clause = cast(sa.ClauseElement, self.clause)
-        sql = self._sql[keys] = clause.compile(dialect=_SQLITE, column_keys=list(keys)).string
-        return sql
+        compiled = cast(SQLCompiler, clause.compile(dialect=_SQLITE, column_keys=list(keys)))
+        own = {
+            name: bind.value
+            for name, bind in compiled.binds.items()
+            if bind.value is not None and bind.callable is None
+        }
+        found = self._sql[keys] = (compiled.string, own)
+        return found
 
     def _cursor(self, conn: Connection, params: Params | Sequence[Params]) -> sqlite3.Cursor:
         driver = cast(sqlite3.Connection, conn.connection.driver_connection)
         now = time.time()
         if isinstance(params, Mapping):
             keys = tuple(params)
-            sql = self._sql.get(keys) or self._compile(keys)
-            return driver.execute(sql, {**params, NOW: now})
+            sql, own = self._sql.get(keys) or self._compile(keys)
+            return driver.execute(sql, {**own, **params, NOW: now})
         keys = tuple(params[0])
-        sql = self._sql.get(keys) or self._compile(keys)
-        return driver.executemany(sql, [{**p, NOW: now} for p in params])
+        sql, own = self._sql.get(keys) or self._compile(keys)
+        return driver.executemany(sql, [{**own, **p, NOW: now} for p in params])
 
     def run(self, conn: Connection, params: Params | Sequence[Params]) -> int:
         cursor = self._cursor(conn, params)
@@ -104,18 +132,43 @@ class SQLiteStatement(Statement):
         finally:
             cursor.close()
 
+    def all(self, conn: Connection, params: Params) -> list[tuple[Any, ...]]:
+        cursor = self._cursor(conn, params)
+        try:
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
 
 class Statements:
-    """``now``: the database's clock; ``driver``: run them with the ``sqlite3`` driver."""
+    """``now``: the database's clock; ``dialect``: ``sqlite`` (run by the driver) or
+    ``postgresql``."""
 
-    def __init__(self, now: sa.ColumnElement[float], *, driver: bool = False) -> None:
-        make = SQLiteStatement if driver else Statement
+    def __init__(self, now: sa.ColumnElement[float], dialect: str) -> None:
+        make = SQLiteStatement if dialect == "sqlite" else Statement
         lease = sa.and_(_key(leases), leases.c.token == sa.bindparam("k_token"))
         expires = now + sa.bindparam("k_seconds", type_=sa.Double)
         self.renew_lease = make(leases.update().where(lease).values(expires_at=expires))
         # A lease of a conversation minted by its run: nobody else can hold it.
         self.new_lease = make(leases.insert().values(expires_at=expires))
         self.release_lease = make(leases.delete().where(lease))
+        # Take a conversation's lease for a run, if it is free, expired, or held by
+        # ``k_dead`` (a process known to be gone; None: none); returns the holder's token.
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(leases)
+        insert = insert.values(expires_at=expires)
+        self.take_lease = make(
+            insert.on_conflict_do_update(
+                index_elements=[leases.c.scope, leases.c.conversation_id],
+                set_={
+                    "token": insert.excluded.token,
+                    "expires_at": insert.excluded.expires_at,
+                    "stop_requested": False,
+                    "run_id": insert.excluded.run_id,
+                    "owner": insert.excluded.owner,
+                },
+                where=sa.or_(leases.c.expires_at <= now, leases.c.owner == sa.bindparam("k_dead")),
+            ).returning(leases.c.token)
+        )
 
         self.insert_run = make(runs.insert().values(updated_at=now))
         self.insert_ended_run = make(runs.insert().values(updated_at=now, ended_at=now))
@@ -139,6 +192,26 @@ class Statements:
         )
         self.last_item = make(
             sa.select(items.c.data).where(_key(items), items.c.seq == sa.bindparam("k_seq"))
+        )
+        # Conversations used within ``k_ttl`` seconds (infinity: all).
+        used = alive(now, sa.bindparam("k_ttl", type_=sa.Double))
+        self.conversation = make(
+            sa.select(*SUMMARY, conversations.c.state).where(_key(conversations), used)
+        )
+        self.transcript = make(
+            sa.select(items.c.data)
+            .where(_key(items), items.c.seq < sa.bindparam("k_count"))
+            .order_by(items.c.seq)
+        )
+        self.find = make(
+            sa.select(conversations.c.id)
+            .where(
+                conversations.c.fingerprint == sa.bindparam("k_fingerprint"),
+                conversations.c.scope == sa.bindparam("k_scope"),
+                used,
+            )
+            .order_by(conversations.c.updated_at.desc())
+            .limit(1)
         )
         self.insert_conversation = make(
             conversations.insert().values(created_at=now, updated_at=now)
