@@ -41,7 +41,7 @@ from troupe.store._schema import (
     leases,
 )
 from troupe.store._sql_keys import SQLKeyStore
-from troupe.store._sql_runs import SQLRunStore, insert_for, lease_params
+from troupe.store._sql_runs import SQLRunStore, lease_params
 from troupe.store._statements import SUMMARY, Statements, alive
 from troupe.store._titles import title_of
 from troupe.store._url import DatabaseUrl, parse_database_url
@@ -437,36 +437,10 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
     # --- leases and stop requests -------------------------------------------------------
 
     async def acquire(self, conversation_id: str, *, scope: str = "") -> Lease:
-        token = uuid.uuid4().hex
-
-        def work(conn: Connection) -> str | None:
-            clock = self._clock()
-            insert = insert_for(conn)(leases).values(
-                scope=scope,
-                conversation_id=conversation_id,
-                token=token,
-                expires_at=clock + self.lease_seconds,
-                stop_requested=False,
-            )
-            statement = insert.on_conflict_do_update(
-                index_elements=[leases.c.scope, leases.c.conversation_id],
-                set_={
-                    "token": insert.excluded.token,
-                    "expires_at": insert.excluded.expires_at,
-                    "stop_requested": False,
-                },
-                # Only a lease that ran out (its process died) is taken over.
-                where=leases.c.expires_at <= clock,
-            ).returning(leases.c.token)
-            taken: str | None = conn.execute(statement).scalar()
-            return taken
-
-        if await self._write(work) != token:
-            raise ConversationBusyError(
-                f"conversation {conversation_id!r} is busy with another request; retry when it ends"
-            )
-        self._held[token] = (scope, conversation_id)
-        return Lease(conversation_id, token, scope)
+        lease = Lease(conversation_id, uuid.uuid4().hex, scope)
+        # Only a lease that ran out (its process died) is taken over; no run holds this one.
+        await self._take(lease, run_id=None, owner=None)
+        return lease
 
     async def release(self, lease: Lease) -> None:
         self._held.pop(lease.token, None)

@@ -14,7 +14,7 @@ restart after ``kill -9``) instead of waiting for the lease to expire.
 
 from __future__ import annotations
 
-__all__ = ["NOTIFY_CHANNEL", "SQLRunStore", "insert_for", "lease_params"]
+__all__ = ["NOTIFY_CHANNEL", "SQLRunStore", "lease_params"]
 
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -23,7 +23,6 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from troupe.errors import ConversationBusyError
@@ -56,11 +55,6 @@ _RUN_COLUMNS = (
     runs.c.updated_at,
     runs.c.ended_at,
 )
-
-
-def insert_for(conn: Connection) -> Callable[[sa.Table], Any]:
-    """The dialect's INSERT, which has ``on_conflict_do_update``."""
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def lease_params(lease: Lease, seconds: float) -> dict[str, Any]:
@@ -166,8 +160,8 @@ class SQLRunStore:
         self,
         conn: Connection,
         lease: Lease,
-        run_id: str,
-        owner: str,
+        run_id: str | None,
+        owner: str | None,
         dead_owner: str | None = None,
     ) -> bool:
         """Take ``lease`` for ``run_id`` if the conversation's lease is free, expired, or
@@ -232,9 +226,9 @@ class SQLRunStore:
             },
         )
 
-    async def take_conversation(
-        self, lease: Lease, *, run_id: str, owner: str, load: bool
-    ) -> RunState | None:
+    async def _take(self, lease: Lease, *, run_id: str | None, owner: str | None) -> None:
+        """Take ``lease``, for run ``run_id`` of process ``owner`` (None: no run's)."""
+
         def work(conn: Connection) -> bool:
             return self._take_lease(conn, lease, run_id, owner)
 
@@ -243,6 +237,11 @@ class SQLRunStore:
                 f"conversation {lease.conversation_id!r} is busy with another request; "
                 "retry when it ends"
             )
+
+    async def take_conversation(
+        self, lease: Lease, *, run_id: str, owner: str, load: bool
+    ) -> RunState | None:
+        await self._take(lease, run_id=run_id, owner=owner)
         return await self.load(lease.conversation_id, scope=lease.scope) if load else None
 
     async def commit_runs(self, commits: Sequence[RunCommit]) -> list[str | None]:

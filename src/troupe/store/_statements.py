@@ -23,11 +23,11 @@ __all__ = ["SUMMARY", "Statement", "Statements", "alive"]
 
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -60,6 +60,16 @@ def _key(table: sa.Table) -> sa.ColumnElement[bool]:
     """The where clause of a conversation's rows: ``k_scope`` and ``k_id``."""
     id_column = table.c.id if table is conversations else table.c.conversation_id
     return sa.and_(table.c.scope == sa.bindparam("k_scope"), id_column == sa.bindparam("k_id"))
+
+
+def _upsert(dialect: str) -> Callable[[sa.Table], Any]:
+    """The dialect's INSERT, which has ``on_conflict_do_update`` (PostgreSQL's is loaded
+    only for PostgreSQL: a SQLite server does without its modules)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    return sqlite.insert
 
 
 class Statement:
@@ -154,8 +164,7 @@ class Statements:
         self.release_lease = make(leases.delete().where(lease))
         # Take a conversation's lease for a run, if it is free, expired, or held by
         # ``k_dead`` (a process known to be gone; None: none); returns the holder's token.
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(leases)
-        insert = insert.values(expires_at=expires)
+        insert = _upsert(dialect)(leases).values(expires_at=expires)
         self.take_lease = make(
             insert.on_conflict_do_update(
                 index_elements=[leases.c.scope, leases.c.conversation_id],
