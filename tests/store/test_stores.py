@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -579,6 +580,34 @@ async def test_an_unreachable_database_is_a_clear_store_error(tmp_path: Any) -> 
         assert "secret" not in str(caught.value)
         assert caught.value.status_code == 503
         await store.close()
+
+
+async def test_a_sqlite_file_another_process_keeps_locked_is_a_store_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer of another process holding the file longer than the busy timeout: the
+    run's commit fails as the store's error (503), not as a crash of the run."""
+    from troupe.store import _database
+
+    monkeypatch.setattr(_database, "BUSY_TIMEOUT", 0.2)
+    path = tmp_path / "locked.db"
+    store = SQLConversationStore(f"sqlite:///{path}")
+    await store.open()
+    cid, run_id = unique(), unique("run")
+    record = run_record(run_id, cid)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match="unavailable") as caught:
+            await store.commit_runs([commit(record, Lease(cid, "t"), 1, texts(1), begin=record)])
+        assert caught.value.status_code == 503
+    finally:
+        other.rollback()
+        other.close()
+    assert await store.commit_runs(
+        [commit(record, Lease(cid, "t"), 1, texts(1), begin=record)]
+    ) == [None]
+    await store.close()
 
 
 async def test_a_transaction_postgresql_ended_for_a_deadlock_is_run_again(tmp_path: Path) -> None:

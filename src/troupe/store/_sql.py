@@ -18,6 +18,7 @@ __all__ = ["SQLConversationStore"]
 
 import logging
 import math
+import sqlite3
 import uuid
 import weakref
 from collections.abc import Callable, Sequence
@@ -53,8 +54,9 @@ T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
 _state_decoder = msgspec.json.Decoder(RunState)
 _items_decoder = msgspec.json.Decoder(tuple[Message, ...])
-# Errors that mean the database is out of reach, not that troupe has a bug.
-_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, OSError)
+# Errors that mean the database is out of reach, not that troupe has a bug (SQLite's
+# driver raises its own from the statements it runs itself: locked, disk full, ...).
+_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sqlite3.OperationalError, OSError)
 # SQLSTATEs of a transaction PostgreSQL rolled back to let others on (deadlock,
 # serialization failure): tried again, up to _RETRIES times in all.
 _TRANSIENT = frozenset({"40P01", "40001"})
@@ -279,22 +281,22 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
         return stored.state if stored is not None else None
 
     async def get(self, conversation_id: str, *, scope: str = "") -> StoredConversation | None:
-        def work(conn: Connection) -> tuple[tuple[Any, ...], list[bytes]] | None:
+        def work(conn: Connection) -> tuple[ConversationSummary, bytes, list[bytes]] | None:
             key = {"k_scope": scope, "k_id": conversation_id}
             row = self._q.conversation.first(conn, {**key, "k_ttl": self._ttl()})
             if row is None:
                 return None
-            items = self._q.transcript.all(conn, {**key, "k_count": row[len(SUMMARY) - 2]})
-            return row, [data for (data,) in items]
+            summary, head = _summary(row), row[len(SUMMARY)]
+            items = self._q.transcript.all(conn, {**key, "k_count": summary.items})
+            return summary, head, [data for (data,) in items]
 
         found = await self._read(work)
         if found is None:
             return None
-        row, data = found
+        summary, head, data = found
         transcript = _items_decoder.decode(b"[" + b",".join(data) + b"]")
-        head = _state_decoder.decode(row[len(SUMMARY)])
-        state = msgspec.structs.replace(head, transcript=transcript)
-        return StoredConversation(summary=_summary(row), state=state)
+        state = msgspec.structs.replace(_state_decoder.decode(head), transcript=transcript)
+        return StoredConversation(summary=summary, state=state)
 
     async def list_conversations(
         self, *, scope: str = "", limit: int = 20, after: str | None = None
