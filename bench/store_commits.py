@@ -1,6 +1,6 @@
 """The SQL store's CPU per run, in-process: the commits a run's log writer makes.
 
-    uv run python -m bench.store_commits [--url sqlite:///...] [--runs 600] [--count]
+    uv run python -m bench.store_commits [--url sqlite:///...|memory] [--runs 640] [--count]
 
 Two patterns, each run with a 200-token answer (about 200 events) on a
 conversation it minted, as ``bench.run``'s requests are:
@@ -32,7 +32,15 @@ import msgspec
 
 from troupe.events import AgentFinished, AgentStarted, RunStarted, TextDelta
 from troupe.messages import AssistantMessage, Usage, UserMessage
-from troupe.store import RunCommit, RunEnd, RunInput, RunRecord, encode_events
+from troupe.store import (
+    ConversationStore,
+    InMemoryConversationStore,
+    RunCommit,
+    RunEnd,
+    RunInput,
+    RunRecord,
+    encode_events,
+)
 from troupe.store._base import Lease
 from troupe.store._sql import SQLConversationStore
 from troupe.teams import RunState
@@ -89,7 +97,7 @@ def _commit(run: dict[str, Any], first: int, last: int, **kw: Any) -> RunCommit:
     )
 
 
-async def _c1(store: SQLConversationStore, runs: int) -> float:
+async def _c1(store: ConversationStore, runs: int) -> float:
     commits = []
     for _ in range(runs):
         run = _run()
@@ -101,7 +109,7 @@ async def _c1(store: SQLConversationStore, runs: int) -> float:
     return (time.process_time() - start) / runs
 
 
-async def _c64(store: SQLConversationStore, runs: int, group: int = 16) -> float:
+async def _c64(store: ConversationStore, runs: int, group: int = 16) -> float:
     rounds = []
     for _ in range(runs // group):
         batch = [_run() for _ in range(group)]
@@ -120,7 +128,7 @@ async def _c64(store: SQLConversationStore, runs: int, group: int = 16) -> float
     return (time.process_time() - start) / (len(rounds) * group)
 
 
-async def _turns(store: SQLConversationStore, runs: int) -> float:
+async def _turns(store: ConversationStore, runs: int) -> float:
     turns = []
     for _ in range(runs):
         first = _run()
@@ -171,7 +179,7 @@ async def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        store = SQLConversationStore(url)
+        store: Any = InMemoryConversationStore() if url == "memory" else SQLConversationStore(url)
         await store.open()
         try:
             await _c1(store, 32)  # warm up: statements compiled, connections opened
