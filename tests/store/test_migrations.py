@@ -23,6 +23,7 @@ from troupe.store._database import Database, open_database
 from troupe.store._migrate import (
     VERSION_TABLE,
     _config,
+    _upgrade,
     downgrade,
     head_revision,
     revision_of,
@@ -89,6 +90,19 @@ async def test_upgrade_builds_the_tables_the_code_uses(database: Database) -> No
     # A change to _schema.py without a migration (or the reverse) fails here.
     assert await database.read(differences) == []
     assert await upgrade(database) == head_revision()  # again: nothing to do
+
+
+async def test_an_upgrade_that_fails_halfway_leaves_the_schema_as_it_was(
+    database: Database,
+) -> None:
+    def dies_after_the_migrations(connection: sa.Connection) -> None:
+        _upgrade(connection, "head")
+        raise RuntimeError("the process dies here")
+
+    with pytest.raises(RuntimeError, match="dies"):
+        await database.write(dies_after_the_migrations)
+    assert await tables(database) == set()
+    assert await revision_of(database) is None
 
 
 async def test_downgrade_to_nothing_and_up_again(database: Database) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -264,7 +265,41 @@ async def test_a_run_whose_lease_was_taken_over_writes_nothing(store: Conversati
     await store.take_conversation(newer, run_id="run_newer", owner="o", load=False)
     [problem] = await store.commit_runs([commit(record, lease, 3, texts(1, 3))])
     assert problem is not None and "taken over" in problem
+    # Nor does its end: its state, its record's end; the newer run keeps the conversation.
+    end = RunEnd(status="completed", stop_reason="done", usage=Usage())
+    state = msgspec.structs.replace(rich_state(cid), team="t")
+    [problem] = await store.commit_runs(
+        [commit(record, lease, 3, texts(1, 3), state=state, end=end)]
+    )
+    assert problem is not None and "taken over" in problem
     assert len(await store.run_events(run_id)) == 2
+    assert await store.load(cid, scope="s") is None
+    stored = await store.get_run(run_id, scope="s")
+    assert stored is not None and stored.status == "in_progress"
+    with pytest.raises(ConversationBusyError):
+        await store.acquire(cid, scope="s")
+
+
+@every_store
+async def test_a_run_on_a_conversation_it_minted_saves_each_step(store: ConversationStore) -> None:
+    cid, run_id = unique(), unique("run")
+    record = run_record(run_id, cid)
+    lease = Lease(cid, uuid.uuid4().hex, "s")
+    # Its start: nobody else knows the conversation; its lease is taken with the record.
+    assert await store.commit_runs([commit(record, lease, 1, texts(1), begin=record)]) == [None]
+    with pytest.raises(ConversationBusyError):
+        await store.acquire(cid, scope="s")
+    first = msgspec.structs.replace(rich_state(cid), team="t")
+    assert await store.commit_runs([commit(record, lease, 2, texts(1, 2), state=first)]) == [None]
+    assert await store.load(cid, scope="s") == first
+    second = msgspec.structs.replace(rich_state(cid, extra=2), team="t")
+    end = RunEnd(status="completed", stop_reason="done", usage=Usage())
+    done = commit(record, lease, 3, texts(1, 3), state=second, end=end)
+    assert await store.commit_runs([done]) == [None]
+    assert await store.load(cid, scope="s") == second
+    stored = await store.get_run(run_id, scope="s")
+    assert stored is not None and (stored.status, stored.last_event_id) == ("completed", 3)
+    await store.release(await store.acquire(cid, scope="s"))
 
 
 @every_store
@@ -400,25 +435,24 @@ async def test_a_state_that_does_not_extend_the_stored_one_replaces_it(
 
 @sql_url
 async def test_a_save_that_fails_halfway_leaves_the_last_commit(
-    database_url: str, open_stores: Callable[..., SQLConversationStore]
+    database_url: str,
+    open_stores: Callable[..., SQLConversationStore],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store = open_stores(database_url)
     cid = unique()
     await store.save(rich_state(cid))
-    await store.open()
-    assert store._db is not None
-    engine = store._db.engine  # type: ignore[attr-defined]
-    engine = getattr(engine, "sync_engine", engine)  # PostgreSQL's is an async engine
 
-    def fail_on_items(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        # The conversation row has been written in this transaction; now the items fail.
-        if statement.lstrip().upper().startswith("INSERT INTO TROUPE_ITEMS"):
+    class DiesHere:
+        """The conversation row has been written in this transaction; now the items fail."""
+
+        def run(self, conn: Any, params: Any) -> int:
             raise RuntimeError("the process dies here")
 
-    sa.event.listen(engine, "before_cursor_execute", fail_on_items)
+    monkeypatch.setattr(store._q, "insert_items", DiesHere())
     with pytest.raises(RuntimeError, match="dies"):
         await store.save(rich_state(cid, extra=2), fingerprint="a" * 64)
-    sa.event.remove(engine, "before_cursor_execute", fail_on_items)
+    monkeypatch.undo()
     assert await store.load(cid) == rich_state(cid)
     assert await store.find("a" * 64) is None
     stored = await store.get(cid)
@@ -546,6 +580,34 @@ async def test_an_unreachable_database_is_a_clear_store_error(tmp_path: Any) -> 
         assert "secret" not in str(caught.value)
         assert caught.value.status_code == 503
         await store.close()
+
+
+async def test_a_sqlite_file_another_process_keeps_locked_is_a_store_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer of another process holding the file longer than the busy timeout: the
+    run's commit fails as the store's error (503), not as a crash of the run."""
+    from troupe.store import _database
+
+    monkeypatch.setattr(_database, "BUSY_TIMEOUT", 0.2)
+    path = tmp_path / "locked.db"
+    store = SQLConversationStore(f"sqlite:///{path}")
+    await store.open()
+    cid, run_id = unique(), unique("run")
+    record = run_record(run_id, cid)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match="unavailable") as caught:
+            await store.commit_runs([commit(record, Lease(cid, "t"), 1, texts(1), begin=record)])
+        assert caught.value.status_code == 503
+    finally:
+        other.rollback()
+        other.close()
+    assert await store.commit_runs(
+        [commit(record, Lease(cid, "t"), 1, texts(1), begin=record)]
+    ) == [None]
+    await store.close()
 
 
 async def test_a_transaction_postgresql_ended_for_a_deadlock_is_run_again(tmp_path: Path) -> None:

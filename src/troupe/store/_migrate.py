@@ -57,6 +57,10 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def _lock(connection: Connection) -> None:
+    # SQLAlchemy's transaction begun now (on SQLite the driver's is): Alembic, which sees
+    # one, then leaves it to us to commit, all migrations at once.
+    if not connection.in_transaction():
+        connection.begin()
     if connection.dialect.name == "postgresql":
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
 

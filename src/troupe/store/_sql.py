@@ -18,9 +18,10 @@ __all__ = ["SQLConversationStore"]
 
 import logging
 import math
+import sqlite3
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import anyio
@@ -41,8 +42,8 @@ from troupe.store._schema import (
     leases,
 )
 from troupe.store._sql_keys import SQLKeyStore
-from troupe.store._sql_runs import SQLRunStore, insert_for, lease_params
-from troupe.store._statements import Statements
+from troupe.store._sql_runs import SQLRunStore, lease_params
+from troupe.store._statements import SUMMARY, Statements, alive
 from troupe.store._titles import title_of
 from troupe.store._url import DatabaseUrl, parse_database_url
 from troupe.teams import RunState
@@ -53,17 +54,9 @@ T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
 _state_decoder = msgspec.json.Decoder(RunState)
 _items_decoder = msgspec.json.Decoder(tuple[Message, ...])
-_SUMMARY = (
-    conversations.c.id,
-    conversations.c.team,
-    conversations.c.title,
-    conversations.c.created_at,
-    conversations.c.updated_at,
-    conversations.c.item_count,
-    conversations.c.waiting_for,
-)
-# Errors that mean the database is out of reach, not that troupe has a bug.
-_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, OSError)
+# Errors that mean the database is out of reach, not that troupe has a bug (SQLite's
+# driver raises its own from the statements it runs itself: locked, disk full, ...).
+_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sqlite3.OperationalError, OSError)
 # SQLSTATEs of a transaction PostgreSQL rolled back to let others on (deadlock,
 # serialization failure): tried again, up to _RETRIES times in all.
 _TRANSIENT = frozenset({"40P01", "40001"})
@@ -109,6 +102,7 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
         self._open_lock = anyio.Lock()
         # Leases this process holds: token -> (scope, conversation id).
         self._held: dict[str, tuple[str, str]] = {}
+        self._unsaved: set[str] = set()
         self._statements: Statements | None = None
 
     @property
@@ -131,7 +125,7 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
                 if self._db is None:
                     self._db = open_database(self.url)
                     self._finalizer = weakref.finalize(self, self._db.dispose_now)
-                    self._statements = Statements(self._db.now())
+                    self._statements = Statements(self._db.now(), self._db.dialect)
                 revision = await self._db.read(_schema_revision)
                 if revision != SCHEMA_REVISION and self.migrate:
                     from troupe.store._migrate import upgrade
@@ -219,6 +213,7 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
 
     async def close(self) -> None:
         self._held.clear()
+        self._unsaved.clear()
         if self._db is not None:
             if self._finalizer is not None:
                 self._finalizer.detach()
@@ -268,7 +263,11 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
     def _alive(self) -> sa.ColumnElement[bool]:
         if self.ttl_seconds is None:
             return sa.true()
-        return conversations.c.updated_at >= self._clock() - self.ttl_seconds
+        return alive(self._clock(), self.ttl_seconds)
+
+    def _ttl(self) -> float:
+        """``k_ttl`` of the prebuilt statements."""
+        return math.inf if self.ttl_seconds is None else self.ttl_seconds
 
     @staticmethod
     def _key(table: sa.Table, scope: str, conversation_id: str) -> sa.ColumnElement[bool]:
@@ -282,35 +281,29 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
         return stored.state if stored is not None else None
 
     async def get(self, conversation_id: str, *, scope: str = "") -> StoredConversation | None:
-        def work(conn: Connection) -> tuple[sa.Row[Any], list[bytes]] | None:
-            row = conn.execute(
-                sa.select(*_SUMMARY, conversations.c.state).where(
-                    self._key(conversations, scope, conversation_id), self._alive()
-                )
-            ).first()
+        def work(conn: Connection) -> tuple[ConversationSummary, bytes, list[bytes]] | None:
+            key = {"k_scope": scope, "k_id": conversation_id}
+            row = self._q.conversation.first(conn, {**key, "k_ttl": self._ttl()})
             if row is None:
                 return None
-            data = conn.execute(
-                sa.select(items.c.data)
-                .where(self._key(items, scope, conversation_id), items.c.seq < row.item_count)
-                .order_by(items.c.seq)
-            ).scalars()
-            return row, list(data)
+            summary, head = _summary(row), row[len(SUMMARY)]
+            items = self._q.transcript.all(conn, {**key, "k_count": summary.items})
+            return summary, head, [data for (data,) in items]
 
         found = await self._read(work)
         if found is None:
             return None
-        row, data = found
+        summary, head, data = found
         transcript = _items_decoder.decode(b"[" + b",".join(data) + b"]")
-        state = msgspec.structs.replace(_state_decoder.decode(row.state), transcript=transcript)
-        return StoredConversation(summary=_summary(row), state=state)
+        state = msgspec.structs.replace(_state_decoder.decode(head), transcript=transcript)
+        return StoredConversation(summary=summary, state=state)
 
     async def list_conversations(
         self, *, scope: str = "", limit: int = 20, after: str | None = None
     ) -> list[ConversationSummary]:
         def work(conn: Connection) -> list[sa.Row[Any]]:
             query = (
-                sa.select(*_SUMMARY)
+                sa.select(*SUMMARY)
                 .where(conversations.c.scope == scope, self._alive())
                 .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
                 .limit(limit)
@@ -351,8 +344,7 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
 
     def _renew(self, conn: Connection, lease: Lease) -> bool:
         """Extend ``lease`` if it still holds its conversation (the fence of every write)."""
-        renewed = conn.execute(self._q.renew_lease, lease_params(lease, self.lease_seconds))
-        return renewed.rowcount == 1
+        return self._q.renew_lease.run(conn, lease_params(lease, self.lease_seconds)) == 1
 
     def _write_state(
         self,
@@ -372,16 +364,17 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
         transcript = state.transcript
         pending = state.pending_input
         key = {"k_scope": scope, "k_id": conversation_id}
-        row = None if new else conn.execute(self._q.lock_conversation, key).first()
+        row = None if new else self._q.lock_conversation.first(conn, key)
         # Transcripts only grow: the run's new items are appended. A state that does not
         # extend the stored transcript (saved from elsewhere) replaces it.
-        start = row.item_count if row is not None and row.item_count <= len(transcript) else 0
+        count, stored_bytes, title = row if row is not None else (0, 0, "")
+        start = count if count <= len(transcript) else 0
         if start:
-            last = conn.execute(self._q.last_item, {**key, "k_seq": start - 1}).scalar()
-            if last != _encoder.encode(transcript[start - 1]):
+            last = self._q.last_item.first(conn, {**key, "k_seq": start - 1})
+            if last is None or last[0] != _encoder.encode(transcript[start - 1]):
                 start = 0
         added = [_encoder.encode(message) for message in transcript[start:]]
-        size = (row.transcript_bytes if row is not None and start else 0) + sum(map(len, added))
+        size = (stored_bytes if start else 0) + sum(map(len, added))
         values: dict[str, Any] = {
             "team": state.team,
             "state": head,
@@ -392,8 +385,8 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
         if not keep_fingerprint:
             values["fingerprint"] = fingerprint
         if row is None:
-            conn.execute(
-                self._q.insert_conversation,
+            self._q.insert_conversation.run(
+                conn,
                 {
                     "scope": scope,
                     "id": conversation_id,
@@ -403,14 +396,14 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
                 },
             )
         else:
-            if not row.title:
+            if not title:
                 values["title"] = title_of(transcript)
-            conn.execute(self._q.update_conversation, {**key, **values})
+            self._q.update_conversation.run(conn, {**key, **values})
             if start == 0:
-                conn.execute(self._q.delete_items, key)
+                self._q.delete_items.run(conn, key)
         if added:
-            conn.execute(
-                self._q.insert_items,
+            self._q.insert_items.run(
+                conn,
                 [
                     {
                         "scope": scope,
@@ -424,17 +417,9 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
 
     async def find(self, fingerprint: str, *, scope: str = "") -> str | None:
         def work(conn: Connection) -> str | None:
-            found: str | None = conn.execute(
-                sa.select(conversations.c.id)
-                .where(
-                    conversations.c.fingerprint == fingerprint,
-                    conversations.c.scope == scope,
-                    self._alive(),
-                )
-                .order_by(conversations.c.updated_at.desc())
-                .limit(1)
-            ).scalar()
-            return found
+            params = {"k_fingerprint": fingerprint, "k_scope": scope, "k_ttl": self._ttl()}
+            row = self._q.find.first(conn, params)
+            return row[0] if row is not None else None
 
         return await self._read(work)
 
@@ -454,39 +439,14 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
     # --- leases and stop requests -------------------------------------------------------
 
     async def acquire(self, conversation_id: str, *, scope: str = "") -> Lease:
-        token = uuid.uuid4().hex
-
-        def work(conn: Connection) -> str | None:
-            clock = self._clock()
-            insert = insert_for(conn)(leases).values(
-                scope=scope,
-                conversation_id=conversation_id,
-                token=token,
-                expires_at=clock + self.lease_seconds,
-                stop_requested=False,
-            )
-            statement = insert.on_conflict_do_update(
-                index_elements=[leases.c.scope, leases.c.conversation_id],
-                set_={
-                    "token": insert.excluded.token,
-                    "expires_at": insert.excluded.expires_at,
-                    "stop_requested": False,
-                },
-                # Only a lease that ran out (its process died) is taken over.
-                where=leases.c.expires_at <= clock,
-            ).returning(leases.c.token)
-            taken: str | None = conn.execute(statement).scalar()
-            return taken
-
-        if await self._write(work) != token:
-            raise ConversationBusyError(
-                f"conversation {conversation_id!r} is busy with another request; retry when it ends"
-            )
-        self._held[token] = (scope, conversation_id)
-        return Lease(conversation_id, token, scope)
+        lease = Lease(conversation_id, uuid.uuid4().hex, scope)
+        # Only a lease that ran out (its process died) is taken over; no run holds this one.
+        await self._take(lease, run_id=None, owner=None)
+        return lease
 
     async def release(self, lease: Lease) -> None:
         self._held.pop(lease.token, None)
+        self._unsaved.discard(lease.token)
 
         def work(conn: Connection) -> None:
             conn.execute(
@@ -507,15 +467,17 @@ def _schema_revision(conn: Connection) -> str | None:
     return found
 
 
-def _summary(row: sa.Row[Any]) -> ConversationSummary:
+def _summary(row: Sequence[Any]) -> ConversationSummary:
+    """A conversation's summary from a row that starts with the ``SUMMARY`` columns."""
+    id, team, title, created_at, updated_at, item_count, waiting_for = row[: len(SUMMARY)]
     return ConversationSummary(
-        id=row.id,
-        team=row.team,
-        title=row.title,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        items=row.item_count,
-        waiting_for=row.waiting_for,
+        id=id,
+        team=team,
+        title=title,
+        created_at=created_at,
+        updated_at=updated_at,
+        items=item_count,
+        waiting_for=waiting_for,
     )
 
 

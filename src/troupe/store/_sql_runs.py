@@ -14,7 +14,7 @@ restart after ``kill -9``) instead of waiting for the lease to expire.
 
 from __future__ import annotations
 
-__all__ = ["NOTIFY_CHANNEL", "SQLRunStore", "insert_for", "lease_params"]
+__all__ = ["NOTIFY_CHANNEL", "SQLRunStore", "lease_params"]
 
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -23,7 +23,6 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from troupe.errors import ConversationBusyError
@@ -56,11 +55,6 @@ _RUN_COLUMNS = (
     runs.c.updated_at,
     runs.c.ended_at,
 )
-
-
-def insert_for(conn: Connection) -> Callable[[sa.Table], Any]:
-    """The dialect's INSERT, which has ``on_conflict_do_update``."""
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def lease_params(lease: Lease, seconds: float) -> dict[str, Any]:
@@ -124,6 +118,8 @@ class SQLRunStore:
     _db: Database | None
     # Leases this process holds: token -> (scope, conversation id).
     _held: dict[str, tuple[str, str]]
+    # Those of them on conversations their run minted, with no state saved yet (no row).
+    _unsaved: set[str]
 
     async def _write(self, work: Callable[[Connection], T]) -> T:
         raise NotImplementedError
@@ -164,58 +160,31 @@ class SQLRunStore:
         self,
         conn: Connection,
         lease: Lease,
-        run_id: str,
-        owner: str,
+        run_id: str | None,
+        owner: str | None,
         dead_owner: str | None = None,
     ) -> bool:
         """Take ``lease`` for ``run_id`` if the conversation's lease is free, expired, or
         held by ``dead_owner`` (a process known to be gone)."""
-        clock = self._clock()
-        insert = insert_for(conn)(leases).values(
-            scope=lease.scope,
-            conversation_id=lease.conversation_id,
-            token=lease.token,
-            expires_at=clock + self.lease_seconds,
-            stop_requested=False,
-            run_id=run_id,
-            owner=owner,
-        )
-        takeover = leases.c.expires_at <= clock
-        if dead_owner is not None:
-            takeover = sa.or_(takeover, leases.c.owner == dead_owner)
-        statement = insert.on_conflict_do_update(
-            index_elements=[leases.c.scope, leases.c.conversation_id],
-            set_={
-                "token": insert.excluded.token,
-                "expires_at": insert.excluded.expires_at,
-                "stop_requested": False,
-                "run_id": insert.excluded.run_id,
-                "owner": insert.excluded.owner,
-            },
-            where=takeover,
-        ).returning(leases.c.token)
-        taken = conn.execute(statement).scalar() == lease.token
+        params = {
+            "k_seconds": self.lease_seconds,
+            "scope": lease.scope,
+            "conversation_id": lease.conversation_id,
+            "token": lease.token,
+            "stop_requested": False,
+            "run_id": run_id,
+            "owner": owner,
+            "k_dead": dead_owner,
+        }
+        holder = self._q.take_lease.first(conn, params)
+        taken = holder is not None and holder[0] == lease.token
         if taken:
             self._held[lease.token] = (lease.scope, lease.conversation_id)
         return taken
 
-    def _commit_whole(self, conn: Connection, commit: RunCommit) -> None:
-        """A whole run in one commit: its record inserted as ended, its events, its state
-        as a new conversation's (nobody else knows its minted id: no lease, no lock)."""
-        assert commit.begin is not None and commit.end is not None
-        ended = {
-            "status": commit.end.status,
-            "stop_reason": commit.end.stop_reason,
-            "usage": _encoder.encode(commit.end.usage),
-            "last_event_id": commit.last_seq if commit.last_seq >= commit.first_seq else 0,
-        }
-        self._insert_run(conn, commit.begin, ended)
-        self._insert_events(conn, commit)
-        self._save_state(conn, commit, new=True)
-        self._notify(conn, commit)
-
-    def _save_state(self, conn: Connection, commit: RunCommit, *, new: bool = False) -> None:
+    def _save_state(self, conn: Connection, commit: RunCommit, *, new: bool) -> None:
         if commit.state is not None:
+            self._unsaved.discard(commit.lease.token)
             self._write_state(
                 conn,
                 commit.state,
@@ -227,19 +196,20 @@ class SQLRunStore:
 
     def _insert_events(self, conn: Connection, commit: RunCommit) -> None:
         if commit.last_seq >= commit.first_seq:
-            conn.execute(self._q.insert_events, _events_row(commit))
+            self._q.insert_events.run(conn, _events_row(commit))
 
     def _notify(self, conn: Connection, commit: RunCommit) -> None:
         """PostgreSQL: tell the replicas following the run that it has new events."""
         if conn.dialect.name == "postgresql" and commit.last_seq >= commit.first_seq:
             payload = f"events {commit.run_id}"
-            conn.execute(self._q.notify, {"k_channel": NOTIFY_CHANNEL, "k_payload": payload})
+            self._q.notify.run(conn, {"k_channel": NOTIFY_CHANNEL, "k_payload": payload})
 
-    def _insert_run(
-        self, conn: Connection, run: RunRecord, ended: dict[str, Any] | None = None
-    ) -> None:
-        conn.execute(
-            self._q.insert_run if ended is None else self._q.insert_ended_run,
+    def _insert_run(self, conn: Connection, commit: RunCommit, values: dict[str, Any]) -> None:
+        """The run's record, with ``values`` (its end's too when it ends in this commit)."""
+        run = commit.begin
+        assert run is not None
+        (self._q.insert_run if commit.end is None else self._q.insert_ended_run).run(
+            conn,
             {
                 "id": run.id,
                 "scope": run.scope,
@@ -252,13 +222,13 @@ class SQLRunStore:
                 "cancel_requested": False,
                 # The run's own time: its chat-completion frames carry it as ``created``.
                 "created_at": run.created_at or time.time(),
-                **(ended or {}),
+                **values,
             },
         )
 
-    async def take_conversation(
-        self, lease: Lease, *, run_id: str, owner: str, load: bool
-    ) -> RunState | None:
+    async def _take(self, lease: Lease, *, run_id: str | None, owner: str | None) -> None:
+        """Take ``lease``, for run ``run_id`` of process ``owner`` (None: no run's)."""
+
         def work(conn: Connection) -> bool:
             return self._take_lease(conn, lease, run_id, owner)
 
@@ -267,6 +237,11 @@ class SQLRunStore:
                 f"conversation {lease.conversation_id!r} is busy with another request; "
                 "retry when it ends"
             )
+
+    async def take_conversation(
+        self, lease: Lease, *, run_id: str, owner: str, load: bool
+    ) -> RunState | None:
+        await self._take(lease, run_id=run_id, owner=owner)
         return await self.load(lease.conversation_id, scope=lease.scope) if load else None
 
     async def commit_runs(self, commits: Sequence[RunCommit]) -> list[str | None]:
@@ -286,56 +261,58 @@ class SQLRunStore:
         for commit, problem in zip(commits, problems, strict=True):
             if (commit.end is not None and commit.release) or problem is not None:
                 self._held.pop(commit.lease.token, None)
+                self._unsaved.discard(commit.lease.token)
         return problems
 
     def _commit_one(self, conn: Connection, commit: RunCommit) -> str | None:
         """Store ``commit``; returns why it cannot be (its lease is gone), or None."""
         q = self._q
+        token = commit.lease.token
         lease = lease_params(commit.lease, self.lease_seconds)
-        minted = commit.begin is not None and commit.lease.token not in self._held
-        if minted and commit.end is not None and commit.release:
-            # A run on a conversation it minted, begun and ended in this commit: its
-            # lease would be taken and let go here, unseen; the conversation is new.
-            self._commit_whole(conn, commit)
-            return None
-        if commit.begin is not None:
-            if commit.lease.token in self._held:
-                # Taken when the state was loaded: still ours?
-                if not self._renew(conn, commit.lease):
-                    return "the conversation is busy with another run"
-            else:  # a conversation minted by this run: nobody else can hold it
-                conn.execute(
-                    q.new_lease,
-                    {
-                        **lease,
-                        "scope": commit.scope,
-                        "conversation_id": commit.conversation_id,
-                        "token": commit.lease.token,
-                        "stop_requested": False,
-                        "run_id": commit.run_id,
-                        "owner": commit.owner,
-                    },
-                )
-                self._held[commit.lease.token] = (commit.scope, commit.conversation_id)
-            self._insert_run(conn, commit.begin)
-        elif not self._renew(conn, commit.lease):
+        minted = commit.begin is not None and token not in self._held
+        release = commit.end is not None and commit.release
+        if minted and release:
+            # A run on a conversation it minted, begun and ended in this commit: its lease
+            # would be taken and let go here, unseen (and the conversation is new).
+            pass
+        elif minted:  # a conversation minted by this run: nobody else can hold it
+            q.new_lease.run(
+                conn,
+                {
+                    **lease,
+                    "scope": commit.scope,
+                    "conversation_id": commit.conversation_id,
+                    "token": token,
+                    "stop_requested": False,
+                    "run_id": commit.run_id,
+                    "owner": commit.owner,
+                },
+            )
+            self._held[token] = (commit.scope, commit.conversation_id)
+            self._unsaved.add(token)
+        # The fence: the lease is still the run's (renewed, or let go as the run ends).
+        elif (q.release_lease if release else q.renew_lease).run(conn, lease) != 1:
+            if commit.begin is not None:  # taken when the state was loaded
+                return "the conversation is busy with another run"
             return "the run's lease was taken over by another run"
-        values: dict[str, Any] = {"k_run": commit.run_id}
-        self._insert_events(conn, commit)
+        values: dict[str, Any] = {}
         if commit.last_seq >= commit.first_seq:
             values["last_event_id"] = commit.last_seq
-        self._save_state(conn, commit)
-        if commit.end is None:
-            conn.execute(q.update_run, values)
-        else:
+        if commit.end is not None:
             values.update(
                 status=commit.end.status,
                 stop_reason=commit.end.stop_reason,
                 usage=_encoder.encode(commit.end.usage),
             )
-            if commit.release:
-                conn.execute(q.release_lease, lease)
-            conn.execute(q.end_run, values)
+        if commit.begin is not None:
+            self._insert_run(conn, commit, values)
+        self._insert_events(conn, commit)
+        # A conversation minted by the run has no row until its first state is saved.
+        self._save_state(conn, commit, new=(minted and release) or token in self._unsaved)
+        if commit.begin is None:
+            (q.update_run if commit.end is None else q.end_run).run(
+                conn, {"k_run": commit.run_id, **values}
+            )
         self._notify(conn, commit)
         return None
 
@@ -344,10 +321,10 @@ class SQLRunStore:
         updated in one statement each, when every lease still holds (else one by one)."""
         if len(batch) > 1 and conn.dialect.supports_sane_multi_rowcount:
             leases = [lease_params(c.lease, self.lease_seconds) for c in batch]
-            if conn.execute(self._q.renew_lease, leases).rowcount == len(batch):
-                conn.execute(self._q.insert_events, [_events_row(c) for c in batch])
+            if self._q.renew_lease.run(conn, leases) == len(batch):
+                self._q.insert_events.run(conn, [_events_row(c) for c in batch])
                 updates = [{"k_run": c.run_id, "last_event_id": c.last_seq} for c in batch]
-                conn.execute(self._q.update_run, updates)
+                self._q.update_run.run(conn, updates)
                 for commit in batch:
                     self._notify(conn, commit)
                 return [None] * len(batch)
