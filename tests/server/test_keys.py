@@ -24,6 +24,7 @@ from troupe.agents import AssistantAgent
 from troupe.config import ConfigSpec, ServerSpec
 from troupe.models import FunctionModel, ModelRequest, ScriptedModel
 from troupe.server import create_app
+from troupe.server._auth import _scope
 from troupe.store import ApiKeyRecord, SQLConversationStore, key_digest, new_key
 from troupe.teams import RoundRobinTeam
 
@@ -188,6 +189,41 @@ async def test_runs_at_once_are_limited_per_key(db: str, served: Served) -> None
         assert await say(other, "slow") == "done"
     assert answers == ["done"]
     assert await say(client, "slow") == "done"
+
+
+async def test_runs_at_once_are_limited_across_replicas(db: str, served: Served) -> None:
+    key = await create(db, "one-at-a-time", max_concurrent_runs=1)
+    started, release = anyio.Event(), anyio.Event()
+
+    async def slow(_: ModelRequest) -> str:
+        started.set()
+        await release.wait()
+        return "done"
+
+    def replica() -> Litestar:
+        bot = AssistantAgent("bot", FunctionModel(slow))
+        return app(db, team_list=[RoundRobinTeam("slow", [bot], max_turns=1)])
+
+    a = await served.openai(replica(), api_key=key)
+    b = await served.openai(replica(), api_key=key)
+    store = SQLConversationStore(db)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(say, a, "slow")
+            await started.wait()
+            with anyio.fail_after(10):  # the run's start is in the database in a moment
+                while True:
+                    if await store.runs_holding_leases(scope=_scope(key)):
+                        break
+                    await anyio.sleep(0.02)
+            try:
+                with anyio.fail_after(10), pytest.raises(openai.RateLimitError, match="1 run"):
+                    await say(b, "slow")
+            finally:
+                release.set()
+    finally:
+        await store.close()
+    assert await say(b, "slow") == "done"
 
 
 async def test_a_revoked_key_stops_working_on_every_replica(db: str, served: Served) -> None:

@@ -98,7 +98,12 @@ class TroupePlugin(InitPluginProtocol):
             fingerprint=run_fingerprint,
             observers=self.telemetry.observers(),
         )
-        self.limits = KeyLimits(self.api_keys, self.runs.teams, server.rate_limit_storage)
+        self.limits = KeyLimits(
+            self.api_keys,
+            self.runs.teams,
+            server.rate_limit_storage,
+            leased=self._leased_runs,
+        )
         self.runs.admission = self.limits
         self.runs.observers.append(self.limits)
         self.sandboxes = Sandboxes(team_map.values(), self.store)
@@ -111,6 +116,9 @@ class TroupePlugin(InitPluginProtocol):
         self.config_file: Path | None = None
         # Every team as a tool of the MCP server at /mcp (with the mcp package).
         self.mcp = mcp_endpoint(self.runs, self.api_keys)
+
+    async def _leased_runs(self, scope: str) -> set[str]:
+        return await self.store.runs_holding_leases(scope=scope)
 
     async def drain(self) -> None:
         """Take no new runs; give those in progress ``server.shutdown_grace_seconds``, then

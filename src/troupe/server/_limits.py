@@ -7,7 +7,9 @@ did not exist; past a limit the answer is 429 ``rate_limit_exceeded`` with
 library in ``server.rate_limit_storage`` (memory: this replica; Redis: every
 replica), in fixed one-minute windows: a run counts one request when it starts
 and its tokens when it ends (a run may go past the token limit; the next one
-waits for the window to end). Runs at once are counted by this replica.
+waits for the window to end). Runs at once are this replica's, and those the
+store shows holding a conversation's lease on any replica (``leased``): a run
+another replica began in the last few milliseconds may not show yet.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import math
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -62,16 +65,24 @@ def limit_storage(uri: str) -> Storage:
 class KeyLimits:
     """The admission of runs by API key, and (as a run observer) their token counts."""
 
-    def __init__(self, keys: ApiKeys, teams: Any, storage: str = "memory://") -> None:
+    def __init__(
+        self,
+        keys: ApiKeys,
+        teams: Any,
+        storage: str = "memory://",
+        leased: Callable[[str], Awaitable[set[str]]] | None = None,
+    ) -> None:
         self.keys = keys
+        # The ids of a scope's runs in progress on every replica (the store's leases).
+        self.leased = leased
         self.teams = teams  # a live mapping of team names (the manager's)
         self.storage = storage
         # Made when a key with limits first comes (``limits`` takes a while to import).
         self._limiter: FixedWindowRateLimiter | None = None
         # Tokens of runs that ended, not yet counted in the storage: scope -> tokens.
         self._owed: Counter[str] = Counter()
-        # Runs of this replica in progress, by scope.
-        self._running: Counter[str] = Counter()
+        # Runs of this replica in progress, by scope: their ids.
+        self._running: dict[str, set[str]] = {}
 
     @property
     def limiter(self) -> FixedWindowRateLimiter:
@@ -91,7 +102,7 @@ class KeyLimits:
                 f"The model '{start.team}' does not exist (teams: {known})", param="model"
             )
         runs = principal.max_concurrent_runs
-        if runs is not None and self._running[start.scope] >= runs:
+        if runs is not None and await self._running_at_once(start.scope) >= runs:
             raise KeyRateLimitError(
                 f"this API key may have {runs} run(s) at once; retry when one ends",
                 retry_after=1,
@@ -102,6 +113,16 @@ class KeyLimits:
             raise
         except Exception as err:  # the storage is out of reach: serve rather than fail
             logger.warning("rate limits not checked: the storage failed: %s", err)
+
+    async def _running_at_once(self, scope: str) -> int:
+        here = self._running.get(scope, set())
+        if self.leased is None:
+            return len(here)
+        try:
+            return len(here | await self.leased(scope))
+        except Exception as err:  # the store is out of reach: this replica's count
+            logger.warning("runs of other replicas not counted: the store failed: %s", err)
+            return len(here)
 
     async def _counted(self, principal: Principal, scope: str) -> None:
         """Refuse past the key's requests or tokens per minute; count this request."""
@@ -156,16 +177,18 @@ class KeyLimits:
     # --- a run observer -------------------------------------------------------------------
 
     def run_started(self, run: LiveRun) -> None:
-        self._running[run.record.scope] += 1
+        self._running.setdefault(run.record.scope, set()).add(run.id)
 
     def run_context(self, run: LiveRun) -> AbstractContextManager[None] | None:
         return None
 
     def run_ended(self, run: LiveRun) -> None:
         scope = run.record.scope
-        self._running[scope] -= 1
-        if self._running[scope] <= 0:
-            del self._running[scope]
+        running = self._running.get(scope)
+        if running is not None:
+            running.discard(run.id)
+            if not running:
+                del self._running[scope]
         self._owed[scope] += run.usage.total_tokens
 
 

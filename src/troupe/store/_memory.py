@@ -329,6 +329,16 @@ class InMemoryConversationStore(MemoryKeys):
             return None
         return RunRecord(id=run_id, scope=scope, conversation_id=conversation_id, team="")
 
+    async def runs_holding_leases(self, *, scope: str) -> set[str]:
+        now = time.monotonic()
+        return {
+            run_id
+            for (lease_scope, _), (token, until) in self._leases.items()
+            if lease_scope == scope and until > now
+            for run_id in (self._lease_runs.get(token),)
+            if run_id is not None
+        }
+
     async def request_cancel(self, run_id: str) -> None:
         run = self._runs.get(run_id)
         if run is not None:

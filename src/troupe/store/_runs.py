@@ -162,6 +162,11 @@ class RunStore(Protocol):
         """The conversation's queued or running run."""
         ...
 
+    async def runs_holding_leases(self, *, scope: str) -> set[str]:
+        """The ids of the runs of ``scope`` in progress on any replica (those holding a
+        conversation's lease), for limits that hold across replicas."""
+        ...
+
     async def request_cancel(self, run_id: str) -> None:
         """Mark the run for cancelling, for the replica that runs it."""
         ...

@@ -411,6 +411,19 @@ class SQLRunStore:
 
         return await self._read(work)
 
+    async def runs_holding_leases(self, *, scope: str) -> set[str]:
+        def work(conn: Connection) -> set[str]:
+            held = conn.execute(
+                sa.select(leases.c.run_id).where(
+                    leases.c.scope == scope,
+                    leases.c.run_id.is_not(None),
+                    leases.c.expires_at > self._clock(),
+                )
+            )
+            return {run_id for (run_id,) in held}
+
+        return await self._read(work)
+
     async def request_cancel(self, run_id: str) -> None:
         def work(conn: Connection) -> None:
             # The lease first, then the run: the order a run's own commits lock them in (the
