@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from troupe.errors import ConfigError
 from troupe.interop import _cli as _interop_cli
@@ -173,8 +173,28 @@ def _register_adapters(commands: Any) -> None:
         module.register(commands)
 
 
+class _Parser(argparse.ArgumentParser):
+    """The ``troupe`` parser: the adapters' commands (and those after them) are added only
+    when they may be asked for (``troupe serve`` need not import ``troupe.adapters``, whose
+    package loads the ``openai`` SDK), and before any usage or error is printed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.more_commands: Any = None
+
+    def add_more_commands(self) -> None:
+        if self.more_commands is not None:
+            commands, self.more_commands = self.more_commands, None
+            _register_adapters(commands)
+            _interop_cli.register(commands)
+
+    def error(self, message: str) -> NoReturn:
+        self.add_more_commands()
+        super().error(message)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="troupe", description="Multi-agent teams behind an OpenAI-compatible API."
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -231,9 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     from troupe._keys_cli import register as register_keys
 
     register_keys(commands)
-
-    _register_adapters(commands)
-    _interop_cli.register(commands)
+    argv = sys.argv[1:] if argv is None else argv
+    parser.more_commands = commands
+    if not argv or argv[0] not in commands.choices:
+        parser.add_more_commands()
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code
