@@ -12,12 +12,14 @@ __all__ = ["protocol_handlers", "public_protocol_handlers"]
 
 import importlib.util
 import logging
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger("troupe.server")
 
 
+@cache
 def _installed(package: str, *modules: str) -> bool:
     """Whether ``package`` is installed with ``modules`` (dotted, below it): an older SDK
     without the modules the routes import is as good as none."""
@@ -32,7 +34,7 @@ def _installed(package: str, *modules: str) -> bool:
 def _has_module(root: Path, module: str) -> bool:
     *parents, name = module.split(".")
     where = root.joinpath(*parents)
-    return (where / name / "__init__.py").is_file() or any(where.glob(f"{name}.*"))
+    return (where / f"{name}.py").is_file() or (where / name / "__init__.py").is_file()
 
 
 def _has_agui() -> bool:
