@@ -5,12 +5,13 @@ from __future__ import annotations
 __all__ = ["main"]
 
 import argparse
+import gc
 import importlib
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from troupe.errors import ConfigError
 from troupe.interop import _cli as _interop_cli
@@ -33,6 +34,11 @@ def _print_config_error(err: ConfigError) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # Starting allocates some 200,000 objects (modules, classes, functions) that live as
+    # long as the process, and next to no garbage: the cyclic GC would walk them all in
+    # each full collection, a tenth of a second of a start and a pause now and then after.
+    # Off while starting; once serving, they are frozen (never walked again) and it is on.
+    gc.disable()
     import uvicorn
 
     from troupe import logs
@@ -67,6 +73,8 @@ def _serve(args: argparse.Namespace) -> int:
     teams = ", ".join(plugin.service.teams)
 
     def serving() -> None:  # once the store is open: the server is really up
+        gc.freeze()
+        gc.enable()
         say.info("serving %s (from %s) on %s", teams, config, url)
         if plugin.server.studio:
             say.info("studio: http://%s:%s/studio", args.host, args.port)
@@ -173,8 +181,28 @@ def _register_adapters(commands: Any) -> None:
         module.register(commands)
 
 
+class _Parser(argparse.ArgumentParser):
+    """The ``troupe`` parser: the adapters' commands (and those after them) are added only
+    when they may be asked for (``troupe serve`` need not import ``troupe.adapters``, whose
+    package loads the ``openai`` SDK), and before any usage or error is printed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.more_commands: Any = None
+
+    def add_more_commands(self) -> None:
+        if self.more_commands is not None:
+            commands, self.more_commands = self.more_commands, None
+            _register_adapters(commands)
+            _interop_cli.register(commands)
+
+    def error(self, message: str) -> NoReturn:
+        self.add_more_commands()
+        super().error(message)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="troupe", description="Multi-agent teams behind an OpenAI-compatible API."
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -231,9 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     from troupe._keys_cli import register as register_keys
 
     register_keys(commands)
-
-    _register_adapters(commands)
-    _interop_cli.register(commands)
+    argv = sys.argv[1:] if argv is None else argv
+    parser.more_commands = commands
+    if not argv or argv[0] not in commands.choices:
+        parser.add_more_commands()
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code

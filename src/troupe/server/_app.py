@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.di import NamedDependency, Provide
@@ -29,6 +29,7 @@ from troupe.server._health import health_handlers
 from troupe.server._limits import KeyLimits
 from troupe.server._mcp import mcp_endpoint, mcp_running
 from troupe.server._protocols import protocol_handlers, public_protocol_handlers
+from troupe.server._router import AppRouter
 from troupe.server._routes import Settings, route_handlers
 from troupe.server._run_routes import run_handlers
 from troupe.server._sandboxes import Sandboxes
@@ -189,7 +190,7 @@ class TroupePlugin(InitPluginProtocol):
                 ("settings", settings),
             )
         }
-        router = Router(
+        router = AppRouter(
             path=self.path,
             route_handlers=[
                 *route_handlers,
@@ -206,7 +207,7 @@ class TroupePlugin(InitPluginProtocol):
         )
         app_config.route_handlers.append(router)
         # What anyone may read (A2A agent cards say how to authenticate): no key asked.
-        public = Router(
+        public = AppRouter(
             path=self.path,
             route_handlers=public_protocol_handlers(),
             dependencies=dependencies,
@@ -217,7 +218,7 @@ class TroupePlugin(InitPluginProtocol):
             # The agent protocols' own clients are often pointed at the bare paths
             # (``/ag-ui/{team}``, ``/a2a/{team}``): the same endpoints answer there too.
             app_config.route_handlers.append(
-                Router(
+                AppRouter(
                     path="/",
                     route_handlers=protocol_handlers(),
                     guards=[self.api_keys.guard()],
@@ -227,7 +228,7 @@ class TroupePlugin(InitPluginProtocol):
                 )
             )
             app_config.route_handlers.append(
-                Router(
+                AppRouter(
                     path="/",
                     route_handlers=public_protocol_handlers(),
                     dependencies=dependencies,

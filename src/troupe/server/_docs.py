@@ -20,8 +20,6 @@ from litestar.handlers import HTTPRouteHandler
 
 from troupe import __version__
 from troupe.server._service import ChatService
-from troupe.server.openapi import openapi_document
-from troupe.server.openapi.operations import ALL
 
 
 @cache
@@ -30,16 +28,25 @@ def _page() -> str:
 
 
 def docs_handlers(service: ChatService, *, prefix: str, secured: bool) -> list[HTTPRouteHandler]:
-    """The document and its page, for the teams of ``service`` served under ``prefix``."""
+    """The document and its page, for the teams of ``service`` served under ``prefix``.
+
+    The document is written when it is first asked for, not at start: OpenAI's schemas in
+    it are a third of a megabyte of JSON, a replica that is never asked need not read."""
     # Team names are listed only where anyone may list the models anyway.
     teams = () if secured else tuple(service.teams)
-    document = openapi_document(
-        ALL, prefix=prefix, teams=teams, secured=secured, version=__version__
-    )
+
+    @cache
+    def document() -> dict[str, Any]:
+        from troupe.server.openapi import openapi_document
+        from troupe.server.openapi.operations import ALL
+
+        return openapi_document(
+            ALL, prefix=prefix, teams=teams, secured=secured, version=__version__
+        )
 
     @get("/openapi.json", sync_to_thread=False, include_in_schema=False)
     def openapi_json() -> Response[dict[str, Any]]:
-        return Response(document, media_type=MediaType.JSON)
+        return Response(document(), media_type=MediaType.JSON)
 
     @get("/docs", sync_to_thread=False, include_in_schema=False)
     def docs() -> Response[str]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import msgspec
-from litestar import MediaType, Request, Response, Router, get, post
+from litestar import MediaType, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import BaseRouteHandler
@@ -37,6 +37,7 @@ from troupe.errors import (
 )
 from troupe.server._auth import ApiKeys
 from troupe.server._errors import exception_handlers
+from troupe.server._router import AppRouter
 from troupe.server._run_routes import run_object
 from troupe.server._service import ChatService
 from troupe.store import ACTIVE, RunRecord
@@ -213,7 +214,7 @@ async def check(request: Request[Any, Any, Any], studio: NamedDependency[Studio]
     return result
 
 
-def studio_router(plugin: TroupePlugin, *, path: str = "/studio") -> Router:
+def studio_router(plugin: TroupePlugin, *, path: str = "/studio") -> AppRouter:
     studio = Studio(
         service=plugin.service,
         api_keys=plugin.api_keys,
@@ -222,10 +223,10 @@ def studio_router(plugin: TroupePlugin, *, path: str = "/studio") -> Router:
         config_file=plugin.config_file,
     )
     reachable = _reachable(plugin.api_keys)
-    operators = Router(
+    operators = AppRouter(
         path="/", route_handlers=[config, check], guards=[_operators(studio.api_keys)]
     )
-    api = Router(
+    api = AppRouter(
         path="/",
         route_handlers=[teams, runs, run, operators],
         guards=[plugin.api_keys.guard()],
@@ -233,7 +234,7 @@ def studio_router(plugin: TroupePlugin, *, path: str = "/studio") -> Router:
     static = create_static_files_router(
         path="/static", directories=[STATIC], include_in_schema=False, guards=[reachable]
     )
-    return Router(
+    return AppRouter(
         path=path,
         route_handlers=[index, api, static],
         guards=[reachable],

@@ -1,4 +1,8 @@
-"""``POST /ag-ui/{team}``: run a team for an AG-UI front end, answered as AG-UI events."""
+"""``POST /ag-ui/{team}``: run a team for an AG-UI front end, answered as AG-UI events.
+
+The route is here from the start; the AG-UI SDK (``_input``, ``_encode``) is loaded
+by its first request, so a replica no front end talks to does not pay for it.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,6 @@ from troupe.server._auth import ApiKeys
 from troupe.server._event_stream import RunEventStream
 from troupe.server._routes import Settings
 from troupe.server._service import ChatService
-from troupe.server.agui._encode import AguiView
-from troupe.server.agui._input import last_seen, parse_input, run_start
 
 
 @post("/ag-ui/{team:str}", status_code=200)
@@ -29,6 +31,9 @@ async def run_agent(
     team: FromPath[str],
 ) -> ASGIResponse:
     """Run ``team`` on the thread: an SSE stream of AG-UI events until ``RUN_FINISHED``."""
+    from troupe.server.agui._encode import AguiView
+    from troupe.server.agui._input import last_seen, parse_input, run_start
+
     chosen = service.team(team)
     agent_input = parse_input(await request.body())
     scope = api_keys.scope(request)
