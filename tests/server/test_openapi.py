@@ -53,7 +53,8 @@ async def test_standard_shapes_are_openais_and_additions_are_marked(raw_client: 
     assert {"$ref": "#/components/schemas/CreateChatCompletionRequest"} in request["allOf"]
     assert schemas["TeamName"]["enum"] == ["echo"]
     ok = chat["responses"]["200"]["content"]
-    assert ok["text/event-stream"]["schema"]["$ref"].endswith("/CreateChatCompletionStreamResponse")
+    data = ok["text/event-stream"]["itemSchema"]["properties"]["data"]["anyOf"][1]
+    assert data["contentSchema"]["$ref"].endswith("/CreateChatCompletionStreamResponse")
     models = document["paths"]["/v1/models"]["get"]["responses"]["200"]
     assert models["content"]["application/json"]["schema"]["$ref"].endswith("/ListModelsResponse")
     error = document["components"]["responses"]["Error400"]["content"]["application/json"]

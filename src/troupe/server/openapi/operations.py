@@ -18,6 +18,32 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def sse(data: dict[str, Any], *, done: bool = False) -> dict[str, Any]:
+    """A ``text/event-stream`` media type whose events carry ``data`` as JSON (``[DONE]``
+    last when ``done``). Each event is an ``itemSchema`` (OpenAPI 3.2's way, which tools
+    such as Schemathesis read in 3.1 documents too): the JSON is the ``data`` field's
+    ``contentSchema``, not the event's own schema."""
+    payload: dict[str, Any] = {
+        "type": "string",
+        "contentMediaType": "application/json",
+        "contentSchema": data,
+    }
+    if done:
+        payload = {"anyOf": [{"const": "[DONE]"}, payload]}
+    return {
+        "itemSchema": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "event": {"type": "string"},
+                "id": {"type": "string"},
+                "retry": {"type": "integer"},
+                "data": payload,
+            },
+        }
+    }
+
+
 def json_response(description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
         "description": description,
@@ -206,7 +232,9 @@ CHAT = (
                     },
                     "content": {
                         "application/json": {"schema": ref("TroupeChatCompletion")},
-                        "text/event-stream": {"schema": ref("CreateChatCompletionStreamResponse")},
+                        "text/event-stream": sse(
+                            ref("CreateChatCompletionStreamResponse"), done=True
+                        ),
                     },
                 }
             },

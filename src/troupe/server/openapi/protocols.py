@@ -6,6 +6,7 @@ from __future__ import annotations
 __all__ = ["PROTOCOLS"]
 
 from troupe.server.openapi import Operation
+from troupe.server.openapi.operations import sse
 
 TEAM = {"name": "team", "in": "path", "required": True, "schema": {"type": "string"}}
 _OBJECT = {"type": "object"}
@@ -29,7 +30,7 @@ PROTOCOLS = (
             "responses": {
                 "200": {
                     "description": "AG-UI events",
-                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    "content": {"text/event-stream": sse(_OBJECT)},
                 }
             },
         },
@@ -56,7 +57,7 @@ PROTOCOLS = (
                     "description": "A JSON-RPC response, or its stream",
                     "content": {
                         "application/json": {"schema": _OBJECT},
-                        "text/event-stream": {"schema": {"type": "string"}},
+                        "text/event-stream": sse(_OBJECT),
                     },
                 },
                 "204": {"description": "A notification (no `id`): carried out, never answered"},

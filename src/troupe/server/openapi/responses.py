@@ -7,7 +7,7 @@ __all__ = ["RESPONSES"]
 from typing import Any
 
 from troupe.server.openapi import Operation
-from troupe.server.openapi.operations import json_response, ref, troupe
+from troupe.server.openapi.operations import json_response, ref, sse, troupe
 
 RESPONSE_ID = {"name": "response", "in": "path", "required": True, "schema": {"type": "string"}}
 _JSON = {"type": "object", "additionalProperties": True}
@@ -50,9 +50,21 @@ CREATE = troupe(
     }
 )
 
+# troupe's own stream events (``troupe:agent_start``, ``troupe:tool_call``, ...): the team's
+# events, each with its ``sequence_number``, beside OpenAI's (docs/responses.md).
+_TROUPE_EVENT = troupe(
+    {
+        "type": "object",
+        "required": ["type", "sequence_number"],
+        "properties": {
+            "type": {"type": "string", "pattern": "^troupe:"},
+            "sequence_number": {"type": "integer"},
+        },
+    }
+)
 _STREAM_OR_JSON = {
     "application/json": {"schema": ref("Response")},
-    "text/event-stream": {"schema": ref("ResponseStreamEvent")},
+    "text/event-stream": sse({"anyOf": [ref("ResponseStreamEvent"), _TROUPE_EVENT]}),
 }
 
 

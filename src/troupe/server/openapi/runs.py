@@ -8,7 +8,7 @@ __all__ = ["RUNS"]
 from typing import Any
 
 from troupe.server.openapi import Operation
-from troupe.server.openapi.operations import CONVERSATION_ID, json_response, ref, troupe
+from troupe.server.openapi.operations import CONVERSATION_ID, json_response, ref, sse, troupe
 
 RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -120,7 +120,9 @@ RUNS = (
                 "200": {
                     "description": "Server-sent events",
                     "content": {
-                        "text/event-stream": {"schema": ref("CreateChatCompletionStreamResponse")}
+                        "text/event-stream": sse(
+                            ref("CreateChatCompletionStreamResponse"), done=True
+                        )
                     },
                 },
                 "204": {"description": "Nothing more: the run is over and every frame was seen"},
