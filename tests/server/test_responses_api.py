@@ -176,6 +176,32 @@ async def test_a_deleted_response_is_gone_and_its_turns_stay(make_client: Any) -
     assert again.output_text.startswith("heard: my name is Ada")
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_response_not_stored_is_answered_then_gone(make_client: Any, stream: bool) -> None:
+    import openai
+
+    client = await make_client(app_for(echo_team()))
+    if stream:
+        events = [e async for e in await client.responses.create(
+            model="echo", input="my name is Ada", store=False, stream=True)]  # fmt: skip
+        first = events[-1].response  # type: ignore[union-attr]
+    else:
+        first = await client.responses.create(model="echo", input="my name is Ada", store=False)
+    assert first.output_text == "heard: my name is Ada" and first.store is False
+    with anyio.fail_after(5):  # deleted as its run ends, which the answer may just precede
+        while True:
+            try:
+                await client.responses.retrieve(first.id)
+            except openai.NotFoundError:
+                break
+            await anyio.sleep(0.02)
+    with pytest.raises(openai.BadRequestError, match="previous response"):
+        await client.responses.create(model="echo", input="and?", previous_response_id=first.id)
+    with pytest.raises(openai.BadRequestError, match="store") as caught:
+        await client.responses.create(model="echo", input="x", store=False, background=True)
+    assert caught.value.body["param"] == "store"  # type: ignore[index]
+
+
 async def test_previous_response_id_continues_the_conversation(make_client: Any) -> None:
     client = await make_client(app_for(echo_team()))
     first = await client.responses.create(model="echo", input="my name is Ada")

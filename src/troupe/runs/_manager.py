@@ -356,6 +356,18 @@ class RunManager:
                 await self.store.release(run.lease)
         run.finish(status, result.stop_reason)
         self._forget(run)
+        if not record.input.keep:
+            await self._discard(run)
+
+    async def _discard(self, run: LiveRun) -> None:
+        """Delete a run over whose starter asked not to keep it: its views already have its
+        events (they follow the run in memory); it is not found afterwards."""
+        self._runs.pop(run.id, None)
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.store.delete_run(run.id, scope=run.record.scope)
+            except StoreError as err:
+                logger.warning("run %s could not be deleted: %s", run.id, err.message)
 
     async def _detach(self, run: LiveRun) -> None:
         """Stop running ``run`` here without ending it: its events so far are stored and

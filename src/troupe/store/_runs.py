@@ -67,6 +67,9 @@ class RunInput(msgspec.Struct, frozen=True, kw_only=True):
     options: RunOptions = RunOptions()
     # What the starting API's view needs to render the run (Responses: previous_response_id).
     view: dict[str, str] = {}
+    # False: the run and its log are deleted once it is over (Responses' ``store: false``);
+    # the turns it added stay in its conversation.
+    keep: bool = True
 
 
 class RunRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -164,7 +164,7 @@ class ResponseEncoder:
             "top_p": None,
             "max_output_tokens": None,
             "reasoning": None,
-            "store": True,
+            "store": record.input.keep,
             "truncation": "disabled",
             "usage": _usage(self.usage),
             "troupe": {"run_id": record.id, "conversation_id": record.conversation_id},

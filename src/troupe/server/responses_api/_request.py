@@ -72,6 +72,9 @@ def decode_create(body: bytes) -> CreateResponse:
             "previous_response_id and conversation cannot be used together",
             param="previous_response_id",
         )
+    if request.background and request.store is False:
+        # As OpenAI's: a background response is fetched later, so it must be kept.
+        raise RequestError("background responses need store: true", param="store")
     return request
 
 

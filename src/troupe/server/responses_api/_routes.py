@@ -97,6 +97,9 @@ async def _run_start(service: ChatService, body: CreateResponse, scope: str) -> 
             metadata=dict(body.metadata or {}),
             options=options,
             view=view,
+            # store: false: the response is not kept once over (GET is 404 then, and it
+            # cannot be a previous_response_id); its turns stay in the conversation.
+            keep=body.store is not False,
         ),
     )
 
