@@ -11,7 +11,7 @@ from __future__ import annotations
 __all__ = ["LiveRun"]
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 
 import anyio
 
@@ -20,6 +20,19 @@ from troupe.events import Event, UsageReported
 from troupe.messages import Usage
 from troupe.store import Lease, RunRecord, RunStatus
 from troupe.teams import RunControl, RunResult, Team
+
+
+class _Done:
+    """An awaitable that is done at once (no checkpoint), as awaiting ``emit`` always was."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        return
+        yield  # a generator that ends at once
+
+
+_DONE = _Done()
 
 
 class LiveRun:
@@ -38,7 +51,11 @@ class LiveRun:
         # The last sequence number the store has.
         self.persisted = len(self.events)
         # What its model calls cost so far (a run taken over counts the calls before, too).
-        self.usage = sum((e.usage for e in self.events if type(e) is UsageReported), start=Usage())
+        self.usage = (
+            sum((e.usage for e in self.events if type(e) is UsageReported), start=Usage())
+            if self.events
+            else Usage()
+        )
         self.status: RunStatus = record.status
         self.stop_reason: str | None = None
         self.ended_at: float | None = None
@@ -54,6 +71,8 @@ class LiveRun:
         # the run is not over, another replica carries on.
         self.detached = False
         self._news = anyio.Event()
+        # The backend's own Event class: a new one per wake-up, without anyio's backend lookup.
+        self._new_event: Callable[[], anyio.Event] = type(self._news)
         self._waited = False
         # Called with each event as it is appended (metrics, traces): quick, never raising.
         self.listeners: list[Callable[[LiveRun, Event], None]] = []
@@ -82,8 +101,10 @@ class LiveRun:
             self._waited = False
             self._news.set()
 
-    async def emit(self, event: Event) -> None:
+    def emit(self, event: Event) -> Awaitable[None]:
+        """The run's ``Emit``: appends at once; what it returns is done already."""
         self.append(event)
+        return _DONE
 
     @property
     def visible(self) -> int:
@@ -108,7 +129,7 @@ class LiveRun:
         """Wait until views may send an event past ``seq``, or the run is finished."""
         while self.visible <= seq and not self.finished.is_set():
             if self._news.is_set():
-                self._news = anyio.Event()
+                self._news = self._new_event()
             self._waited = True
             await self._news.wait()
 

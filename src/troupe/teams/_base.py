@@ -156,10 +156,11 @@ class RunContext:
         """Seconds the run has been running, over every process that ran it."""
         return self._elapsed + (time.monotonic() - self._clock)
 
-    async def emit(self, event: Event) -> None:
+    def emit(self, event: Event) -> Awaitable[None]:
+        """The run's ``emit``, counting usage (returns its awaitable: no layer of its own)."""
         if type(event) is UsageReported:
             self.usage += event.usage
-        await self._emit(event)
+        return self._emit(event)
 
     async def add_usage(self, agent: str, usage: Usage) -> None:
         """Count a model call the team itself made (a speaker selector's)."""
