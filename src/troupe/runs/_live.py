@@ -19,7 +19,7 @@ from troupe.errors import TroupeError
 from troupe.events import Event, UsageReported
 from troupe.messages import Usage
 from troupe.store import Lease, RunRecord, RunStatus
-from troupe.teams import RunControl, RunResult, Team
+from troupe.teams import RunControl, Team
 
 
 class _Done:
@@ -62,7 +62,8 @@ class LiveRun:
         self.control = RunControl(run_id=record.id, scope=record.scope)
         # The scope of the task running it: cancelled to leave the run to another replica.
         self.task_scope: anyio.CancelScope | None = None
-        self.result: RunResult | None = None
+        # Why it failed (its result's error), once it is over.
+        self.error: TroupeError | None = None
         # The store has the run's record (it is written with the run's first commit).
         self.begun = False
         # Set when the run is over and its end is stored (or could not be): views may end.
@@ -84,10 +85,6 @@ class LiveRun:
     @property
     def last_seq(self) -> int:
         return len(self.events)
-
-    @property
-    def error(self) -> TroupeError | None:
-        return self.result.error if self.result is not None else None
 
     def append(self, event: Event) -> None:
         self.events.append(event)
@@ -140,6 +137,11 @@ class LiveRun:
         self.ended_at = time.time()
         self.finished.set()
         self._news.set()
+        # Kept a while for late followers: let go of what only running needed (fewer objects
+        # for the garbage collector to walk). Followers wait no more: ``finished`` is news.
+        self._news = self.finished
+        self.task_scope = None
+        self.control.release()
 
     def snapshot(self) -> RunRecord:
         """The run as ``GET /v1/runs/{id}`` shows it, from memory."""

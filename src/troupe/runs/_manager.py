@@ -330,7 +330,7 @@ class RunManager:
             with anyio.CancelScope(shield=True):
                 await self._detach(run)
             return
-        run.result = result
+        run.error = result.error
         status = result.status
         # A run that kept nothing (it failed or was stopped in its first step) leaves the
         # conversation as it was.

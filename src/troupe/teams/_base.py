@@ -121,6 +121,11 @@ class RunControl:
         if self.stop_reason is not None:
             scope.cancel()
 
+    def release(self) -> None:
+        """The run is over: drop its checkpoint and cancel scope (a stop changes nothing now)."""
+        self.checkpoint = None
+        self._cancel = None
+
 
 class RunContext:
     """What a speaker policy may use during a run: the events, the run's usage, and how
