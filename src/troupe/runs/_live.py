@@ -125,10 +125,15 @@ class LiveRun:
     async def wait_after(self, seq: int) -> None:
         """Wait until views may send an event past ``seq``, or the run is finished."""
         while self.visible <= seq and not self.finished.is_set():
-            if self._news.is_set():
-                self._news = self._new_event()
-            self._waited = True
-            await self._news.wait()
+            await self.news()
+
+    def news(self) -> Awaitable[None]:
+        """Done at the next event views may send (or the run's end). A view checks
+        ``visible`` and ``finished`` first, then awaits this (no coroutine of its own)."""
+        if self._news.is_set():
+            self._news = self._new_event()
+        self._waited = True
+        return self._news.wait()
 
     def finish(self, status: RunStatus, stop_reason: str | None, *, detached: bool = False) -> None:
         self.status = status

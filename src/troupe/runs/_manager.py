@@ -453,7 +453,6 @@ class RunManager:
         run = self.local(run_id, scope)
         if run is not None:
             while True:
-                await run.wait_after(after)
                 visible = run.visible
                 if visible > after:
                     batch = run.events[after:visible]
@@ -461,6 +460,8 @@ class RunManager:
                     after += len(batch)
                 elif run.finished.is_set():
                     return
+                else:
+                    await run.news()
         record = await self.get(run_id, scope)
         while True:
             data = await self.store.run_events(run_id, after=after)
