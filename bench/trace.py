@@ -28,8 +28,12 @@ from bench import procs, variants
 from bench.run import RESULTS, TEAM_YAML
 
 MILESTONES = (
-    "handler",  # ChatService.prepare called: routing, guards, body decoded
+    "handler",  # ChatService.run_start called: routing, guards, body decoded
+    "run_started",  # RunManager.start returned: the run is spawned
     "response_start",  # the status line and headers sent
+    "run_task",  # the run's task starts (RunManager._execute)
+    "agent_turn",  # the agent's turn starts (AssistantAgent.run)
+    "model_call",  # the agent calls its model (call_model)
     "upstream_request",  # OpenAIModel._post called
     "upstream_headers",  # ... and returned: the upstream's response headers are in
     "first_text",  # the agent writes the first text delta
@@ -69,10 +73,15 @@ def _summary() -> bytes:
 def create_app() -> Callable[..., Awaitable[None]]:
     from troupe.agents import _assistant
     from troupe.models.openai import OpenAIModel
+    from troupe.runs import RunManager
     from troupe.server import _service
 
     app = variants.create_app()
-    _wrap(_service.ChatService, "prepare", "handler")
+    _wrap(_service.ChatService, "run_start", "handler")
+    _wrap(RunManager, "start", "run_start_called", "run_started")
+    _wrap(RunManager, "_execute", "run_task")
+    _wrap(_assistant.AssistantAgent, "run", "agent_turn")
+    _wrap(_assistant, "call_model", "model_call")
     _wrap(OpenAIModel, "_post", "upstream_request", "upstream_headers")
     _wrap(_assistant._TextStream, "write", "first_text")
 

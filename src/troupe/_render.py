@@ -183,6 +183,9 @@ class Renderer:
         self._reasoning = _Channel(gap=False)
         # Everything written to ``content``: the answer a client will send back as history.
         self.content: list[str] = []
+        # (message id, to content) of the last text ``fast_text`` let through: the same
+        # message's next text goes the same way until ``render`` changes anything.
+        self._fast: tuple[str, bool] | None = None
 
     @property
     def answer(self) -> str:
@@ -192,6 +195,7 @@ class Renderer:
         return self.answer_agents is None or agent in self.answer_agents
 
     def render(self, event: Event) -> Rendered:
+        self._fast = None
         rendered = self._render(event)
         if rendered.content:
             self.content.append(rendered.content)
@@ -200,6 +204,11 @@ class Renderer:
     def fast_text(self, event: TextDelta) -> bool | None:
         """The encoder's hot path: True (``content``) or False (``reasoning_content``)
         when ``event``'s text goes out alone, as it is, untagged; None otherwise."""
+        fast = self._fast
+        if fast is not None and fast[0] == event.message_id and event.text:
+            if fast[1]:
+                self.content.append(event.text)
+            return fast[1]
         if len(self.open) != 1 or not event.text:
             return None
         opened = self.open.get(event.message_id)
@@ -209,8 +218,12 @@ class Renderer:
             if not self._content.live(event.message_id):
                 return None
             self.content.append(event.text)
+            self._fast = (event.message_id, True)
             return True
-        return False if self._reasoning.live(event.message_id) else None
+        if not self._reasoning.live(event.message_id):
+            return None
+        self._fast = (event.message_id, False)
+        return False
 
     def _render(self, event: Event) -> Rendered:
         if isinstance(event, TextDelta):

@@ -13,7 +13,7 @@ __all__ = ["AssistantAgent"]
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Generator, Sequence
 from typing import Any
 
 from troupe import logs
@@ -272,6 +272,19 @@ async def call_model(
     )
 
 
+class _Nothing:
+    """An awaitable that is done at once."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        return
+        yield  # a generator that ends at once
+
+
+_NOTHING = _Nothing()
+
+
 class _TextStream:
     """Emits an agent's text deltas, separating the text of successive model calls."""
 
@@ -286,16 +299,17 @@ class _TextStream:
     def new_part(self) -> None:
         self.pending_break = self.wrote
 
-    async def write(self, text: str) -> None:
+    def write(self, text: str) -> Awaitable[None]:
+        """Emit ``text`` (returns the emit's awaitable: no coroutine of its own per token)."""
         if not text:
-            return
+            return _NOTHING
         if self.pending_break:
             self.pending_break = False
             if not self.last.endswith("\n"):
                 text = "\n\n" + text
         self.wrote = True
         self.last = text
-        await self.emit(TextDelta(agent=self.agent, message_id=self.message_id, text=text))
+        return self.emit(TextDelta(agent=self.agent, message_id=self.message_id, text=text))
 
     async def think(self, text: str) -> None:
         if text:

@@ -11,7 +11,7 @@ from __future__ import annotations
 __all__ = ["LiveRun"]
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 
 import anyio
 
@@ -19,7 +19,20 @@ from troupe.errors import TroupeError
 from troupe.events import Event, UsageReported
 from troupe.messages import Usage
 from troupe.store import Lease, RunRecord, RunStatus
-from troupe.teams import RunControl, RunResult, Team
+from troupe.teams import RunControl, Team
+
+
+class _Done:
+    """An awaitable that is done at once (no checkpoint), as awaiting ``emit`` always was."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        return
+        yield  # a generator that ends at once
+
+
+_DONE = _Done()
 
 
 class LiveRun:
@@ -38,14 +51,19 @@ class LiveRun:
         # The last sequence number the store has.
         self.persisted = len(self.events)
         # What its model calls cost so far (a run taken over counts the calls before, too).
-        self.usage = sum((e.usage for e in self.events if type(e) is UsageReported), start=Usage())
+        self.usage = (
+            sum((e.usage for e in self.events if type(e) is UsageReported), start=Usage())
+            if self.events
+            else Usage()
+        )
         self.status: RunStatus = record.status
         self.stop_reason: str | None = None
         self.ended_at: float | None = None
         self.control = RunControl(run_id=record.id, scope=record.scope)
         # The scope of the task running it: cancelled to leave the run to another replica.
         self.task_scope: anyio.CancelScope | None = None
-        self.result: RunResult | None = None
+        # Why it failed (its result's error), once it is over.
+        self.error: TroupeError | None = None
         # The store has the run's record (it is written with the run's first commit).
         self.begun = False
         # Set when the run is over and its end is stored (or could not be): views may end.
@@ -54,6 +72,8 @@ class LiveRun:
         # the run is not over, another replica carries on.
         self.detached = False
         self._news = anyio.Event()
+        # The backend's own Event class: a new one per wake-up, without anyio's backend lookup.
+        self._new_event: Callable[[], anyio.Event] = type(self._news)
         self._waited = False
         # Called with each event as it is appended (metrics, traces): quick, never raising.
         self.listeners: list[Callable[[LiveRun, Event], None]] = []
@@ -65,10 +85,6 @@ class LiveRun:
     @property
     def last_seq(self) -> int:
         return len(self.events)
-
-    @property
-    def error(self) -> TroupeError | None:
-        return self.result.error if self.result is not None else None
 
     def append(self, event: Event) -> None:
         self.events.append(event)
@@ -82,8 +98,10 @@ class LiveRun:
             self._waited = False
             self._news.set()
 
-    async def emit(self, event: Event) -> None:
+    def emit(self, event: Event) -> Awaitable[None]:
+        """The run's ``Emit``: appends at once; what it returns is done already."""
         self.append(event)
+        return _DONE
 
     @property
     def visible(self) -> int:
@@ -107,10 +125,15 @@ class LiveRun:
     async def wait_after(self, seq: int) -> None:
         """Wait until views may send an event past ``seq``, or the run is finished."""
         while self.visible <= seq and not self.finished.is_set():
-            if self._news.is_set():
-                self._news = anyio.Event()
-            self._waited = True
-            await self._news.wait()
+            await self.news()
+
+    def news(self) -> Awaitable[None]:
+        """Done at the next event views may send (or the run's end). A view checks
+        ``visible`` and ``finished`` first, then awaits this (no coroutine of its own)."""
+        if self._news.is_set():
+            self._news = self._new_event()
+        self._waited = True
+        return self._news.wait()
 
     def finish(self, status: RunStatus, stop_reason: str | None, *, detached: bool = False) -> None:
         self.status = status
@@ -119,6 +142,11 @@ class LiveRun:
         self.ended_at = time.time()
         self.finished.set()
         self._news.set()
+        # Kept a while for late followers: let go of what only running needed (fewer objects
+        # for the garbage collector to walk). Followers wait no more: ``finished`` is news.
+        self._news = self.finished
+        self.task_scope = None
+        self.control.release()
 
     def snapshot(self) -> RunRecord:
         """The run as ``GET /v1/runs/{id}`` shows it, from memory."""

@@ -330,7 +330,7 @@ class RunManager:
             with anyio.CancelScope(shield=True):
                 await self._detach(run)
             return
-        run.result = result
+        run.error = result.error
         status = result.status
         # A run that kept nothing (it failed or was stopped in its first step) leaves the
         # conversation as it was.
@@ -465,7 +465,6 @@ class RunManager:
         run = self.local(run_id, scope)
         if run is not None:
             while True:
-                await run.wait_after(after)
                 visible = run.visible
                 if visible > after:
                     batch = run.events[after:visible]
@@ -473,6 +472,8 @@ class RunManager:
                     after += len(batch)
                 elif run.finished.is_set():
                     return
+                else:
+                    await run.news()
         record = await self.get(run_id, scope)
         while True:
             data = await self.store.run_events(run_id, after=after)

@@ -21,7 +21,7 @@ from litestar.types import Receive, Send
 
 from troupe.events import Event
 from troupe.runs import RunManager
-from troupe.server._responses import KeepaliveStream, watch_disconnect
+from troupe.server._responses import KeepaliveStream
 from troupe.store import RunRecord
 
 
@@ -65,8 +65,7 @@ class RunEventStream(KeepaliveStream):
         disconnected = anyio.CancelScope()
         with disconnected:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(watch_disconnect, receive, disconnected)
-                tg.start_soon(self._keepalive, send)
+                tg.start_soon(self._watch, receive, send, disconnected)
                 async for _, events in self.manager.follow(record.id, record.scope, 0):
                     body = b"".join(map(self.view.encode, events))
                     if body:

@@ -98,6 +98,18 @@ class KeepaliveStream(ASGIResponse):
             if time.monotonic() - self._sent_at >= self.keepalive:
                 await self._send(send, KEEPALIVE)
 
+    async def _watch(self, receive: Receive, send: Send, on_disconnect: anyio.CancelScope) -> None:
+        """``watch_disconnect`` and ``_keepalive`` in one task (one task per response): waits
+        for the client to go away, and sends the keepalive comment when it is due."""
+        while True:
+            with anyio.move_on_after(self._sent_at + self.keepalive - time.monotonic()):
+                if (await receive())["type"] == "http.disconnect":
+                    on_disconnect.cancel()
+                    return
+                continue
+            if time.monotonic() - self._sent_at >= self.keepalive:
+                await self._send(send, KEEPALIVE)
+
 
 class RunStreamResponse(KeepaliveStream):
     """``text/event-stream`` of a run's frames after ``after``, live until ``[DONE]``.
@@ -131,8 +143,7 @@ class RunStreamResponse(KeepaliveStream):
         disconnected = anyio.CancelScope()
         with disconnected:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(watch_disconnect, receive, disconnected)
-                tg.start_soon(self._keepalive, send)
+                tg.start_soon(self._watch, receive, send, disconnected)
                 async for first, events in self.manager.follow(record.id, record.scope, 0):
                     frames = []
                     for seq, event in enumerate(events, first):

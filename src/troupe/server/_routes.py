@@ -7,6 +7,7 @@ __all__ = ["Settings", "route_handlers"]
 import time
 from typing import Any, Literal
 
+import anyio.lowlevel
 import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
@@ -84,6 +85,9 @@ async def chat_completions(
         scope=api_keys.scope(request),
     )
     run = await service.manager.start(start)
+    # The run's task goes first, to its model call: the response's set-up (its headers, its
+    # watcher) then happens while the model thinks, not before the model is asked.
+    await anyio.lowlevel.checkpoint()
     logs.bind(conversation_id=run.record.conversation_id, team=run.record.team, run_id=run.id)
     cancel = not start.background and settings.on_disconnect == "cancel"
     if body.stream:

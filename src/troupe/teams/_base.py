@@ -121,6 +121,11 @@ class RunControl:
         if self.stop_reason is not None:
             scope.cancel()
 
+    def release(self) -> None:
+        """The run is over: drop its checkpoint and cancel scope (a stop changes nothing now)."""
+        self.checkpoint = None
+        self._cancel = None
+
 
 class RunContext:
     """What a speaker policy may use during a run: the events, the run's usage, and how
@@ -156,10 +161,11 @@ class RunContext:
         """Seconds the run has been running, over every process that ran it."""
         return self._elapsed + (time.monotonic() - self._clock)
 
-    async def emit(self, event: Event) -> None:
+    def emit(self, event: Event) -> Awaitable[None]:
+        """The run's ``emit``, counting usage (returns its awaitable: no layer of its own)."""
         if type(event) is UsageReported:
             self.usage += event.usage
-        await self._emit(event)
+        return self._emit(event)
 
     async def add_usage(self, agent: str, usage: Usage) -> None:
         """Count a model call the team itself made (a speaker selector's)."""
