@@ -23,7 +23,6 @@ from troupe.runs import LiveRun, RunManager
 from troupe.server._responses import (
     RunCompletionResponse,
     RunStreamResponse,
-    watch_disconnect,
 )
 from troupe.server.responses_api._encode import ResponseEncoder
 from troupe.store import RunRecord
@@ -68,8 +67,7 @@ class ResponseStream(RunStreamResponse):
         disconnected = anyio.CancelScope()
         with disconnected:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(watch_disconnect, receive, disconnected)
-                tg.start_soon(self._keepalive, send)
+                tg.start_soon(self._watch, receive, send, disconnected)
                 async for _, events in self.manager.follow(record.id, record.scope, 0):
                     frames = []
                     for event in events:
