@@ -123,7 +123,8 @@ def test_parallel_branches_and_an_approval_in_the_browser(
         expect(page.get_by_role("button", name="Reject")).to_be_visible()
         approve.click()
         expect(messages.filter(has_text="exit code 0")).to_have_count(1, timeout=20_000)
-        expect(messages.nth(-2).locator("p")).to_have_text("approve")  # sent as your answer
+        # Sent as your answer: a bubble of its own (later messages may follow it).
+        expect(messages.locator("p").filter(has_text=re.compile(r"^approve$"))).to_have_count(1)
         expect(approve).to_be_hidden()
         expect(page.get_by_placeholder("Message coding")).to_be_visible()  # nothing waits now
         page.screenshot(path=str(SCREENSHOT.with_name("streamlit-approval.png")))
