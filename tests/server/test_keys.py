@@ -161,17 +161,27 @@ async def test_past_a_limit_the_answer_is_429_with_retry_after(db: str, served: 
             assert await say(other)
 
 
-async def test_runs_at_once_are_limited_per_key(db: str, served: Served) -> None:
-    key = await create(db, "one-at-a-time", max_concurrent_runs=1)
-    started, release = anyio.Event(), anyio.Event()
+class Slow:
+    """A team "slow" whose answer waits until ``release`` is set; ``started`` once asked."""
 
-    async def slow(_: ModelRequest) -> str:
-        started.set()
-        await release.wait()
+    def __init__(self) -> None:
+        self.started, self.release = anyio.Event(), anyio.Event()
+
+    async def answer(self, _: ModelRequest) -> str:
+        self.started.set()
+        await self.release.wait()
         return "done"
 
-    team = RoundRobinTeam("slow", [AssistantAgent("bot", FunctionModel(slow))], max_turns=1)
-    server = app(db, team_list=[team])
+    def app(self, db: str) -> Litestar:
+        bot = AssistantAgent("bot", FunctionModel(self.answer))
+        return app(db, team_list=[RoundRobinTeam("slow", [bot], max_turns=1)])
+
+
+async def test_runs_at_once_are_limited_per_key(db: str, served: Served) -> None:
+    key = await create(db, "one-at-a-time", max_concurrent_runs=1)
+    slow = Slow()
+    started, release = slow.started, slow.release
+    server = slow.app(db)
     client = await served.openai(server, api_key=key)
     answers: list[str] = []
 
@@ -193,19 +203,10 @@ async def test_runs_at_once_are_limited_per_key(db: str, served: Served) -> None
 
 async def test_runs_at_once_are_limited_across_replicas(db: str, served: Served) -> None:
     key = await create(db, "one-at-a-time", max_concurrent_runs=1)
-    started, release = anyio.Event(), anyio.Event()
-
-    async def slow(_: ModelRequest) -> str:
-        started.set()
-        await release.wait()
-        return "done"
-
-    def replica() -> Litestar:
-        bot = AssistantAgent("bot", FunctionModel(slow))
-        return app(db, team_list=[RoundRobinTeam("slow", [bot], max_turns=1)])
-
-    a = await served.openai(replica(), api_key=key)
-    b = await served.openai(replica(), api_key=key)
+    slow = Slow()
+    started, release = slow.started, slow.release
+    a = await served.openai(slow.app(db), api_key=key)
+    b = await served.openai(slow.app(db), api_key=key)
     store = SQLConversationStore(db)
     try:
         async with anyio.create_task_group() as tg:
