@@ -92,18 +92,7 @@ def main() -> None:
         "relay": {"seconds": [], "rss_mib": []},
         "troupe": {"seconds": [], "rss_mib": []},
     }
-    procs.STORE_DIR.mkdir(exist_ok=True)
-    database = procs.STORE_DIR / "coldstart.db"
-    for stale in procs.STORE_DIR.glob("coldstart.db*"):
-        stale.unlink()
-    upgrade = [
-        str(procs.BIN / "troupe"),
-        "db",
-        "upgrade",
-        "--database-url",
-        f"sqlite:///{database}",
-    ]
-    subprocess.run(upgrade, check=True, capture_output=True)
+    database = procs.migrated_database("coldstart.db")
     with procs.upstream(20) as upstream:
         config = _config(upstream.url, "coldstart")
         for _ in range(args.rounds):

@@ -155,18 +155,7 @@ def _plan_for(kind: str, plan: dict[str, Any], quick: bool) -> dict[str, Any]:
 
 def _cold_starts(rounds: int) -> dict[str, Any]:
     """``bench.coldstart``'s measure for the three, in turns: troupe on a migrated SQLite file."""
-    database = procs.STORE_DIR / "peers-coldstart.db"
-    procs.STORE_DIR.mkdir(exist_ok=True)
-    for stale in procs.STORE_DIR.glob(f"{database.name}*"):
-        stale.unlink()
-    upgrade = [
-        str(procs.BIN / "troupe"),
-        "db",
-        "upgrade",
-        "--database-url",
-        f"sqlite:///{database}",
-    ]
-    subprocess.run(upgrade, check=True, capture_output=True)
+    database = procs.migrated_database("peers-coldstart.db")
     series: dict[str, dict[str, list[float]]] = {
         kind: {"seconds": [], "rss_mib": []} for kind in TARGETS
     }
@@ -270,13 +259,7 @@ def main() -> None:
         print(f"  warning: the machine is {busy:.0%} busy before the run", file=sys.stderr)
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, procs.STORE_DIR, ignore_errors=True)  # runs last
-        upstream = stack.enter_context(procs.upstream(plan["tokens"]))
-        paced = stack.enter_context(
-            procs.upstream(plan["paced_tokens"], delay=plan["paced_delay_s"])
-        )
-        paced64 = stack.enter_context(
-            procs.upstream(plan["paced64_tokens"], delay=plan["paced64_delay_s"])
-        )
+        upstream, paced, paced64 = run.upstreams(stack, plan)
         for kind in args.only or TARGETS:
             own = _plan_for(kind, plan, args.quick)
             with _server(kind, upstream.url, args.store) as server:

@@ -149,6 +149,18 @@ def troupe(config: Path, src: Path | None = None, store: str = "sqlite") -> Serv
 STORE_DIR = Path(os.environ.get("TMPDIR", "/tmp")) / "troupe-bench-stores"
 
 
+def migrated_database(name: str) -> Path:
+    """A fresh SQLite file in ``STORE_DIR``, migrated by ``troupe db upgrade`` (as a new
+    replica finds its database)."""
+    STORE_DIR.mkdir(exist_ok=True)
+    database = STORE_DIR / name
+    for stale in STORE_DIR.glob(f"{name}*"):
+        stale.unlink()
+    upgrade = [str(BIN / "troupe"), "db", "upgrade", "--database-url", f"sqlite:///{database}"]
+    subprocess.run(upgrade, check=True, capture_output=True)
+    return database
+
+
 def troupe_env(src: Path | None, store: str, port: int) -> dict[str, str]:
     """``PYTHONPATH`` for ``src``; the conversation store: a fresh SQLite file (the
     default kind since 538228c; older troupes ignore the variable) or ``memory``."""

@@ -195,6 +195,15 @@ def _machine() -> dict[str, Any]:
     }
 
 
+def upstreams(stack: ExitStack, plan: dict[str, Any]) -> tuple[procs.Server, ...]:
+    """The plan's three fake upstreams (fast, paced, paced for 64 streams), open in ``stack``."""
+    return (
+        stack.enter_context(procs.upstream(plan["tokens"])),
+        stack.enter_context(procs.upstream(plan["paced_tokens"], delay=plan["paced_delay_s"])),
+        stack.enter_context(procs.upstream(plan["paced64_tokens"], delay=plan["paced64_delay_s"])),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -245,13 +254,7 @@ def main() -> None:
         )
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, procs.STORE_DIR, ignore_errors=True)  # runs last
-        upstream = stack.enter_context(procs.upstream(plan["tokens"]))
-        paced = stack.enter_context(
-            procs.upstream(plan["paced_tokens"], delay=plan["paced_delay_s"])
-        )
-        paced64 = stack.enter_context(
-            procs.upstream(plan["paced64_tokens"], delay=plan["paced64_delay_s"])
-        )
+        upstream, paced, paced64 = upstreams(stack, plan)
         targets = [("relay", ""), ("troupe", "")]
         targets += [("troupe", patches) for patches in variants]
         for kind, patches in targets:
