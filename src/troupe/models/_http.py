@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Final
 
 import sniffio
 
+from troupe.models._upstream import is_timeout
+
 if TYPE_CHECKING:
     import aiohttp
     import httpx2
@@ -39,25 +41,19 @@ _MAX_ERROR_BODY: Final = 64 * 1024
 
 
 class TransportError(Exception):
-    """The request could not be sent, or its response not read to its end."""
+    """The request could not be sent, or no answer came (``timed_out``); caused by the
+    client's own error."""
 
-    def __init__(self, cause: BaseException, *, timed_out: bool) -> None:
+    def __init__(self, cause: BaseException) -> None:
         super().__init__(str(cause) or type(cause).__name__)
-        self.timed_out = timed_out
-
-    @classmethod
-    def of(cls, exc: BaseException) -> TransportError:
-        """``exc`` (one of ``transport_errors()``) as a ``TransportError`` caused by it."""
-        err = cls(exc, timed_out=_is_timeout(exc))
-        err.__cause__ = exc
-        return err
+        self.timed_out = is_timeout(cause)
 
 
 class HttpResponse:
     """A response whose body is still to be read (``body``) and then closed (``aclose``).
 
     ``body`` yields the bytes as they arrive, raw: a failure mid-body raises what the client
-    raises (one of ``transport_errors()``), for the provider to map with ``TransportError.of``.
+    raises (one of ``transport_errors()``), for the provider to map.
     """
 
     __slots__ = ("_close", "body", "headers", "reason", "status")
@@ -104,11 +100,6 @@ def transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
-def _is_timeout(exc: BaseException) -> bool:
-    # By name for httpx's timeouts; aiohttp's are TimeoutErrors.
-    return isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__
-
-
 class Transport:
     """POSTs with a streamed response. ``client``: an ``httpx2.AsyncClient`` to send with
     (left open by ``aclose``); else aiohttp on asyncio, or an httpx2 client of its own on trio.
@@ -130,7 +121,7 @@ class Transport:
                 return await self._post_aiohttp(url, body, headers)
             return await self._post_httpx(self._httpx(), url, body, headers)
         except transport_errors() as exc:
-            raise TransportError.of(exc) from exc
+            raise TransportError(exc) from exc
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -167,7 +158,7 @@ class Transport:
     async def _post_aiohttp(
         self, url: str, body: bytes, headers: Mapping[str, str]
     ) -> HttpResponse:
-        response = await self._aiohttp().post(url, data=body, headers=dict(headers))
+        response = await self._aiohttp().post(url, data=body, headers=headers)
 
         async def close(whole: bool) -> None:
             if whole:
@@ -201,7 +192,7 @@ class Transport:
         import httpx2
 
         request = client.build_request(
-            "POST", url, content=body, headers=dict(headers), timeout=httpx2.Timeout(self.timeout)
+            "POST", url, content=body, headers=headers, timeout=httpx2.Timeout(self.timeout)
         )
         response = await client.send(request, stream=True)
 
