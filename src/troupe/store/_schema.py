@@ -42,7 +42,7 @@ import sqlalchemy as sa
 
 # The Alembic revision these tables are at (a test keeps it equal to the latest
 # migration): a database already there is used without loading Alembic.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 VERSION_TABLE = "troupe_alembic_version"
 
 metadata = sa.MetaData(naming_convention={"pk": "pk_%(table_name)s"})
@@ -61,7 +61,8 @@ conversations = sa.Table(
     sa.Column("waiting_for", sa.String(64), nullable=True),
     sa.Column("created_at", sa.Double(), nullable=False),
     sa.Column("updated_at", sa.Double(), nullable=False),
-    sa.Index("ix_troupe_conversations_fingerprint", "fingerprint"),
+    # What a plain client's next turn looks up (``find``): one entry, not the scope's rows.
+    sa.Index("ix_troupe_conversations_fingerprint", "fingerprint", "scope", "updated_at"),
     sa.Index("ix_troupe_conversations_listing", "scope", "created_at", "id"),
     sa.Index("ix_troupe_conversations_updated_at", "updated_at"),
 )
