@@ -625,11 +625,11 @@ async def test_a_transaction_postgresql_ended_for_a_deadlock_is_run_again(tmp_pa
     real = store._db.write
     failures = [2]
 
-    async def flaky(work: Any) -> Any:
+    async def flaky(work: Any, *, quick: bool = False) -> Any:
         if failures[0]:
             failures[0] -= 1
             raise sa.exc.DBAPIError("UPDATE troupe_runs ...", {}, Deadlock("deadlock detected"))
-        return await real(work)
+        return await real(work, quick=quick)
 
     store._db.write = flaky  # type: ignore[method-assign]
     await store.save(RunState(conversation_id="c1", team="t"))

@@ -228,11 +228,13 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
         assert self._db is not None
         return self._db
 
-    async def _write(self, work: Callable[[Connection], T]) -> T:
+    async def _write(self, work: Callable[[Connection], T], *, quick: bool = False) -> T:
+        """``work`` in a read-write transaction. ``quick``: a few rows a request waits for
+        (SQLite runs it on the event loop when it can: see ``troupe.store._database``)."""
         database = await self._database()
         for attempt in range(_RETRIES):
             try:
-                return await database.write(work)
+                return await database.write(work, quick=quick)
             except _UNAVAILABLE as err:
                 raise StoreError(f"the conversation store is unavailable: {_reason(err)}") from err
             except sa.exc.DBAPIError as err:
@@ -244,10 +246,10 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
                 await anyio.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    async def _read(self, work: Callable[[Connection], T]) -> T:
+    async def _read(self, work: Callable[[Connection], T], *, quick: bool = False) -> T:
         database = await self._database()
         try:
-            return await database.read(work)
+            return await database.read(work, quick=quick)
         except _UNAVAILABLE as err:
             raise StoreError(f"the conversation store is unavailable: {_reason(err)}") from err
 
@@ -290,7 +292,7 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
             items = self._q.transcript.all(conn, {**key, "k_count": summary.items})
             return summary, head, [data for (data,) in items]
 
-        found = await self._read(work)
+        found = await self._read(work, quick=True)
         if found is None:
             return None
         summary, head, data = found
@@ -421,7 +423,7 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
             row = self._q.find.first(conn, params)
             return row[0] if row is not None else None
 
-        return await self._read(work)
+        return await self._read(work, quick=True)
 
     async def delete(self, conversation_id: str, *, scope: str = "") -> bool:
         def work(conn: Connection) -> bool:
@@ -456,7 +458,7 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
                 )
             )
 
-        await self._write(work)
+        await self._write(work, quick=True)
 
 
 def _schema_revision(conn: Connection) -> str | None:

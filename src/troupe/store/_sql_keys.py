@@ -34,10 +34,10 @@ def _record(row: sa.Row[Any]) -> ApiKeyRecord:
 class SQLKeyStore:
     """A mixin sharing ``SQLConversationStore``'s transactions and clock."""
 
-    async def _write(self, work: Callable[[Connection], T]) -> T:
+    async def _write(self, work: Callable[[Connection], T], *, quick: bool = False) -> T:
         raise NotImplementedError
 
-    async def _read(self, work: Callable[[Connection], T]) -> T:
+    async def _read(self, work: Callable[[Connection], T], *, quick: bool = False) -> T:
         raise NotImplementedError
 
     def _clock(self) -> sa.ColumnElement[float]:

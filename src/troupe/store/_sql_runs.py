@@ -121,10 +121,10 @@ class SQLRunStore:
     # Those of them on conversations their run minted, with no state saved yet (no row).
     _unsaved: set[str]
 
-    async def _write(self, work: Callable[[Connection], T]) -> T:
+    async def _write(self, work: Callable[[Connection], T], *, quick: bool = False) -> T:
         raise NotImplementedError
 
-    async def _read(self, work: Callable[[Connection], T]) -> T:
+    async def _read(self, work: Callable[[Connection], T], *, quick: bool = False) -> T:
         raise NotImplementedError
 
     def _clock(self) -> sa.ColumnElement[float]:
@@ -232,7 +232,7 @@ class SQLRunStore:
         def work(conn: Connection) -> bool:
             return self._take_lease(conn, lease, run_id, owner)
 
-        if not await self._write(work):
+        if not await self._write(work, quick=True):
             raise ConversationBusyError(
                 f"conversation {lease.conversation_id!r} is busy with another request; "
                 "retry when it ends"
@@ -257,7 +257,7 @@ class SQLRunStore:
                     problems[i] = self._commit_one(conn, commit)
             return problems
 
-        problems = await self._write(work)
+        problems = await self._write(work, quick=True)
         for commit, problem in zip(commits, problems, strict=True):
             if (commit.end is not None and commit.release) or problem is not None:
                 self._held.pop(commit.lease.token, None)
@@ -337,7 +337,7 @@ class SQLRunStore:
                 query = query.where(runs.c.scope == scope)
             return conn.execute(query).first()
 
-        row = await self._read(work)
+        row = await self._read(work, quick=True)
         return _record(row) if row is not None else None
 
     async def run_events(self, run_id: str, *, after: int = 0) -> list[bytes]:
