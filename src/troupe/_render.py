@@ -309,12 +309,26 @@ def answer_text(
     conversation fingerprint is computed from it.
     """
     renderer = Renderer(answer_agents, speaker_lines)
-    fast_text = renderer.fast_text
+    render = renderer.render
+    # A message's consecutive deltas are rendered as one: the renderer writes the same
+    # text for them (its speaker line and gap come before a message's first text).
+    head: TextDelta | None = None
+    pieces: list[str] = []
     for event in events:
-        # The stream encoder's hot path, which leaves the renderer as ``render`` would.
-        if type(event) is TextDelta and fast_text(event) is not None:
+        if type(event) is TextDelta:
+            if head is not None and event.message_id == head.message_id:
+                pieces.append(event.text)
+                continue
+            if head is not None:
+                render(msgspec.structs.replace(head, text="".join(pieces)))
+            head, pieces = event, [event.text]
             continue
-        renderer.render(event)
+        if head is not None:
+            render(msgspec.structs.replace(head, text="".join(pieces)))
+            head = None
+        render(event)
+    if head is not None:
+        render(msgspec.structs.replace(head, text="".join(pieces)))
     return renderer.answer
 
 
