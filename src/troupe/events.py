@@ -40,7 +40,10 @@ import msgspec
 from troupe.messages import ToolCall, Usage
 
 
-class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
+    # ``gc=False``: an event holds only text, numbers and frozen structs of them, so it can
+    # never be in a reference cycle; untracked, the hundreds a run keeps (for its views, a
+    # while after it ends) cost the garbage collector nothing.
     # Every field is always on the wire, defaults included (``tool_result.is_error: false``):
     # the wire contract lists them as fields of every event of the type.
     agent: str

@@ -26,7 +26,7 @@ from typing import Literal
 import msgspec
 
 
-class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """Token counts of one or more model calls. ``a + b`` adds them up."""
 
     prompt_tokens: int = 0
@@ -62,7 +62,7 @@ class ImagePart(msgspec.Struct, frozen=True, tag="image_url", tag_field="type"):
 ContentPart = TextPart | ImagePart
 
 
-class ToolCall(msgspec.Struct, frozen=True, kw_only=True):
+class ToolCall(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A complete call of a tool by a model. ``arguments`` is JSON text."""
 
     id: str
