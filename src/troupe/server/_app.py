@@ -190,6 +190,9 @@ class TroupePlugin(InitPluginProtocol):
                 ("settings", settings),
             )
         }
+        # The key is checked before each request (a hook: a guard costs Litestar a copy of
+        # the route handler per request), then the app's own hook, if it has one.
+        authorized = self.api_keys.before_request(app_config.before_request)
         router = AppRouter(
             path=self.path,
             route_handlers=[
@@ -200,7 +203,7 @@ class TroupePlugin(InitPluginProtocol):
                 *conversations_handlers,
                 *protocol_handlers(),
             ],
-            guards=[self.api_keys.guard()],
+            before_request=authorized,
             dependencies=dependencies,
             exception_handlers=exception_handlers,
             request_max_body_size=self.server.max_body_bytes,
@@ -221,7 +224,7 @@ class TroupePlugin(InitPluginProtocol):
                 AppRouter(
                     path="/",
                     route_handlers=protocol_handlers(),
-                    guards=[self.api_keys.guard()],
+                    before_request=authorized,
                     dependencies=dependencies,
                     exception_handlers=exception_handlers,
                     request_max_body_size=self.server.max_body_bytes,

@@ -14,6 +14,7 @@ __all__ = ["ApiKeys", "Principal"]
 
 import hashlib
 import hmac
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -128,6 +129,22 @@ class ApiKeys:
             await self.check(connection)
 
         return guard
+
+    def before_request(
+        self, then: Callable[[Any], Any] | None = None
+    ) -> Callable[[Any], Awaitable[Any]]:
+        """The check as a router's ``before_request`` hook, where a guard would cost
+        Litestar a copy of the route handler on every request. ``then``: the app's own hook
+        (a router's replaces it), run after the check; what it returns is the answer."""
+
+        async def before_request(request: Any) -> Any:
+            await self.check(request)
+            if then is None:
+                return None
+            result = then(request)
+            return await result if inspect.isawaitable(result) else result
+
+        return before_request
 
     async def check(self, connection: ASGIConnection) -> None:  # type: ignore[type-arg]
         """Let the request in (leaving its ``Principal`` on it) or raise 401."""
