@@ -1,8 +1,8 @@
 """Load generator: N streaming chat completions at concurrency C, measured from the client.
 
 Runs in its own process (aiohttp on uvloop) so the server's CPU is its own.
-Prints one JSON object: requests/s, content chunks/s, time to first content
-delta, and the CPU seconds that the processes named with ``--pid`` spent in
+Prints one JSON object: requests/s, tokens/s and content frames/s, time to first
+content delta, and the CPU seconds that the processes named with ``--pid`` spent in
 the measured window (read from /proc before and after it)::
 
     python -m bench.loadgen --url http://127.0.0.1:8000 --concurrency 64 --requests 2000 --pid 1234
@@ -21,8 +21,11 @@ import msgspec
 
 from bench.procs import cpu_seconds
 
-# A frame with non-empty ``delta.content``: a token. The role frame has ``"content":""``.
+# A frame with non-empty ``delta.content``. The role frame has ``"content":""``.
 _CONTENT = re.compile(rb'"content":"[^"]')
+# A token of the fake upstream's answer (``tok0 tok1 …``): a frame may carry several (troupe
+# sends the tokens that one read from the upstream brought in one frame).
+_TOKEN = re.compile(rb"tok\d+ ")
 
 
 class Totals:
@@ -30,6 +33,7 @@ class Totals:
         self.ttft: list[float] = []
         self.latency: list[float] = []
         self.chunks = 0
+        self.tokens = 0
         self.errors: list[str] = []
 
 
@@ -38,7 +42,7 @@ async def _one(
 ) -> None:
     started = time.perf_counter()
     first = 0.0
-    chunks = 0
+    chunks = seen = 0
     done = False
     rest = b""
     async with session.post(
@@ -52,18 +56,20 @@ async def _one(
             for frame in frames:
                 if _CONTENT.search(frame):
                     chunks += 1
+                    seen += len(_TOKEN.findall(frame))
                     if not first:
                         first = time.perf_counter()
                 elif frame.endswith(b"data: [DONE]"):  # after an "id: n" line on a run's stream
                     done = True
-    if chunks != tokens or not done:
+    if seen != tokens or not done:
         totals.errors.append(
-            f"{chunks} content chunks (expected {tokens}), [DONE] {'seen' if done else 'missing'}"
+            f"{seen} tokens (expected {tokens}), [DONE] {'seen' if done else 'missing'}"
         )
         return
     totals.ttft.append(first - started)
     totals.latency.append(time.perf_counter() - started)
     totals.chunks += chunks
+    totals.tokens += seen
 
 
 async def _phase(args: argparse.Namespace, session: aiohttp.ClientSession, count: int) -> Totals:
@@ -117,6 +123,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         "first_errors": totals.errors[:3],
         "elapsed_s": round(elapsed, 3),
         "requests_per_s": round(ok / elapsed, 1),
+        "tokens_per_s": round(totals.tokens / elapsed),
         "chunks_per_s": round(totals.chunks / elapsed),
         "ttft_ms": {
             "p50": _ms(totals.ttft, 0.5),
@@ -136,9 +143,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=50)
-    parser.add_argument(
-        "--tokens", type=int, default=200, help="content chunks each answer must have"
-    )
+    parser.add_argument("--tokens", type=int, default=200, help="tokens each answer must have")
     parser.add_argument(
         "--pid", type=int, action="append", default=[], help="process whose CPU to measure"
     )

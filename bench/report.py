@@ -8,8 +8,10 @@ from typing import Any
 _ROWS: list[tuple[str, str, str, int]] = [
     ("requests/s", "c1", "requests_per_s", 1),
     ("requests/s", "c64", "requests_per_s", 1),
-    ("content chunks/s", "c1", "chunks_per_s", 0),
-    ("content chunks/s", "c64", "chunks_per_s", 0),
+    ("tokens/s", "c1", "tokens_per_s", 0),
+    ("tokens/s", "c64", "tokens_per_s", 0),
+    ("content frames/s", "c1", "chunks_per_s", 0),
+    ("content frames/s", "c64", "chunks_per_s", 0),
     ("TTFT p50 (ms)", "c1", "ttft_ms.p50", 2),
     ("TTFT p50 (ms)", "c64", "ttft_ms.p50", 1),
     ("TTFT p50, paced upstream (ms)", "paced", "ttft_ms.p50", 2),

@@ -1,13 +1,20 @@
 """The benchmark: a one-agent troupe team against the bare relay, then the micro-costs.
 
-    uv run python -m bench.run [--quick] [--variants] [--no-micro]
+    uv run python -m bench.run [--quick] [--rounds N] [--variants] [--no-micro]
 
-Starts a fake OpenAI upstream answering 200 tokens, the relay and the troupe
-server (each its own uvicorn process), and drives each with ``bench.loadgen``
-at concurrency 1 and 64; then measures time to first token against a paced
-upstream (one chunk every 2 ms), so that the first token does not compete
-with the rest of the stream for the machine's two cores. Writes
-``bench/results/<time>.json`` (and ``latest.json``) and prints a markdown table.
+Starts fake OpenAI upstreams answering 200 tokens, the relay and the troupe
+server (each its own uvicorn process, one per upstream), and drives each with
+``bench.loadgen`` at concurrency 1 and 64; then measures time to first token
+against a paced upstream (one chunk every 2 ms), so that the first token does
+not compete with the rest of the stream for the machine's two cores, and 64
+streams at a model's pace (a chunk every 5 ms).
+
+Each phase runs ``--rounds`` times, the servers taking turns (relay, troupe,
+relay, troupe, ...): this machine's speed drifts by 20-50 % over minutes, and
+a ratio is only worth something between figures taken side by side. A phase's
+figures are the medians of its rounds'; every round's server CPU is kept
+too. Writes ``bench/results/<time>.json`` (and ``latest.json``)
+and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -98,20 +107,29 @@ def _relay_writes(server: procs.Server) -> tuple[int, int]:
     return stats["requests"], stats["writes"]
 
 
-def _measure(server: procs.Server, upstream: procs.Server, plan: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"idle_memory_kib": procs.memory_kib(server.pid)}
-    for name, (concurrency, requests, warmup) in plan["throughput"].items():
-        print(
-            f"  {server.name} {name}: {requests} requests at concurrency {concurrency}",
-            file=sys.stderr,
+def _throughput(
+    server: procs.Server, upstream: procs.Server, plan: dict[str, Any], phase: str
+) -> dict[str, Any]:
+    concurrency, requests, warmup = plan["throughput"][phase]
+    print(
+        f"  {server.name} {phase}: {requests} requests at concurrency {concurrency}",
+        file=sys.stderr,
+    )
+    before = _relay_writes(server) if server.name == "relay" else None
+    out = _load(server, [upstream.pid], concurrency, requests, warmup, plan["tokens"])
+    if before is not None:
+        after = _relay_writes(server)
+        out["relay_writes_per_request"] = round(
+            (after[1] - before[1]) / max(after[0] - before[0], 1), 1
         )
-        before = _relay_writes(server) if server.name == "relay" else None
-        out[name] = _load(server, [upstream.pid], concurrency, requests, warmup, plan["tokens"])
-        if before is not None:
-            after = _relay_writes(server)
-            out[name]["relay_writes_per_request"] = round(
-                (after[1] - before[1]) / max(after[0] - before[0], 1), 1
-            )
+    return out
+
+
+def _measure(server: procs.Server, upstream: procs.Server, plan: dict[str, Any]) -> dict[str, Any]:
+    """Every throughput phase of ``server``, one after the other (``bench.peers``)."""
+    out: dict[str, Any] = {"idle_memory_kib": procs.memory_kib(server.pid)}
+    for phase in plan["throughput"]:
+        out[phase] = _throughput(server, upstream, plan, phase)
     return out
 
 
@@ -133,6 +151,23 @@ def _paced64(server: procs.Server, plan: dict[str, Any]) -> dict[str, Any]:
         1000 * result["server_cpu_ms_per_request"] / chunks, 2
     )
     return result
+
+
+def _median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure the median of its rounds' (numbers, nested ones too), with every round's
+    server CPU beside them."""
+
+    def median(values: list[Any]) -> Any:
+        first = values[0]
+        if isinstance(first, dict):
+            return {key: median([v[key] for v in values]) for key in first}
+        if isinstance(first, int | float) and not isinstance(first, bool):
+            return statistics.median(values)
+        return first
+
+    merged: dict[str, Any] = median(rounds)
+    merged["server_cpu_ms_rounds"] = [r["server_cpu_ms_per_request"] for r in rounds]
+    return merged
 
 
 def _plan(quick: bool) -> dict[str, Any]:
@@ -229,6 +264,9 @@ def main() -> None:
         default="sqlite",
         help="troupe's conversation store: sqlite (a fresh file per server, the default kind) or memory",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="turns each server takes at each phase (median kept)"
+    )
     parser.add_argument("--no-micro", action="store_true", help="skip the in-process micro-costs")
     parser.add_argument(
         "--no-pin", action="store_true", help="do not give the server a core of its own"
@@ -245,6 +283,7 @@ def main() -> None:
     }
     results.update(targets={}, variants={})
     results["machine"]["pinned"] = procs.PIN
+    results["rounds"] = args.rounds
     results["troupe"]["store"] = args.store
     busy = results["machine"]["busy_before"] = round(procs.machine_busy(), 3)
     if busy > 0.1:
@@ -257,17 +296,36 @@ def main() -> None:
         upstream, paced, paced64 = upstreams(stack, plan)
         targets = [("relay", ""), ("troupe", "")]
         targets += [("troupe", patches) for patches in variants]
-        for kind, patches in targets:
-            with _servers(kind, upstream.url, patches, args) as server:
-                measured = _measure(server, upstream, plan)
-            with _servers(kind, paced.url, patches, args) as server:
-                measured["paced"] = _ttft(server, plan)
-            with _servers(kind, paced64.url, patches, args) as server:
-                measured["paced64"] = _paced64(server, plan)
+        # Every server at once, one per upstream (idle until its turn): they take turns.
+        servers = {
+            (kind, patches): [
+                stack.enter_context(_servers(kind, up.url, patches, args))
+                for up in (upstream, paced, paced64)
+            ]
+            for kind, patches in targets
+        }
+        measured: dict[tuple[str, str], dict[str, Any]] = {
+            key: {"idle_memory_kib": procs.memory_kib(fast.pid)}
+            for key, (fast, _, _) in servers.items()
+        }
+        phases: dict[str, Callable[[list[procs.Server]], dict[str, Any]]] = {
+            "c1": lambda s: _throughput(s[0], upstream, plan, "c1"),
+            "c64": lambda s: _throughput(s[0], upstream, plan, "c64"),
+            "paced": lambda s: _ttft(s[1], plan),
+            "paced64": lambda s: _paced64(s[2], plan),
+        }
+        for phase, measure in phases.items():
+            rounds: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in servers}
+            for _ in range(args.rounds):
+                for key, trio in servers.items():
+                    rounds[key].append(measure(trio))
+            for key in servers:
+                measured[key][phase] = _median_round(rounds[key])
+        for (kind, patches), result in measured.items():
             if patches:
-                results["variants"][patches] = measured
+                results["variants"][patches] = result
             else:
-                results["targets"][kind] = measured
+                results["targets"][kind] = result
         if not args.no_micro:
             print("  micro-costs", file=sys.stderr)
             few = stack.enter_context(procs.upstream(1))
