@@ -159,9 +159,25 @@ def test_conversation_continues_across_requests(client: openai.OpenAI, upstream:
 def test_stream_text_deltas_match_upstream_tokens(
     client: openai.OpenAI, upstream: Upstream
 ) -> None:
+    # At a model's pace, each token is a delta of its own.
+    upstream.script({"text": "a b c d", "delay": 0.02})
     stream = client.chat.completions.create(
         model="solo", messages=[{"role": "user", "content": "a b c d"}], stream=True
     )
     decoder = StreamDecoder()
     deltas = [e.text for chunk in stream for e in decoder.feed(chunk) if isinstance(e, TextDelta)]
     assert deltas == ["a ", "b ", "c ", "d"]
+
+
+def test_tokens_that_arrive_together_are_sent_together_whole(
+    client: openai.OpenAI, upstream: Upstream
+) -> None:
+    words = " ".join(f"w{i}" for i in range(400))
+    upstream.script({"text": words})  # written at once: the server reads several at a time
+    stream = client.chat.completions.create(
+        model="solo", messages=[{"role": "user", "content": "go"}], stream=True
+    )
+    pieces = [chunk.choices[0].delta.content for chunk in stream if chunk.choices]
+    texts = [piece for piece in pieces if piece]
+    assert "".join(texts) == words
+    assert len(texts) < 400

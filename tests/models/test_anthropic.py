@@ -36,9 +36,12 @@ from troupe.models.anthropic import AnthropicModel
 pytestmark = pytest.mark.anyio
 
 
-async def test_streams_text_then_a_complete_response(make_anthropic: MakeAnthropic) -> None:
+async def test_streams_text_then_a_complete_response(
+    make_anthropic: MakeAnthropic, anthropic_fake: FakeAnthropicServer
+) -> None:
     model = make_anthropic()
     assert isinstance(model, ChatModel)
+    anthropic_fake.script(Reply(text="the quick brown fox", delay=0.02))  # a model's pace
 
     items = await collect(model, ask("the quick brown fox"))
 
@@ -117,7 +120,9 @@ async def test_a_call_without_arguments_gets_an_empty_object(
 async def test_streams_thinking_before_the_answer_with_its_signature(
     make_anthropic: MakeAnthropic, anthropic_fake: FakeAnthropicServer
 ) -> None:
-    anthropic_fake.script(Reply(thinking="Two and two: four.", signature="sig-123", text="4"))
+    anthropic_fake.script(
+        Reply(thinking="Two and two: four.", signature="sig-123", text="4", delay=0.02)
+    )
     model = make_anthropic(thinking={"type": "enabled", "budget_tokens": 2048})
 
     items = await collect(model, ask("2+2?"))

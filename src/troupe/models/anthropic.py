@@ -33,6 +33,7 @@ from troupe.models._anthropic_wire import (
     tool_param,
 )
 from troupe.models._base import (
+    Delta,
     FinishReason,
     ModelCapabilities,
     ModelRequest,
@@ -41,6 +42,7 @@ from troupe.models._base import (
     ResponseBuilder,
     TextChunk,
     ToolCallChunk,
+    joined,
 )
 from troupe.models._capabilities import capabilities_for
 from troupe.models._guard import check_model_request
@@ -280,10 +282,19 @@ class AnthropicModel:
         async with self._response(request) as response:
             try:
                 async for block in response.aiter_bytes():
+                    items: list[Delta] = []
+                    failure: UpstreamError | None = None
                     for payload in parser.feed(block):
                         received += 1
-                        for item in self._items(self._event(payload), state):
-                            yield item
+                        try:
+                            items += self._items(self._event(payload), state)
+                        except UpstreamError as err:
+                            failure = err  # raised once what came before it went out
+                            break
+                    for item in joined(items):
+                        yield item
+                    if failure is not None:
+                        raise failure
             except _TRANSPORT_ERRORS as exc:
                 if not state.done:
                     raise self._upstream.broken_stream(

@@ -27,7 +27,7 @@ import httpx
 import msgspec
 import ollama
 
-from troupe.errors import RequestError
+from troupe.errors import RequestError, UpstreamError
 from troupe.messages import (
     AssistantMessage,
     ImagePart,
@@ -39,6 +39,7 @@ from troupe.messages import (
     UserMessage,
 )
 from troupe.models._base import (
+    Delta,
     FinishReason,
     ModelCapabilities,
     ModelRequest,
@@ -48,6 +49,7 @@ from troupe.models._base import (
     TextChunk,
     ToolCallChunk,
     ToolSpec,
+    joined,
 )
 from troupe.models._capabilities import capabilities_for
 from troupe.models._guard import check_model_request
@@ -291,15 +293,24 @@ class OllamaModel:
                 async for block in response.aiter_bytes():
                     lines = (tail + block).split(b"\n")
                     tail = lines.pop()
+                    items: list[Delta] = []
+                    failure: UpstreamError | None = None
                     for raw in lines:
                         if not raw.strip():
                             continue
-                        line = self._line(raw)
-                        received += 1
-                        model = line.model or model
-                        final = line if line.done else final
-                        for item in self._items(line, builder):
-                            yield item
+                        try:
+                            line = self._line(raw)
+                            received += 1
+                            model = line.model or model
+                            final = line if line.done else final
+                            items += self._items(line, builder)
+                        except UpstreamError as err:
+                            failure = err  # raised once what came before it went out
+                            break
+                    for item in joined(items):
+                        yield item
+                    if failure is not None:
+                        raise failure
             except httpx.TransportError as exc:
                 if final is None:
                     raise self._upstream.broken_stream(

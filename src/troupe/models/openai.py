@@ -29,8 +29,9 @@ import anyio
 import msgspec
 
 import troupe
-from troupe.errors import ConfigError, ConfigIssue
+from troupe.errors import ConfigError, ConfigIssue, UpstreamError
 from troupe.models._base import (
+    Delta,
     FinishReason,
     ModelCapabilities,
     ModelRequest,
@@ -39,6 +40,7 @@ from troupe.models._base import (
     ResponseBuilder,
     TextChunk,
     ToolCallChunk,
+    joined,
 )
 from troupe.models._capabilities import capabilities_for
 from troupe.models._guard import check_model_request
@@ -279,17 +281,26 @@ class OpenAIModel:
         try:
             try:
                 async for block in response.body:
+                    items: list[Delta] = []
+                    failure: UpstreamError | None = None
                     for payload in parser.feed(block):
                         if done or payload == b"[DONE]":
                             # Keep reading to the end of the body so the connection is reused.
                             done = True
                             continue
-                        chunk = self._chunk(payload)
+                        try:
+                            chunk = self._chunk(payload)
+                        except UpstreamError as err:
+                            failure = err  # raised once what came before it went out
+                            break
                         received += 1
                         if chunk.model:
                             model = chunk.model
-                        for item in self._items(chunk, builder):
-                            yield item
+                        items += self._items(chunk, builder)
+                    for item in joined(items):
+                        yield item
+                    if failure is not None:
+                        raise failure
                 whole = True
             except transport_errors() as exc:
                 if not done:  # after [DONE] the answer is whole; a lost body end does not matter
