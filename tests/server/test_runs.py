@@ -326,3 +326,33 @@ async def test_a_background_runs_views_send_only_events_already_stored(raw_clien
             assert ahead == 0
         else:  # a run that ends with its replica: its events go out at once
             assert ahead > 0
+
+
+async def test_a_background_runs_first_words_are_sent_soon_whatever_the_flush_period(
+    raw_client: Any,
+) -> None:
+    """Its views send only stored events: the writer stores them within 50 ms of their
+    arrival, however long ``run_log_flush_seconds`` is."""
+    from troupe.messages import UserMessage
+    from troupe.runs import RunStart
+    from troupe.server import TroupePlugin
+
+    words = " ".join(f"w{i}" for i in range(100))
+    slow = AssistantAgent("writer", FunctionModel(lambda _: words, delay=0.02))
+    app = create_app(
+        config=ConfigSpec(server=ServerSpec(run_log_flush_seconds=30.0)),
+        teams=[RoundRobinTeam("slow", [slow], termination=MaxMessages(2))],
+    )
+    await raw_client(app)
+    manager = app.plugins.get(TroupePlugin).runs
+    await anyio.sleep(0.1)  # the writer is in its long wait
+    run = await manager.start(
+        RunStart(team="slow", messages=(UserMessage(content="go"),), background=True)
+    )
+    started = anyio.current_time()
+    with anyio.fail_after(10):
+        async for _first, batch in manager.follow(run.id, "", 0):
+            if any(type(e).__name__ == "TextDelta" for e in batch):
+                break
+    assert anyio.current_time() - started < 1.0  # a run of 2 s, a flush period of 30 s
+    await manager.cancel(run.id, "")

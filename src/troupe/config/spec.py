@@ -224,7 +224,7 @@ class ServerSpec(_Spec, kw_only=True, frozen=True):
     run_retention_seconds: Annotated[float, Meta(gt=0)] = 7 * 24 * 3600.0
     # How often a run's events are written while no step ends (what a follower on another
     # replica waits at most).
-    run_log_flush_seconds: Annotated[float, Meta(gt=0)] = 0.25
+    run_log_flush_seconds: Annotated[float, Meta(gt=0)] = 1.0
     # On SIGTERM, runs in progress get this long to finish; background runs still going
     # then are left, checkpointed, for another replica.
     shutdown_grace_seconds: Annotated[float, Meta(ge=0)] = 30.0

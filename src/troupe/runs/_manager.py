@@ -216,6 +216,8 @@ class RunManager:
             created_at=time.time(),
         )
         run = LiveRun(record, team, lease)
+        if record.background:  # its views send what is stored: its events are written soon
+            run.listeners.append(self._writer.soon)
         self._runs[run_id] = self._live[run_id] = self._busy[key] = run
         run.append(RunStarted(agent=team.name, run_id=run_id, conversation_id=conversation_id))
         self._writer.begin(run)
@@ -599,6 +601,7 @@ class RunManager:
                 self._forget(run)
             return
         logger.info("run %s lost its process: continuing it here", orphan.id)
+        run.listeners.append(self._writer.soon)
         run.append(RunResumed(agent=team.name, reason=LOST))
         if ours:
             self._spawn(run, state, ())

@@ -49,8 +49,9 @@ class RunSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_transcript_bytes: int | None = None
     lease_seconds: float = 30.0
     # How often live runs' events go to the store when no step ends meanwhile (what
-    # followers on other replicas wait at most), and how often cancels are polled for.
-    flush_seconds: float = 0.25
+    # followers on other replicas wait at most; a background run's go within 50 ms, its
+    # own views wait for them), and how often cancels are polled for.
+    flush_seconds: float = 1.0
     poll_seconds: float = 1.0
 
 

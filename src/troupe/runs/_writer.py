@@ -66,7 +66,7 @@ class LogWriter:
         owner: str,
         live: Callable[[], Iterable[LiveRun]],
         *,
-        flush_seconds: float = 0.25,
+        flush_seconds: float = 1.0,
         linger_seconds: float = 0.02,
         live_flush_seconds: float = 0.05,
     ) -> None:
@@ -78,6 +78,9 @@ class LogWriter:
         self._live = live
         self._pending: list[_Request] = []
         self._wake = anyio.Event()
+        # The writer's wait between writes, while it waits (``soon`` shortens it).
+        self._sleep: anyio.CancelScope | None = None
+        self._soon = False
         # Someone waits for a pending request: write now rather than linger.
         self._urgent = False
 
@@ -108,12 +111,25 @@ class LogWriter:
         if request.error is not None:
             raise request.error
 
+    def soon(self, run: LiveRun, _: object = None) -> None:
+        """A background run has events its views wait for (it calls this as it appends
+        them): the next write comes within ``live_flush_seconds``, not ``flush_seconds``."""
+        sleep = self._sleep
+        if sleep is None or self._soon or not run.begun:
+            return
+        self._soon = True
+        deadline = anyio.current_time() + self.live_flush_seconds
+        if sleep.deadline > deadline:
+            sleep.deadline = deadline
+
     async def serve(self) -> None:
         """Write until cancelled; what is pending then is written first."""
         try:
             while True:
-                with anyio.move_on_after(self._period()):
+                with anyio.move_on_after(self._period()) as self._sleep:
+                    self._soon = False
                     await self._wake.wait()
+                self._sleep = None
                 if self._pending and not self._urgent:
                     # Only starts are waiting: give the run a moment to end too.
                     with anyio.move_on_after(self.linger_seconds):
