@@ -24,13 +24,15 @@ __all__ = [
     "ToolSpec",
     "complete",
     "joined",
+    "read_deltas",
 ]
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
+from troupe.errors import UpstreamError
 from troupe.messages import Message, ToolCall, Usage
 from troupe.telemetry import model_stream
 
@@ -141,6 +143,19 @@ def joined(items: list[Delta]) -> list[Delta]:
         out.append(item)
     _close(out, pieces)
     return out
+
+
+def read_deltas(parts: Iterable[list[Delta]]) -> tuple[list[Delta], UpstreamError | None]:
+    """The deltas of what one read brought (``parts``: each event's), joined, and the
+    error that cut the read short, if one did: the caller sends the deltas, then raises
+    it (an answer that started going out is never replayed)."""
+    items: list[Delta] = []
+    try:
+        for part in parts:
+            items += part
+    except UpstreamError as err:
+        return joined(items), err
+    return joined(items), None
 
 
 def _close(out: list[Delta], pieces: list[str]) -> None:

@@ -13,7 +13,7 @@ __all__ = ["AnthropicModel"]
 
 import contextlib
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from typing import Any, Final
 
 import anthropic
@@ -42,7 +42,7 @@ from troupe.models._base import (
     ResponseBuilder,
     TextChunk,
     ToolCallChunk,
-    joined,
+    read_deltas,
 )
 from troupe.models._capabilities import capabilities_for
 from troupe.models._guard import check_model_request
@@ -279,19 +279,18 @@ class AnthropicModel:
         state = _State(self.model_name)
         parser = SSEParser()
         received = 0
+
+        def parts(block: bytes) -> Iterator[list[Delta]]:
+            nonlocal received
+            for payload in parser.feed(block):
+                received += 1
+                yield self._items(self._event(payload), state)
+
         async with self._response(request) as response:
             try:
                 async for block in response.aiter_bytes():
-                    items: list[Delta] = []
-                    failure: UpstreamError | None = None
-                    for payload in parser.feed(block):
-                        received += 1
-                        try:
-                            items += self._items(self._event(payload), state)
-                        except UpstreamError as err:
-                            failure = err  # raised once what came before it went out
-                            break
-                    for item in joined(items):
+                    deltas, failure = read_deltas(parts(block))
+                    for item in deltas:
                         yield item
                     if failure is not None:
                         raise failure

@@ -19,7 +19,7 @@ import contextlib
 import os
 import uuid
 from base64 import b64decode
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from typing import Any, Final, Literal
 
 import anyio
@@ -27,7 +27,7 @@ import httpx
 import msgspec
 import ollama
 
-from troupe.errors import RequestError, UpstreamError
+from troupe.errors import RequestError
 from troupe.messages import (
     AssistantMessage,
     ImagePart,
@@ -49,7 +49,7 @@ from troupe.models._base import (
     TextChunk,
     ToolCallChunk,
     ToolSpec,
-    joined,
+    read_deltas,
 )
 from troupe.models._capabilities import capabilities_for
 from troupe.models._guard import check_model_request
@@ -288,26 +288,25 @@ class OllamaModel:
         model = self.model_name
         received = 0
         tail = b""
+
+        def parts(lines: list[bytes]) -> Iterator[list[Delta]]:
+            nonlocal received, model, final
+            for raw in lines:
+                if not raw.strip():
+                    continue
+                line = self._line(raw)
+                received += 1
+                model = line.model or model
+                final = line if line.done else final
+                yield self._items(line, builder)
+
         async with self._response(request) as response:
             try:
                 async for block in response.aiter_bytes():
                     lines = (tail + block).split(b"\n")
                     tail = lines.pop()
-                    items: list[Delta] = []
-                    failure: UpstreamError | None = None
-                    for raw in lines:
-                        if not raw.strip():
-                            continue
-                        try:
-                            line = self._line(raw)
-                            received += 1
-                            model = line.model or model
-                            final = line if line.done else final
-                            items += self._items(line, builder)
-                        except UpstreamError as err:
-                            failure = err  # raised once what came before it went out
-                            break
-                    for item in joined(items):
+                    deltas, failure = read_deltas(parts(lines))
+                    for item in deltas:
                         yield item
                     if failure is not None:
                         raise failure

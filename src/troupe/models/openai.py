@@ -21,7 +21,7 @@ from __future__ import annotations
 __all__ = ["OpenAIModel"]
 
 import os
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
@@ -29,7 +29,7 @@ import anyio
 import msgspec
 
 import troupe
-from troupe.errors import ConfigError, ConfigIssue, UpstreamError
+from troupe.errors import ConfigError, ConfigIssue
 from troupe.models._base import (
     Delta,
     FinishReason,
@@ -40,7 +40,7 @@ from troupe.models._base import (
     ResponseBuilder,
     TextChunk,
     ToolCallChunk,
-    joined,
+    read_deltas,
 )
 from troupe.models._capabilities import capabilities_for
 from troupe.models._guard import check_model_request
@@ -277,27 +277,26 @@ class OpenAIModel:
         received = 0
         done = False
         whole = False
+
+        def parts(block: bytes) -> Iterator[list[Delta]]:
+            nonlocal done, received, model
+            for payload in parser.feed(block):
+                if done or payload == b"[DONE]":
+                    # Keep reading to the end of the body so the connection is reused.
+                    done = True
+                    continue
+                chunk = self._chunk(payload)
+                received += 1
+                if chunk.model:
+                    model = chunk.model
+                yield self._items(chunk, builder)
+
         response = await self._send(request)
         try:
             try:
                 async for block in response.body:
-                    items: list[Delta] = []
-                    failure: UpstreamError | None = None
-                    for payload in parser.feed(block):
-                        if done or payload == b"[DONE]":
-                            # Keep reading to the end of the body so the connection is reused.
-                            done = True
-                            continue
-                        try:
-                            chunk = self._chunk(payload)
-                        except UpstreamError as err:
-                            failure = err  # raised once what came before it went out
-                            break
-                        received += 1
-                        if chunk.model:
-                            model = chunk.model
-                        items += self._items(chunk, builder)
-                    for item in joined(items):
+                    deltas, failure = read_deltas(parts(block))
+                    for item in deltas:
                         yield item
                     if failure is not None:
                         raise failure

@@ -22,7 +22,6 @@ import contextlib
 import logging
 import secrets
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import anyio
@@ -37,6 +36,7 @@ from troupe.errors import (
 )
 from troupe.events import Event, RunResumed, RunStarted
 from troupe.messages import Message
+from troupe.runs._finished import RECENT_SECONDS, FinishedRuns
 from troupe.runs._live import LiveRun
 from troupe.runs._observe import RunObserver
 from troupe.runs._owner import current_owner, owner_alive
@@ -67,14 +67,6 @@ from troupe.store import (
 from troupe.teams import RunResult, RunState, Team, settle
 
 logger = logging.getLogger("troupe.runs")
-# Finished runs stay in memory for late views of this process (a stream that attaches
-# after a short run ended, a client reconnecting at once): every run for RECENT_SECONDS,
-# then the newest RECENT_RUNS of them up to KEPT_SECONDS. Older ones are read from the store:
-# a run keeps every event it made, and at 250 requests a second, half a minute of runs
-# was 120 MB of memory (and the garbage collector's work) for nothing the store lacks.
-RECENT_SECONDS = 2.0
-RECENT_RUNS = 256
-KEPT_SECONDS = 30.0
 
 Fingerprint = Callable[[RunRecord, Sequence[Event]], str]
 
@@ -99,8 +91,7 @@ class RunManager:
         # after their end, for late followers); those not over yet.
         self._runs: dict[str, LiveRun] = {}
         self._live: dict[str, LiveRun] = {}
-        # The finished ones among ``_runs``, oldest first.
-        self._ended: deque[LiveRun] = deque()
+        self._finished = FinishedRuns(self._runs)
         # Conversations a run of this process holds: (scope, id) -> the run (None while
         # its lease is being taken).
         self._busy: dict[tuple[str, str], LiveRun | None] = {}
@@ -404,27 +395,13 @@ class RunManager:
         key = (run.record.scope, run.record.conversation_id)
         if self._busy.get(key) is run:
             del self._busy[key]
-        self._ended.append(run)
-        self._drop_ended(RECENT_RUNS)
-
-    def _drop_ended(self, keep: int) -> None:
-        """Drop finished runs from memory: beyond the newest ``keep`` those that ended over
-        ``RECENT_SECONDS`` ago, and all that ended over ``KEPT_SECONDS`` ago."""
-        ended = self._ended
-        now = time.time()
-        while ended:
-            age = now - (ended[0].ended_at or now)
-            if age <= RECENT_SECONDS or (len(ended) <= keep and age <= KEPT_SECONDS):
-                break
-            run = ended.popleft()
-            if self._runs.get(run.id) is run:
-                del self._runs[run.id]
+        self._finished.add(run)
 
     async def _janitor(self) -> None:
         """Drop finished runs from memory once they are old, runs ending or not."""
         while True:
             await anyio.sleep(RECENT_SECONDS)
-            self._drop_ended(RECENT_RUNS)
+            self._finished.drop()
 
     # --- reading and following ----------------------------------------------------------
 
