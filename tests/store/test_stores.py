@@ -237,6 +237,26 @@ async def test_a_run_log_is_stored_in_batches_and_read_after_any_event(
 
 
 @every_store
+async def test_a_conversation_known_only_by_a_run_that_ended_before_its_first_turn_is_deleted(
+    store: ConversationStore,
+) -> None:
+    """Its run is listed under it (it has no saved state): deleting it deletes the run, and
+    says so."""
+    cid, run_id = unique(), unique("run")
+    record = run_record(run_id, cid)
+    lease = Lease(cid, uuid.uuid4().hex, "s")
+    end = RunEnd(status="cancelled", stop_reason="cancelled", usage=Usage())
+    first = commit(record, lease, 1, texts(1), begin=record, end=end)
+    assert await store.commit_runs([first]) == [None]
+    assert await store.load(cid, scope="s") is None
+    assert [r.id for r in await store.list_runs(scope="s", conversation_id=cid)] == [run_id]
+    assert await store.delete(cid, scope="s") is True
+    assert await store.list_runs(scope="s", conversation_id=cid) == []
+    assert await store.get_run(run_id, scope="s") is None
+    assert await store.delete(cid, scope="s") is False
+
+
+@every_store
 async def test_a_cancel_reaches_a_run_before_its_record_is_written(
     store: ConversationStore,
 ) -> None:

@@ -376,7 +376,10 @@ class InMemoryConversationStore(MemoryKeys):
 
     async def delete(self, conversation_id: str, *, scope: str = "") -> bool:
         key = (scope, conversation_id)
-        found = self._live(key) is not None
+        # A conversation whose only run ended before its first turn has runs, no entry.
+        found = self._live(key) is not None or any(
+            (r.scope, r.conversation_id) == key for r in self._runs.values()
+        )
         self._drop(key)
         return found
 

@@ -430,11 +430,12 @@ class SQLConversationStore(SQLRunStore, SQLKeyStore):
             # Items go with their conversation (ON DELETE CASCADE); said here too, for
             # SQLite files opened elsewhere with foreign keys off.
             conn.execute(items.delete().where(self._key(items, scope, conversation_id)))
-            self._delete_runs(conn, scope, conversation_id)
+            runs_deleted = self._delete_runs(conn, scope, conversation_id)
             result = conn.execute(
                 conversations.delete().where(self._key(conversations, scope, conversation_id))
             )
-            return bool(result.rowcount)
+            # A conversation whose only run ended before its first turn has runs, no row.
+            return bool(result.rowcount or runs_deleted)
 
         return await self._write(work)
 

@@ -551,9 +551,10 @@ class SQLRunStore:
 
         return await self._write(work)
 
-    def _delete_runs(self, conn: Connection, scope: str, conversation_id: str) -> None:
+    def _delete_runs(self, conn: Connection, scope: str, conversation_id: str) -> int:
+        """Delete the conversation's runs and their logs; returns how many runs."""
         mine = sa.and_(runs.c.scope == scope, runs.c.conversation_id == conversation_id)
         conn.execute(
             run_events.delete().where(run_events.c.run_id.in_(sa.select(runs.c.id).where(mine)))
         )
-        conn.execute(runs.delete().where(mine))
+        return int(conn.execute(runs.delete().where(mine)).rowcount)
