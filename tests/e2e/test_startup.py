@@ -73,7 +73,7 @@ def test_serve_says_when_keys_are_on_and_conversations_are_in_memory(tmp_path: P
 
 def test_the_chainlit_app_writes_nothing_where_it_is_started(tmp_path: Path) -> None:
     if importlib.util.find_spec("chainlit") is None:  # importing it would write here
-        pytest.skip("needs the chainlit extra")
+        pytest.skip("needs the chainlit extra; runs with it (scripts/test installs every extra)")
     here, cache = tmp_path / "here", tmp_path / "cache"
     here.mkdir()
     port = free_port()

@@ -112,7 +112,9 @@ async def test_database_cache_survives_a_restart(tmp_path: Path) -> None:
 def redis_url() -> Iterator[str]:
     server = shutil.which("redis-server")
     if server is None:
-        pytest.skip("redis-server is not installed")
+        pytest.skip(
+            "redis-server is not installed; runs where it is (apt-get install redis-server)"
+        )
     port = free_port()
     proc = subprocess.Popen(
         [server, "--port", str(port), "--save", "", "--appendonly", "no"],
