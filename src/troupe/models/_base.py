@@ -225,6 +225,11 @@ class ResponseBuilder:
         """How many tool calls have begun."""
         return len(self._calls)
 
+    def text(self, text: str) -> TextChunk:
+        """A piece of the answer's text, added: its delta."""
+        self._text.append(text)
+        return TextChunk(text)
+
     def add(self, item: TextChunk | ReasoningChunk | ToolCallChunk) -> None:
         if isinstance(item, TextChunk):
             self._text.append(item.text)

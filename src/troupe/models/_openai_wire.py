@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "Chunk",
     "decode_chunk",
+    "decode_chunks",
     "message_json",
     "response_format",
     "tool_json",
@@ -85,6 +86,8 @@ class Chunk(msgspec.Struct):
 
 
 decode_chunk = msgspec.json.Decoder(Chunk).decode
+# The chunks of one read, as one JSON array.
+decode_chunks = msgspec.json.Decoder(list[Chunk]).decode
 
 
 # --- troupe messages and tools -> OpenAI request JSON ---

@@ -21,7 +21,7 @@ from __future__ import annotations
 __all__ = ["OpenAIModel"]
 
 import os
-from collections.abc import AsyncGenerator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
@@ -29,7 +29,7 @@ import anyio
 import msgspec
 
 import troupe
-from troupe.errors import ConfigError, ConfigIssue
+from troupe.errors import ConfigError, ConfigIssue, UpstreamError
 from troupe.models._base import (
     Delta,
     FinishReason,
@@ -40,7 +40,7 @@ from troupe.models._base import (
     ResponseBuilder,
     TextChunk,
     ToolCallChunk,
-    read_deltas,
+    joined,
 )
 from troupe.models._capabilities import capabilities_for
 from troupe.models._guard import check_model_request
@@ -49,6 +49,7 @@ from troupe.models._openai_wire import Chunk, message_json, response_format, too
 
 # bench/provider_parsing.py measures these two under these names.
 from troupe.models._openai_wire import decode_chunk as _decode_chunk
+from troupe.models._openai_wire import decode_chunks as _decode_chunks
 from troupe.models._retry import RetryPolicy, retrying
 from troupe.models._sse import SSEParser as _SSEParser
 from troupe.models._upstream import Upstream, check_base_url
@@ -278,24 +279,57 @@ class OpenAIModel:
         done = False
         whole = False
 
-        def parts(block: bytes) -> Iterator[list[Delta]]:
+        def read(block: bytes) -> tuple[list[Delta], UpstreamError | None]:
+            """The deltas of one read, and the error that cut it short (after them)."""
             nonlocal done, received, model
-            for payload in parser.feed(block):
-                if done or payload == b"[DONE]":
-                    # Keep reading to the end of the body so the connection is reused.
-                    done = True
-                    continue
-                chunk = self._chunk(payload)
-                received += 1
+            payloads = parser.feed(block)
+            if done or not payloads:  # after [DONE]: read on to the end, to reuse the connection
+                return [], None
+            if b"[DONE]" in payloads:
+                payloads = payloads[: payloads.index(b"[DONE]")]
+                done = True
+            chunks, failure = self._decoded(payloads)
+            received += len(chunks)
+            items: list[Delta] = []
+            texts: list[str] = []
+            for chunk in chunks:
                 if chunk.model:
                     model = chunk.model
-                yield self._items(chunk, builder)
+                # Most of a stream: a chunk of text only (inline: once per token).
+                choices = chunk.choices
+                if choices is not None and len(choices) == 1 and chunk.usage is None:
+                    choice = choices[0]
+                    delta = choice.delta
+                    if (
+                        delta is not None
+                        and choice.index == 0
+                        and choice.finish_reason is None
+                        and delta.tool_calls is None
+                        and delta.function_call is None
+                        and delta.reasoning_content is None
+                        and delta.reasoning is None
+                        and chunk.error is None
+                        and chunk.object != "error"
+                    ):
+                        if delta.content:
+                            texts.append(delta.content)
+                        continue
+                if chunk.error is not None or chunk.object == "error":
+                    failure = self._failed(chunk, payloads[chunks.index(chunk)])
+                    break
+                if texts:
+                    items.append(builder.text("".join(texts)))
+                    texts = []
+                items += self._items(chunk, builder)
+            if texts:
+                items.append(builder.text("".join(texts)))
+            return joined(items), failure
 
         response = await self._send(request)
         try:
             try:
                 async for block in response.body:
-                    deltas, failure = read_deltas(parts(block))
+                    deltas, failure = read(block)
                     for item in deltas:
                         yield item
                     if failure is not None:
@@ -323,14 +357,38 @@ class OpenAIModel:
         try:
             chunk = _decode_chunk(payload)
         except msgspec.DecodeError as exc:
-            raise self._upstream.error(f"unreadable chunk ({exc}): {payload[:200]!r}") from exc
+            raise self._unreadable(payload, exc) from exc
         if chunk.error is not None or chunk.object == "error":
-            error = chunk.error if chunk.error is not None else {"message": chunk.message}
-            said = error.get("message") if isinstance(error, dict) else error
-            raise self._upstream.error(
-                f"failed mid-stream: {said or repr(payload[:200])}", transient=True
-            )
+            raise self._failed(chunk, payload)
         return chunk
+
+    def _decoded(self, payloads: list[bytes]) -> tuple[list[Chunk], UpstreamError | None]:
+        """The chunks of one read, decoded at once; when one is unreadable, those before it
+        and its error."""
+        try:
+            chunks = _decode_chunks(b"[" + b",".join(payloads) + b"]")
+            if len(chunks) == len(payloads):
+                return chunks, None
+        except msgspec.DecodeError:
+            pass
+        chunks = []
+        for payload in payloads:
+            try:
+                chunks.append(_decode_chunk(payload))
+            except msgspec.DecodeError as exc:
+                return chunks, self._unreadable(payload, exc)
+        return chunks, None
+
+    def _unreadable(self, payload: bytes, exc: msgspec.DecodeError) -> UpstreamError:
+        return self._upstream.error(f"unreadable chunk ({exc}): {payload[:200]!r}")
+
+    def _failed(self, chunk: Chunk, payload: bytes) -> UpstreamError:
+        """The error a chunk reports (OpenAI's ``{"error": ...}`` inside a 200 stream)."""
+        error = chunk.error if chunk.error is not None else {"message": chunk.message}
+        said = error.get("message") if isinstance(error, dict) else error
+        return self._upstream.error(
+            f"failed mid-stream: {said or repr(payload[:200])}", transient=True
+        )
 
     @staticmethod
     def _items(

@@ -1,0 +1,112 @@
+"""Server-sent events split from a byte stream, however the network cut it.
+
+The parser splits a read of whole one-line ``data:`` events at once and reads
+anything else line by line; both must give the same payloads for any stream
+cut anywhere, and a chunk the upstream reports as an error inside a read still
+ends the answer after the text before it.
+"""
+
+from __future__ import annotations
+
+import random
+
+import msgspec
+import pytest
+from aiohttp import web
+
+from tests.models.helpers import ask
+from troupe.errors import UpstreamError
+from troupe.models import ModelStreamItem, TextChunk
+from troupe.models._sse import SSEParser
+from troupe.models.openai import OpenAIModel
+
+STREAMS = [
+    # OpenAI's stream: one-line events
+    b'data: {"a":1}\n\ndata: {"b":2}\n\ndata: [DONE]\n\n',
+    # no space after the colon, CRLF line ends, comments and other fields
+    b'data:{"a":1}\r\n\r\n: keepalive\n\nevent: x\nid: 3\ndata: {"b":2}\n\n',
+    # an event of several data lines is joined with newlines
+    b'data: {"a":\ndata: 1}\n\ndata: {"b":2}\n\n',
+    # text that looks like the separator inside a payload
+    b'data: {"t":"data: x"}\n\ndata: {"t":"\\n\\ndata: y"}\n\n',
+    # blank events and an event of a field without data
+    b'\n\ndata: {"a":1}\n\nretry: 5\n\n\n\ndata: {"b":2}\n\n',
+]
+
+
+def _by_lines(stream: bytes) -> list[bytes]:
+    """The payloads read one byte at a time (the line-by-line path only)."""
+    parser = SSEParser()
+    out: list[bytes] = []
+    for i in range(len(stream)):
+        out += parser.feed(stream[i : i + 1])
+    return out + parser.end()
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_any_cut_of_a_stream_gives_the_same_payloads(stream: bytes) -> None:
+    expected = _by_lines(stream)
+    assert expected  # each stream has events
+    cuts = random.Random(7)
+    for _ in range(200):
+        points = sorted(cuts.sample(range(1, len(stream)), k=min(3, len(stream) - 1)))
+        parser = SSEParser()
+        out: list[bytes] = []
+        for start, stop in zip([0, *points], [*points, len(stream)], strict=True):
+            out += parser.feed(stream[start:stop])
+        assert out + parser.end() == expected
+    whole = SSEParser()
+    assert whole.feed(stream) + whole.end() == expected
+
+
+def test_a_read_of_many_one_line_events_splits_into_their_payloads() -> None:
+    events = [b'{"choices":[{"delta":{"content":"w%d "}}]}' % i for i in range(50)]
+    block = b"".join(b"data: " + event + b"\n\n" for event in events)
+    assert SSEParser().feed(block) == events
+    assert _by_lines(block) == events
+
+
+async def _one_block_server(block: bytes) -> tuple[web.AppRunner, str]:
+    """An upstream that answers every request with ``block``, written at once."""
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(block)
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+
+
+def _text(word: str) -> bytes:
+    chunk = {"model": "m", "choices": [{"index": 0, "delta": {"content": word}}]}
+    return b"data: " + msgspec.json.encode(chunk) + b"\n\n"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("bad", "said"),
+    [
+        (b"data: {not json\n\n", "unreadable chunk"),
+        (b'data: {"error": {"message": "overloaded"}}\n\n', "failed mid-stream: overloaded"),
+    ],
+)
+async def test_a_bad_chunk_inside_one_read_ends_the_answer_after_the_text_before_it(
+    bad: bytes, said: str
+) -> None:
+    runner, base_url = await _one_block_server(_text("one ") + _text("two ") + bad + _text("three"))
+    model = OpenAIModel("m", base_url=base_url, api_key="k", max_retries=0)
+    seen: list[ModelStreamItem] = []
+    try:
+        with pytest.raises(UpstreamError, match=said):
+            async for item in model.stream(ask("go")):
+                seen.append(item)
+    finally:
+        await model.aclose()
+        await runner.cleanup()
+    assert "".join(i.text for i in seen if isinstance(i, TextChunk)) == "one two "
