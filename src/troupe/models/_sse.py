@@ -19,12 +19,20 @@ class SSEParser:
         self._data: list[bytes] = []
 
     def feed(self, block: bytes) -> list[bytes]:
-        # The usual block: whole events of one ``data:`` line each (OpenAI's stream, however
-        # many chunks one read brought), split without a loop over its lines.
-        if not self._tail and not self._data and block.startswith(b"data: "):
-            whole = _single_lines(block)
-            if whole is not None:
-                return whole
+        # The usual block: whole events of one ``data: `` line each (OpenAI's stream, however
+        # many chunks one read brought), split without a loop over its lines. Split at each
+        # event's start, such a block holds no newline but the two that end each event.
+        if (
+            block.startswith(b"data: ")
+            and block.endswith(b"\n\n")
+            and not self._tail
+            and not self._data
+            and b"\r" not in block
+        ):
+            payloads = block[:-2].split(b"\n\ndata: ")
+            if block.count(b"\n") == 2 * len(payloads):
+                payloads[0] = payloads[0][6:]
+                return payloads
         lines = (self._tail + block).split(b"\n") if self._tail else block.split(b"\n")
         self._tail = lines.pop()
         events: list[bytes] = []
@@ -42,16 +50,3 @@ class SSEParser:
     def end(self) -> list[bytes]:
         """Payloads of an unterminated last event, for servers that skip the blank line."""
         return self.feed(b"\n\n") if self._tail or self._data else []
-
-
-def _single_lines(block: bytes) -> list[bytes] | None:
-    """The payloads of ``block`` (which starts with ``data: ``) when it is whole events of
-    one ``data: `` line each, else None. Split at each event's start, the block then holds
-    no newline but the two that end each event."""
-    if not block.endswith(b"\n\n") or b"\r" in block:
-        return None
-    payloads = block[:-2].split(b"\n\ndata: ")
-    if block.count(b"\n") != 2 * len(payloads):
-        return None
-    payloads[0] = payloads[0][6:]
-    return payloads

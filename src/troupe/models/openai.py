@@ -322,8 +322,8 @@ class OpenAIModel:
                     texts = []
                 items += self._items(chunk, builder)
             if texts:
-                items.append(builder.text("".join(texts)))
-            return joined(items), failure
+                items.append(builder.text(texts[0] if len(texts) == 1 else "".join(texts)))
+            return (joined(items) if len(items) > 1 else items), failure
 
         response = await self._send(request)
         try:
@@ -366,6 +366,8 @@ class OpenAIModel:
         """The chunks of one read, decoded at once; when one is unreadable, those before it
         and its error."""
         try:
+            if len(payloads) == 1:
+                return [_decode_chunk(payloads[0])], None
             chunks = _decode_chunks(b"[" + b",".join(payloads) + b"]")
             if len(chunks) == len(payloads):
                 return chunks, None

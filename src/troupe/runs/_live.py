@@ -10,16 +10,29 @@ from __future__ import annotations
 
 __all__ = ["LiveRun"]
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any, Protocol
 
 import anyio
+import sniffio
 
 from troupe.errors import TroupeError
 from troupe.events import Event, UsageReported
 from troupe.messages import Usage
 from troupe.store import Lease, RunRecord, RunStatus
 from troupe.teams import RunControl, Team
+
+
+class _Signal(Protocol):
+    """What ``anyio.Event`` and ``asyncio.Event`` both are."""
+
+    def set(self) -> Any: ...
+
+    def is_set(self) -> bool: ...
+
+    def wait(self) -> Coroutine[Any, Any, Any]: ...
 
 
 class _Done:
@@ -71,9 +84,12 @@ class LiveRun:
         # This process stopped running it (shutting down, or its lease was taken over):
         # the run is not over, another replica carries on.
         self.detached = False
-        self._news = anyio.Event()
-        # The backend's own Event class: a new one per wake-up, without anyio's backend lookup.
-        self._new_event: Callable[[], anyio.Event] = type(self._news)
+        # A new event per wake-up: asyncio's own on asyncio (anyio's wraps it, and a token
+        # at a model's pace wakes its views once each), else anyio's.
+        self._new_event: Callable[[], _Signal] = (
+            asyncio.Event if sniffio.current_async_library() == "asyncio" else anyio.Event
+        )
+        self._news: _Signal = self._new_event()
         self._waited = False
         # Called with each event as it is appended (metrics, traces): quick, never raising.
         self.listeners: list[Callable[[LiveRun, Event], None]] = []
