@@ -356,3 +356,35 @@ async def test_a_background_runs_first_words_are_sent_soon_whatever_the_flush_pe
                 break
     assert anyio.current_time() - started < 1.0  # a run of 2 s, a flush period of 30 s
     await manager.cancel(run.id, "")
+
+
+async def test_views_of_one_run_each_get_every_event_when_another_view_goes_away(
+    raw_client: Any,
+) -> None:
+    """Several clients watch one run (a resumed stream beside the first, the studio): one
+    that leaves mid-wait takes nothing from the others."""
+    from troupe.messages import UserMessage
+    from troupe.runs import RunStart
+    from troupe.server import TroupePlugin
+
+    words = " ".join(f"w{i}" for i in range(40))
+    slow = AssistantAgent("writer", FunctionModel(lambda _: words, delay=0.005))
+    app = create_app(teams=[RoundRobinTeam("slow", [slow], termination=MaxMessages(2))])
+    await raw_client(app)
+    manager = app.plugins.get(TroupePlugin).runs
+    run = await manager.start(RunStart(team="slow", messages=(UserMessage(content="go"),)))
+    seen: dict[int, list[int]] = {0: [], 1: [], 2: []}
+
+    async def view(index: int) -> None:
+        async for first, batch in manager.follow(run.id, "", 0):
+            seen[index] += range(first, first + len(batch))
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            for index in (0, 1):
+                tg.start_soon(view, index)
+            with anyio.move_on_after(0.05) as leaving:  # the third view leaves mid-run
+                await view(2)
+            assert leaving.cancelled_caught
+    assert seen[0] == seen[1] == list(range(1, run.last_seq + 1))
+    assert 0 < len(seen[2]) < run.last_seq

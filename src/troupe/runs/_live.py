@@ -12,8 +12,7 @@ __all__ = ["LiveRun"]
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Generator
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Generator
 
 import anyio
 import sniffio
@@ -25,14 +24,43 @@ from troupe.store import Lease, RunRecord, RunStatus
 from troupe.teams import RunControl, Team
 
 
-class _Signal(Protocol):
-    """What ``anyio.Event`` and ``asyncio.Event`` both are."""
+class _Futures:
+    """Views waiting for a run's news, on asyncio: a future each (what ``asyncio.Event``
+    makes for each of its waiters, without an event per wake-up)."""
 
-    def set(self) -> Any: ...
+    __slots__ = ("_loop", "_waiting")
 
-    def is_set(self) -> bool: ...
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._waiting: list[asyncio.Future[None]] = []
 
-    def wait(self) -> Coroutine[Any, Any, Any]: ...
+    def wait(self) -> Awaitable[None]:
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._waiting.append(future)
+        return future
+
+    def wake(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for future in waiting:
+            if not future.done():  # not cancelled with its view
+                future.set_result(None)
+
+
+class _Events:
+    """Views waiting for a run's news, on other event loops: an ``anyio.Event`` per wake-up."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+
+    def wait(self) -> Awaitable[None]:
+        if self._event.is_set():
+            self._event = anyio.Event()
+        return self._event.wait()
+
+    def wake(self) -> None:
+        self._event.set()
 
 
 class _Done:
@@ -84,12 +112,14 @@ class LiveRun:
         # This process stopped running it (shutting down, or its lease was taken over):
         # the run is not over, another replica carries on.
         self.detached = False
-        # A new event per wake-up: asyncio's own on asyncio (anyio's wraps it, and a token
-        # at a model's pace wakes its views once each), else anyio's.
-        self._new_event: Callable[[], _Signal] = (
-            asyncio.Event if sniffio.current_async_library() == "asyncio" else anyio.Event
+        # The run is over (``finished`` is set): a flag read at every token.
+        self.over = False
+        # Views waiting for news (a token at a model's pace wakes them once each).
+        self._news = (
+            _Futures(asyncio.get_running_loop())
+            if sniffio.current_async_library() == "asyncio"
+            else _Events()
         )
-        self._news: _Signal = self._new_event()
         self._waited = False
         # Called with each event as it is appended (metrics, traces): quick, never raising.
         self.listeners: list[Callable[[LiveRun, Event], None]] = []
@@ -112,7 +142,7 @@ class LiveRun:
                 listener(self, event)
         if self._waited:
             self._waited = False
-            self._news.set()
+            self._news.wake()
 
     def emit(self, event: Event) -> Awaitable[None]:
         """The run's ``Emit``: appends at once; what it returns is done already."""
@@ -126,7 +156,7 @@ class LiveRun:
         event a client received must never change (the writer stores a background run's
         events every ``live_flush_seconds``). Other runs end with their process: views
         send every event at once."""
-        if self.record.background and not self.finished.is_set():
+        if self.record.background and not self.over:
             return self.persisted
         return len(self.events)
 
@@ -136,18 +166,18 @@ class LiveRun:
             self.persisted = last
             if self.record.background and self._waited:
                 self._waited = False
-                self._news.set()
+                self._news.wake()
 
     async def wait_after(self, seq: int) -> None:
         """Wait until views may send an event past ``seq``, or the run is finished."""
-        while self.visible <= seq and not self.finished.is_set():
+        while self.visible <= seq and not self.over:
             await self.news()
 
     def news(self) -> Awaitable[None]:
         """Done at the next event views may send (or the run's end). A view checks
-        ``visible`` and ``finished`` first, then awaits this (no coroutine of its own)."""
-        if self._news.is_set():
-            self._news = self._new_event()
+        ``visible`` and ``over`` first, then awaits this (no coroutine of its own)."""
+        if self.over:
+            return _DONE
         self._waited = True
         return self._news.wait()
 
@@ -156,11 +186,11 @@ class LiveRun:
         self.stop_reason = stop_reason
         self.detached = detached
         self.ended_at = time.time()
+        self.over = True
         self.finished.set()
-        self._news.set()
+        self._news.wake()
         # Kept a while for late followers: let go of what only running needed (fewer objects
-        # for the garbage collector to walk). Followers wait no more: ``finished`` is news.
-        self._news = self.finished
+        # for the garbage collector to walk).
         self.task_scope = None
         self.control.release()
 
@@ -174,5 +204,5 @@ class LiveRun:
             stop_reason=self.stop_reason,
             usage=self.usage,
             last_event_id=self.last_seq,
-            ended_at=self.ended_at if self.finished.is_set() else None,
+            ended_at=self.ended_at if self.over else None,
         )

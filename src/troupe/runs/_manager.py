@@ -472,7 +472,7 @@ class RunManager:
                     batch = run.events[after:visible]
                     yield after + 1, batch
                     after += len(batch)
-                elif run.finished.is_set():
+                elif run.over:
                     return
                 else:
                     await run.news()
