@@ -6,12 +6,13 @@ __all__ = ["TroupePlugin", "create_app"]
 
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import sniffio
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
@@ -142,6 +143,12 @@ class TroupePlugin(InitPluginProtocol):
     @asynccontextmanager
     async def _lifespan(self, _: Litestar) -> AsyncIterator[None]:
         store = self.store
+        with _serving_on_asyncio():
+            async with self._serving(store):
+                yield
+
+    @asynccontextmanager
+    async def _serving(self, store: ConversationStore) -> AsyncIterator[None]:
         try:
             try:
                 await store.open()
@@ -302,3 +309,19 @@ def create_app(
         debug=debug,
         request_max_body_size=plugin.server.max_body_bytes,
     )
+
+
+@contextmanager
+def _serving_on_asyncio() -> Iterator[None]:
+    """While the app serves on asyncio, say so to sniffio for this thread (the event loop's).
+    anyio asks it which loop runs at every event, cancel scope and timeout it makes, about
+    twenty times a request: without the answer, a task lookup and, on Python 3.11, a
+    ``getpid`` system call each."""
+    if sniffio.thread_local.name is not None or sniffio.current_async_library() != "asyncio":
+        yield
+        return
+    sniffio.thread_local.name = "asyncio"
+    try:
+        yield
+    finally:
+        sniffio.thread_local.name = None
