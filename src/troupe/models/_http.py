@@ -56,7 +56,7 @@ class HttpResponse:
     raises (one of ``transport_errors()``), for the provider to map.
     """
 
-    __slots__ = ("_close", "body", "headers", "reason", "status")
+    __slots__ = ("_close", "_close_now", "body", "headers", "reason", "status")
 
     def __init__(
         self,
@@ -65,12 +65,14 @@ class HttpResponse:
         headers: Mapping[str, str],
         body: AsyncIterator[bytes],
         close: Callable[[bool], Awaitable[None]],
+        close_now: Callable[[bool], None] | None = None,
     ) -> None:
         self.status = status
         self.reason = reason
         self.headers = headers  # case-insensitive (aiohttp's and httpx's mappings are)
         self.body = body
         self._close = close
+        self._close_now = close_now
 
     async def text(self) -> str:
         """The body (up to 64 KiB) as text: for an error status's message."""
@@ -86,6 +88,14 @@ class HttpResponse:
         """Give the connection back when the body was read ``whole``, else close it (the
         server sees the request go)."""
         await self._close(whole)
+
+    def close_now(self, *, whole: bool = False) -> bool:
+        """``aclose`` at once, when the client can (aiohttp): nothing to await, nothing a
+        cancellation could interrupt. False when the close must be awaited."""
+        if self._close_now is None:
+            return False
+        self._close_now(whole)
+        return True
 
 
 def transport_errors() -> tuple[type[BaseException], ...]:
@@ -160,11 +170,14 @@ class Transport:
     ) -> HttpResponse:
         response = await self._aiohttp().post(url, data=body, headers=headers)
 
-        async def close(whole: bool) -> None:
+        def close_now(whole: bool) -> None:
             if whole:
                 response.release()
             else:
                 response.close()
+
+        async def close(whole: bool) -> None:
+            close_now(whole)
 
         return HttpResponse(
             response.status,
@@ -172,6 +185,7 @@ class Transport:
             response.headers,
             response.content.iter_any(),
             close,
+            close_now,
         )
 
     # --- httpx2 ---

@@ -343,9 +343,10 @@ class OpenAIModel:
                     for item in self._items(self._chunk(payload), builder):
                         yield item
         finally:
-            # Shielded: a cancelled consumer must still close the connection upstream.
-            with anyio.CancelScope(shield=True):
-                await response.aclose(whole=whole)
+            if not response.close_now(whole=whole):
+                # Shielded: a cancelled consumer must still close the connection upstream.
+                with anyio.CancelScope(shield=True):
+                    await response.aclose(whole=whole)
         if builder.finish_reason is None and not done:
             kind = response.headers.get("content-type", "no content-type")
             raise self._upstream.error(

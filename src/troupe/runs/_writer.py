@@ -81,13 +81,13 @@ class LogWriter:
         # The writer's wait between writes, while it waits (``soon`` shortens it).
         self._sleep: anyio.CancelScope | None = None
         self._soon = False
-        # Someone waits for a pending request: write now rather than linger.
-        self._urgent = False
 
     def begin(self, run: LiveRun) -> None:
-        """Record ``run`` (and take its lease) with the next write; nobody waits for it."""
+        """Record ``run`` (and take its lease) with the next write, within ``linger_seconds``;
+        nobody waits for it. The writer is not woken: a run that ends sooner (most do)
+        has its start written with its end, in one transaction and one wake-up."""
         self._pending.append(_Request(run, begin=True))
-        self._wake.set()
+        self._due(self.linger_seconds)
 
     async def commit(
         self,
@@ -104,7 +104,6 @@ class LogWriter:
         """
         request = _Request(run, state=state, fingerprint=fingerprint, end=end)
         self._pending.append(request)
-        self._urgent = True
         self._wake.set()
         with anyio.CancelScope(shield=True):
             await request.done.wait()
@@ -114,13 +113,19 @@ class LogWriter:
     def soon(self, run: LiveRun, _: object = None) -> None:
         """A background run has events its views wait for (it calls this as it appends
         them): the next write comes within ``live_flush_seconds``, not ``flush_seconds``."""
-        sleep = self._sleep
-        if sleep is None or self._soon or not run.begun:
+        if self._soon or not run.begun:
             return
         self._soon = True
-        deadline = anyio.current_time() + self.live_flush_seconds
-        if sleep.deadline > deadline:
-            sleep.deadline = deadline
+        self._due(self.live_flush_seconds)
+
+    def _due(self, seconds: float) -> None:
+        """The next write within ``seconds``: the writer's wait is cut short, if it waits
+        (else it is writing, and looks at what is pending when it is done)."""
+        sleep = self._sleep
+        if sleep is not None:
+            deadline = anyio.current_time() + seconds
+            if sleep.deadline > deadline:
+                sleep.deadline = deadline
 
     async def serve(self) -> None:
         """Write until cancelled; what is pending then is written first."""
@@ -130,20 +135,17 @@ class LogWriter:
                     self._soon = False
                     await self._wake.wait()
                 self._sleep = None
-                if self._pending and not self._urgent:
-                    # Only starts are waiting: give the run a moment to end too.
-                    with anyio.move_on_after(self.linger_seconds):
-                        while not self._urgent:
-                            self._wake = anyio.Event()
-                            await self._wake.wait()
                 await self.write()
         finally:
             with anyio.CancelScope(shield=True):
                 await self.write()
 
     def _period(self) -> float:
-        """Until the next write: soon when a background run has events its views wait for
+        """Until the next write: ``linger_seconds`` when starts wait (a run's start waits a
+        moment for its end), soon when a background run has events its views wait for
         (they send only what is stored), else ``flush_seconds``."""
+        if self._pending:
+            return min(self.linger_seconds, self.flush_seconds)
         for run in self._live():
             if run.record.background and run.begun and run.last_seq > run.persisted:
                 return min(self.live_flush_seconds, self.flush_seconds)
@@ -152,7 +154,6 @@ class LogWriter:
     async def write(self) -> None:
         """Write everything pending, and every live run's unwritten events, now."""
         self._wake = anyio.Event()
-        self._urgent = False
         requests, self._pending = self._pending, []
         batches: dict[str, list[_Request]] = {}
         for request in requests:
