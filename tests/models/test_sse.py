@@ -16,7 +16,8 @@ from aiohttp import web
 
 from tests.models.helpers import ask
 from troupe.errors import UpstreamError
-from troupe.models import ModelStreamItem, TextChunk
+from troupe.models import ModelResponse, ModelStreamItem, TextChunk
+from troupe.models import openai as openai_module
 from troupe.models._sse import SSEParser
 from troupe.models.openai import OpenAIModel
 
@@ -110,3 +111,62 @@ async def test_a_bad_chunk_inside_one_read_ends_the_answer_after_the_text_before
         await model.aclose()
         await runner.cleanup()
     assert "".join(i.text for i in seen if isinstance(i, TextChunk)) == "one two "
+
+
+def _chunk(text: str, **extra: object) -> bytes:
+    chunk = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+        **extra,
+    }
+    return b"data: " + msgspec.json.encode(chunk) + b"\n\n"
+
+
+async def _read(block: bytes) -> tuple[str, str]:
+    """The text and finish reason a model reads from an upstream that writes ``block``."""
+    runner, base_url = await _one_block_server(block)
+    model = OpenAIModel("m", base_url=base_url, api_key="k", max_retries=0)
+    try:
+        items = [item async for item in model.stream(ask("go"))]
+    finally:
+        await model.aclose()
+        await runner.cleanup()
+    text = "".join(i.text for i in items if isinstance(i, TextChunk))
+    final = items[-1]
+    assert isinstance(final, ModelResponse) and final.content == text
+    return text, final.finish_reason
+
+
+@pytest.mark.anyio
+async def test_text_chunks_read_by_their_shape_give_the_text_a_full_decode_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After the first chunks, a chunk with the same bytes around its text is read by its
+    text alone; anything else is decoded whole, so the answer is the same either way."""
+    words = ["plain ", 'quote " ', "back\\slash ", "é ünïcode ", "tab\t", "new\nline ", "😀 "]
+    finish = {"model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}
+    tail = b"data: " + msgspec.json.encode(finish) + b"\n\ndata: [DONE]\n\n"
+    lookalikes = [
+        # the same bytes around more than one string: a chunk with an extra field
+        _chunk("a").replace(b'"content":"a"', b'"content":"x","extra":"y"'),
+        # escaped otherwise than msgspec writes it
+        _chunk("b").replace(b'"content":"b"', b'"content":"\\u00e9"'),
+        # an empty text
+        _chunk(""),
+    ]
+    block = b"".join(_chunk(w) for w in words * 3) + b"".join(lookalikes) + tail
+    by_shape: list[int] = []
+
+    def texts_like(template: tuple[bytes, bytes], payloads: list[bytes]) -> tuple[list[str], int]:
+        texts, count = real(template, payloads)
+        by_shape.append(count)
+        return texts, count
+
+    real = openai_module._texts_like
+    monkeypatch.setattr(openai_module, "_texts_like", texts_like)
+    text, finish_reason = await _read(block)
+    assert sum(by_shape) == len(words) * 3 - 1  # all but the first, which taught the shape
+    assert text == "".join(words * 3) + "x" + "é"
+    assert finish_reason == "length"

@@ -279,48 +279,69 @@ class OpenAIModel:
         done = False
         whole = False
 
+        # The bytes around a chunk's text, learnt from one: the chunks of text that follow
+        # (most of a stream) are read by their text alone, the rest of them not decoded.
+        template: tuple[bytes, bytes] | None = None
+        learning = 4  # chunks decoded one by one to learn it (then all at once, as before)
+
         def read(block: bytes) -> tuple[list[Delta], UpstreamError | None]:
             """The deltas of one read, and the error that cut it short (after them)."""
-            nonlocal done, received, model
+            nonlocal done, received, model, template, learning
             payloads = parser.feed(block)
             if done or not payloads:  # after [DONE]: read on to the end, to reuse the connection
                 return [], None
             if b"[DONE]" in payloads:
                 payloads = payloads[: payloads.index(b"[DONE]")]
                 done = True
-            chunks, failure = self._decoded(payloads)
-            received += len(chunks)
             items: list[Delta] = []
             texts: list[str] = []
-            for chunk in chunks:
-                if chunk.model:
-                    model = chunk.model
-                # Most of a stream: a chunk of text only (inline: once per token).
-                choices = chunk.choices
-                if choices is not None and len(choices) == 1 and chunk.usage is None:
-                    choice = choices[0]
-                    delta = choice.delta
-                    if (
-                        delta is not None
-                        and choice.index == 0
-                        and choice.finish_reason is None
-                        and delta.tool_calls is None
-                        and delta.function_call is None
-                        and delta.reasoning_content is None
-                        and delta.reasoning is None
-                        and chunk.error is None
-                        and chunk.object != "error"
-                    ):
-                        if delta.content:
-                            texts.append(delta.content)
-                        continue
-                if chunk.error is not None or chunk.object == "error":
-                    failure = self._failed(chunk, payloads[chunks.index(chunk)])
-                    break
-                if texts:
-                    items.append(builder.text("".join(texts)))
-                    texts = []
-                items += self._items(chunk, builder)
+            failure: UpstreamError | None = None
+            while payloads and failure is None:
+                if template is not None:
+                    found, count = _texts_like(template, payloads)
+                    if count:
+                        texts += found
+                        received += count
+                        payloads = payloads[count:]
+                        if not payloads:
+                            break
+                batch = payloads[:1] if template is None and learning else payloads
+                payloads = payloads[len(batch) :]
+                chunks, failure = self._decoded(batch)
+                received += len(chunks)
+                for index, chunk in enumerate(chunks):
+                    if chunk.model:
+                        model = chunk.model
+                    if template is None and learning:
+                        learning -= 1
+                    # Most of a stream: a chunk of text only.
+                    choices = chunk.choices
+                    if choices is not None and len(choices) == 1 and chunk.usage is None:
+                        choice = choices[0]
+                        delta = choice.delta
+                        if (
+                            delta is not None
+                            and choice.index == 0
+                            and choice.finish_reason is None
+                            and delta.tool_calls is None
+                            and delta.function_call is None
+                            and delta.reasoning_content is None
+                            and delta.reasoning is None
+                            and chunk.error is None
+                            and chunk.object != "error"
+                        ):
+                            if delta.content:
+                                texts.append(delta.content)
+                                if template is None and learning:
+                                    template = _template(batch[index], delta.content)
+                            continue
+                    if chunk.error is not None or chunk.object == "error":
+                        failure = self._failed(chunk, batch[index])
+                        break
+                    if texts:
+                        items.append(builder.text("".join(texts)))
+                        texts = []
+                    items += self._items(chunk, builder)
             if texts:
                 items.append(builder.text(texts[0] if len(texts) == 1 else "".join(texts)))
             return (joined(items) if len(items) > 1 else items), failure
@@ -431,3 +452,38 @@ class OpenAIModel:
         for item in items:
             builder.add(item)
         return items
+
+
+_decode_text = msgspec.json.Decoder(str).decode
+_CONTENT = b'"content":'
+
+
+def _template(payload: bytes, text: str) -> tuple[bytes, bytes] | None:
+    """The bytes before and after the text of ``payload``, a chunk of text only. A chunk
+    with the same bytes around one JSON string is a chunk of text only too, that string its
+    text. None when the text's place is not certain (found twice, or written otherwise)."""
+    needle = _CONTENT + msgspec.json.encode(text)
+    at = payload.find(needle)
+    if at < 0 or payload.find(needle, at + 1) >= 0:
+        return None
+    return payload[: at + len(_CONTENT)], payload[at + len(needle) :]
+
+
+def _texts_like(template: tuple[bytes, bytes], payloads: list[bytes]) -> tuple[list[str], int]:
+    """The texts of the leading ``payloads`` that are ``template`` around one JSON string
+    (empty ones left out), and how many such payloads lead."""
+    prefix, suffix = template
+    start, end = len(prefix), len(suffix)
+    texts: list[str] = []
+    count = 0
+    for payload in payloads:
+        if not (payload.startswith(prefix) and payload.endswith(suffix)):
+            break
+        try:
+            text = _decode_text(payload[start : len(payload) - end])
+        except msgspec.DecodeError:  # not one string: the whole chunk is decoded
+            break
+        count += 1
+        if text:
+            texts.append(text)
+    return texts, count
