@@ -70,9 +70,12 @@ def bound(**fields: str | None) -> Iterator[None]:
 
 
 def _merge(current: Mapping[str, str], fields: Mapping[str, str | None]) -> Mapping[str, str]:
-    merged = {**current, **{k: v for k, v in fields.items() if v is not None}}
-    for key in [k for k, v in fields.items() if v is None]:
-        merged.pop(key, None)
+    merged = dict(current)
+    for key, value in fields.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
     return merged
 
 

@@ -388,3 +388,23 @@ async def test_views_of_one_run_each_get_every_event_when_another_view_goes_away
             assert leaving.cancelled_caught
     assert seen[0] == seen[1] == list(range(1, run.last_seq + 1))
     assert 0 < len(seen[2]) < run.last_seq
+
+
+async def test_a_conversation_whose_first_run_kept_nothing_is_shown_empty(raw_client: Any) -> None:
+    """Its first run failed before a turn (a 429): the id the client was given answers
+    (empty, its team named), as its runs are listed and as it is deleted."""
+    team = RoundRobinTeam("duo", [AssistantAgent("busy", RateLimited())])  # type: ignore[arg-type]
+    client: httpx2.AsyncClient = await raw_client(app_for(team))
+    failed = await client.post(
+        "/v1/chat/completions", json=ask(stream=False), headers={"x-conversation-id": "first"}
+    )
+    assert failed.status_code == 429
+    shown = await client.get("/v1/conversations/first")
+    assert shown.status_code == 200
+    body = shown.json()
+    assert (body["id"], body["team"], body["transcript"]) == ("first", "duo", [])
+    runs = (await client.get("/v1/conversations/first/runs")).json()["data"]
+    assert [run["status"] for run in runs] == ["failed"]
+    assert (await client.delete("/v1/conversations/first")).status_code == 200
+    assert (await client.get("/v1/conversations/first")).status_code == 404
+    assert (await client.get("/v1/conversations/never")).status_code == 404

@@ -34,7 +34,7 @@ from troupe.server._client_tools import chat_run_options
 from troupe.server._sandboxes import Sandboxes
 from troupe.server._schemas import ChatCompletionRequest, InMessage, history_text, to_messages
 from troupe.store import ConversationSummary, Lease, RunInput, RunRecord, StoredConversation
-from troupe.teams import Team
+from troupe.teams import RunState, Team
 from troupe.wire import answer_text
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -165,8 +165,30 @@ class ChatService:
         check_conversation_id(conversation_id)
         stored = await self.store.get(conversation_id, scope=scope)
         if stored is None:
-            raise _not_found(conversation_id)
+            return await self._known_by_runs(conversation_id, scope)
         return stored
+
+    async def _known_by_runs(self, conversation_id: str, scope: str) -> StoredConversation:
+        """A conversation whose runs kept nothing (its first run failed or was stopped
+        before its first turn) has no state, but it has runs: it is shown empty, as its
+        runs are listed and as it is deleted (404 when it has no run either)."""
+        runs = self.manager.local_runs(conversation_id, scope) or await self.store.list_runs(
+            scope=scope, conversation_id=conversation_id, limit=100
+        )
+        if not runs:
+            raise _not_found(conversation_id)
+        first, last = runs[-1], runs[0]
+        summary = ConversationSummary(
+            id=conversation_id,
+            team=last.team,
+            title="",
+            created_at=first.created_at,
+            updated_at=last.ended_at or last.created_at,
+            items=0,
+        )
+        return StoredConversation(
+            summary=summary, state=RunState(conversation_id=conversation_id, team=last.team)
+        )
 
     async def conversations(
         self, scope: str, *, limit: int, after: str | None
