@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = ["REQUEST_ID_HEADER", "request_context"]
 
 import re
+from collections.abc import Awaitable
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,10 +38,11 @@ def request_context(app: ASGIApp) -> ASGIApp:
         request_id = _incoming(scope) or f"req_{unique_hex()}"
         header = (b"x-request-id", request_id.encode())
 
-        async def send_with_id(message: Message) -> None:
+        def send_with_id(message: Message) -> Awaitable[None]:
+            # The inner send's awaitable itself: no coroutine of its own per chunk sent.
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
+            return send(message)
 
         with logs.bound(request_id=request_id):
             await app(scope, receive, send_with_id)

@@ -23,6 +23,7 @@ __all__ = [
 ]
 
 import time
+from collections.abc import Awaitable
 
 import anyio
 from litestar.response.base import ASGIResponse
@@ -88,9 +89,10 @@ class KeepaliveStream(ASGIResponse):
     keepalive: float = 15.0
     _sent_at: float = 0.0
 
-    async def _send(self, send: Send, body: bytes, *, more: bool = True) -> None:
+    def _send(self, send: Send, body: bytes, *, more: bool = True) -> Awaitable[None]:
+        """Send ``body`` (the send's own awaitable: no coroutine per chunk)."""
         self._sent_at = time.monotonic()
-        await send({"type": "http.response.body", "body": body, "more_body": more})
+        return send({"type": "http.response.body", "body": body, "more_body": more})
 
     async def _keepalive(self, send: Send) -> None:
         while True:
