@@ -21,19 +21,9 @@ port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); pri
 UPORT=$(port); SPORT=$(port)
 $PY -m tests.fakes.openai_upstream --port "$UPORT" --tokens "$T" --delay "$D" >/dev/null 2>&1 &
 UP=$!
-cat > "$WORK/team.yaml" <<YAML
-models:
-  upstream:
-    provider: openai
-    model: fake-model
-    base_url: http://127.0.0.1:$UPORT/v1
-    api_key: none
-teams:
-  bench:
-    agents:
-      - name: assistant
-        model: upstream
-YAML
+# bench.run's team: one assistant on the fake upstream.
+$PY -c 'import sys; from bench.run import TEAM_YAML; print(TEAM_YAML.format(base_url=sys.argv[1]))' \
+  "http://127.0.0.1:$UPORT" >"$WORK/team.yaml"
 GRIND=(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/cg.out")
 case "$KIND" in
   relay)
