@@ -16,19 +16,20 @@ import pytest
 from litestar import Litestar, Request
 from litestar.routes import ASGIRoute, HTTPRoute
 
-from tests.server.conftest import app_for
 from troupe.agents import AssistantAgent
+from troupe.config import ConfigSpec, ServerSpec
+from troupe.config.spec import MetricsSpec
 from troupe.models import ScriptedModel
-from troupe.server import TroupePlugin
+from troupe.server import TroupePlugin, create_app
 from troupe.teams import RoundRobinTeam
 
 pytestmark = pytest.mark.anyio
 
-# Open by design: liveness and metrics (docs/deployment.md), the API's description, the
+# Open by design: liveness (docs/deployment.md), the API's description, the
 # A2A agent cards (they say how to authenticate), the studio's page and static files (its
 # data comes from the API, with a key).
 PUBLIC = re.compile(
-    r"^/(health|ready|metrics|openapi\.json|docs|schema)\b"
+    r"^/(health|ready|openapi\.json|docs|schema)\b"
     r"|agent-card\.json$|agent\.json$|/\.well-known/"
     r"|^/studio(/static|/?$|/\{)"
 )
@@ -50,7 +51,8 @@ async def test_every_route_but_the_public_ones_asks_for_a_key(
     raw_client: Callable[[Litestar], Awaitable[httpx2.AsyncClient]],
 ) -> None:
     team = RoundRobinTeam(name="t", agents=[AssistantAgent(name="a", model=ScriptedModel(["hi"]))])
-    app = app_for(team, api_keys=["key-0123456789"])
+    metrics = ServerSpec(metrics=MetricsSpec(enabled=True))  # /metrics too
+    app = create_app(ConfigSpec(server=metrics), teams=[team], api_keys=["key-0123456789"])
     client = await raw_client(app)
     checked, open_routes = 0, []
     for method, path in routes(app):

@@ -22,6 +22,7 @@ from tests.asgi import Served
 from tests.e2e.conftest import free_port
 from troupe.agents import AssistantAgent
 from troupe.config import ConfigSpec, ServerSpec
+from troupe.config.spec import MetricsSpec
 from troupe.models import FunctionModel, ModelRequest, ScriptedModel
 from troupe.server import create_app
 from troupe.server._auth import _scope
@@ -134,6 +135,34 @@ async def test_a_key_sees_only_its_teams(db: str, served: Served) -> None:
         assert await say(other, "admin") == "admin says hello"
     with pytest.raises(openai.AuthenticationError):
         await say(await served.openai(server, api_key="tk-not-a-key"))
+
+
+async def test_with_keys_on_metrics_need_a_key_that_sees_every_team(
+    db: str, served: Served
+) -> None:
+    limited = await create(db, "support-desk", ("support",))
+    everything = await create(db, "ops")
+    server = ServerSpec(database_url=db, api_keys=[CONFIG_KEY], metrics=MetricsSpec(enabled=True))
+    http = await served.http(
+        create_app(ConfigSpec(server=server), teams=teams(), store=SQLConversationStore(db))
+    )
+
+    def scrape(key: str | None) -> Any:
+        headers = {"authorization": f"Bearer {key}"} if key else {}
+        return http.get("/metrics", headers=headers)
+
+    anonymous = await scrape(None)
+    assert anonymous.status_code == 401
+    assert "API key" in anonymous.json()["error"]["message"]
+    assert (await scrape("tk-not-a-key")).status_code == 401
+    refused = await scrape(limited)
+    assert (
+        refused.status_code == 403 and "limited to some teams" in refused.json()["error"]["message"]
+    )
+    for key in (everything, CONFIG_KEY):
+        scraped = await scrape(key)
+        assert scraped.status_code == 200 and "# TYPE troupe_runs_total counter" in scraped.text
+    assert (await http.get("/health/ready")).status_code == 200  # still open to probes
 
 
 async def test_past_a_limit_the_answer_is_429_with_retry_after(db: str, served: Served) -> None:

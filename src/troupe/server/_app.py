@@ -245,7 +245,12 @@ class TroupePlugin(InitPluginProtocol):
                     exception_handlers=exception_handlers,
                 )
             )
-        app_config.route_handlers.extend(self.telemetry.route_handlers())
+        # /metrics on the API's port: with keys on, a key that sees every team scrapes it.
+        scrape = self.telemetry.route_handlers(self.api_keys.before_request(unrestricted=True))
+        if scrape:
+            app_config.route_handlers.append(
+                AppRouter(path="/", route_handlers=scrape, exception_handlers=exception_handlers)
+            )
         app_config.middleware.extend(self.telemetry.middleware())
         # Before the runs' lifespan: on while runs drain at shutdown.
         app_config.lifespan.append(lambda _: self.telemetry.lifespan())

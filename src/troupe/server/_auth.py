@@ -23,7 +23,7 @@ import msgspec
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from troupe.errors import AuthenticationError
+from troupe.errors import AuthenticationError, PermissionDeniedError
 from troupe.store import ApiKeyRecord, KeyStore
 
 _STATE = "troupe_principal"
@@ -131,14 +131,21 @@ class ApiKeys:
         return guard
 
     def before_request(
-        self, then: Callable[[Any], Any] | None = None
+        self, then: Callable[[Any], Any] | None = None, *, unrestricted: bool = False
     ) -> Callable[[Any], Awaitable[Any]]:
         """The check as a router's ``before_request`` hook, where a guard would cost
         Litestar a copy of the route handler on every request. ``then``: the app's own hook
-        (a router's replaces it), run after the check; what it returns is the answer."""
+        (a router's replaces it), run after the check; what it returns is the answer.
+        ``unrestricted``: only a key that may use every team passes (what the whole server's
+        figures need, such as ``/metrics``)."""
 
         async def before_request(request: Any) -> Any:
             await self.check(request)
+            if unrestricted and self.principal(request).teams is not None:
+                raise PermissionDeniedError(
+                    "This API key is limited to some teams; it cannot read the whole "
+                    "server's figures. Use a key without a team limit."
+                )
             if then is None:
                 return None
             result = then(request)

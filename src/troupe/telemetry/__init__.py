@@ -19,7 +19,7 @@ __all__ = ["Telemetry", "model_stream"]
 
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -97,12 +97,15 @@ class Telemetry:
 
         return [http_telemetry]
 
-    def route_handlers(self) -> list[HTTPRouteHandler]:
+    def route_handlers(
+        self, before_request: Callable[[Any], Awaitable[Any]] | None = None
+    ) -> list[HTTPRouteHandler]:
+        """``/metrics`` on the API's port (none when it has a port of its own)."""
         if self.metrics is None or self.port is not None:
             return []
         from troupe.telemetry._http import metrics_handler
 
-        return [metrics_handler()]
+        return [metrics_handler(before_request)]
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 __all__ = ["http_telemetry", "metrics_handler"]
 
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from litestar import Response, get
 from litestar.enums import ScopeType
@@ -71,10 +73,13 @@ def http_telemetry(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-def metrics_handler() -> HTTPRouteHandler:
-    """``GET /metrics``: the scrape, in Prometheus's text format."""
+def metrics_handler(
+    before_request: Callable[[Any], Awaitable[Any]] | None = None,
+) -> HTTPRouteHandler:
+    """``GET /metrics``: the scrape, in Prometheus's text format (``before_request``: who may
+    scrape, on the API's port)."""
 
-    @get("/metrics", sync_to_thread=False, include_in_schema=False)
+    @get("/metrics", sync_to_thread=False, include_in_schema=False, before_request=before_request)
     def scrape() -> Response[bytes]:
         from troupe.telemetry._metrics import CONTENT_TYPE, render
 
