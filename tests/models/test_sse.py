@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 
+import anyio
 import msgspec
 import pytest
 from aiohttp import web
@@ -170,3 +171,70 @@ async def test_text_chunks_read_by_their_shape_give_the_text_a_full_decode_gives
     assert sum(by_shape) == len(words) * 3 - 1  # all but the first, which taught the shape
     assert text == "".join(words * 3) + "x" + "é"
     assert finish_reason == "length"
+
+
+@pytest.mark.anyio
+async def test_reads_of_one_event_each_give_the_text_whatever_their_shape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At a model's pace each read is one event: those shaped like the first text chunk are
+    read by their text alone; an event cut across two reads, look-alikes and the end are
+    read as any other, so the answer is the same."""
+    words = ["plain ", 'quote " ', "back\\slash ", "é ünïcode ", "new\nline ", "😀 "]
+    cut = _chunk("cut in two ")
+    finish = {"model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    parts = [_chunk(w) for w in words]
+    parts += [cut[:30], cut[30:]]
+    parts += [
+        _chunk("a").replace(b'"content":"a"', b'"content":"x","extra":"y"'),
+        _chunk("b").replace(b'"content":"b"', b'"content":"\\u00e9"'),
+        _chunk(""),
+        _chunk("two ") + _chunk("at once "),
+        _chunk("last"),
+        b"data: " + msgspec.json.encode(finish) + b"\n\n",
+        b"data: [DONE]\n\n",
+    ]
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for part in parts:
+            await response.write(part)
+            await anyio.sleep(0.01)  # a read each
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    decoded: list[bytes] = []
+    real = openai_module._decode_text
+
+    def decode_text(raw: bytes) -> str:
+        decoded.append(raw)
+        return real(raw)
+
+    monkeypatch.setattr(openai_module, "_decode_text", decode_text)
+    fed: list[bytes] = []
+    feed = SSEParser.feed
+
+    def feeding(parser: SSEParser, block: bytes) -> list[bytes]:
+        fed.append(block)
+        return feed(parser, block)
+
+    monkeypatch.setattr(SSEParser, "feed", feeding)
+    model = OpenAIModel("m", base_url=f"http://127.0.0.1:{runner.addresses[0][1]}/v1", api_key="k")
+    try:
+        items = [item async for item in model.stream(ask("go"))]
+    finally:
+        await model.aclose()
+        await runner.cleanup()
+    text = "".join(i.text for i in items if isinstance(i, TextChunk))
+    assert text == "".join(words) + "cut in two " + "xé" + "two at once last"
+    final = items[-1]
+    assert isinstance(final, ModelResponse) and final.content == text
+    assert final.finish_reason == "stop"
+    # The text chunks after the first were read by their shape, not split as SSE.
+    by_shape = [raw for raw in decoded if not any(raw in block for block in fed)]
+    assert len(by_shape) >= len(words) - 1

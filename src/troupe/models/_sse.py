@@ -18,6 +18,11 @@ class SSEParser:
         self._tail = b""
         self._data: list[bytes] = []
 
+    @property
+    def idle(self) -> bool:
+        """No event begun and not ended: the next block starts a new one."""
+        return not self._tail and not self._data
+
     def feed(self, block: bytes) -> list[bytes]:
         # The usual block: whole events of one ``data: `` line each (OpenAI's stream, however
         # many chunks one read brought), split without a loop over its lines. Split at each

@@ -283,16 +283,35 @@ class OpenAIModel:
         # (most of a stream) are read by their text alone, the rest of them not decoded.
         template: tuple[bytes, bytes] | None = None
         learning = 4  # chunks decoded one by one to learn it (then all at once, as before)
+        # A read of one whole event of text (a model's pace: most reads): the template's
+        # bytes with the SSE line around them, and their lengths.
+        head = tail = b""
+        cut = 0
 
         def read(block: bytes) -> tuple[list[Delta], UpstreamError | None]:
             """The deltas of one read, and the error that cut it short (after them)."""
-            nonlocal done, received, model, template, learning
+            nonlocal done, received, model, template, learning, head, tail, cut
+            if (
+                cut
+                and block.startswith(head)
+                and block.endswith(tail)
+                and block.count(b"\n") == 2  # one event: no line but its own
+                and parser.idle
+            ):
+                try:
+                    text = _decode_text(block[len(head) : len(block) - len(tail)])
+                except msgspec.DecodeError:  # not one string: read as any other
+                    pass
+                else:
+                    received += 1
+                    return ([builder.text(text)] if text else []), None
             payloads = parser.feed(block)
             if done or not payloads:  # after [DONE]: read on to the end, to reuse the connection
                 return [], None
             if b"[DONE]" in payloads:
                 payloads = payloads[: payloads.index(b"[DONE]")]
                 done = True
+                cut = 0
             items: list[Delta] = []
             texts: list[str] = []
             failure: UpstreamError | None = None
@@ -334,6 +353,9 @@ class OpenAIModel:
                                 texts.append(delta.content)
                                 if template is None and learning:
                                     template = _template(batch[index], delta.content)
+                                    if template is not None and not done:
+                                        head, tail = b"data: " + template[0], template[1] + b"\n\n"
+                                        cut = len(head) + len(tail)
                             continue
                     if chunk.error is not None or chunk.object == "error":
                         failure = self._failed(chunk, batch[index])
