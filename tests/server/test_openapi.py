@@ -81,3 +81,36 @@ async def test_docs_page_loads_nothing_from_elsewhere(raw_client: Any) -> None:
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.text)
     assert 'fetch("openapi.json")' in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+async def test_each_discriminator_maps_the_values_sent(raw_client: Any) -> None:
+    """OpenAI's spec names no mapping, so a client's validator maps schema names
+    (``Message``) and rejects every real item (``"type": "message"``): the document maps
+    the values, or has no discriminator where members share or lack one."""
+    document = (await (await raw_client(app_for(echo_team()))).get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("discriminator"), dict):
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    assert found
+    for node in found:
+        discriminator = node["discriminator"]
+        mapping = discriminator["mapping"]
+        members = {m["$ref"] for m in node.get("oneOf") or node.get("anyOf")}
+        assert set(mapping.values()) == members
+        for value, ref in mapping.items():
+            prop = schemas[ref.rsplit("/", 1)[-1]]["properties"][discriminator["propertyName"]]
+            assert value in prop.get("enum", [prop.get("const")])
+    assert "discriminator" not in schemas["ConversationItem"] or schemas["ConversationItem"][
+        "discriminator"
+    ]["mapping"].get("message", "").endswith("/Message")

@@ -53,7 +53,53 @@ def openai_schemas() -> dict[str, Any]:
     """OpenAI's schemas that the document uses (generated; see the module docstring)."""
     text = files(__package__).joinpath("openai_schemas.json").read_text()
     schemas: dict[str, Any] = json.loads(text)
+    _map_discriminators(schemas, schemas)
     return schemas
+
+
+_REF = "#/components/schemas/"
+
+
+def _map_discriminators(node: Any, schemas: Mapping[str, Any]) -> None:
+    """Give each discriminator of OpenAI's spec its mapping: the spec names none, so a
+    reader maps the schemas' names (``Message``), never the values sent (``message``),
+    and a validating client rejects every answer. Values come from each member's
+    ``enum``/``const``; where a member has none (or two members share one), the
+    discriminator is dropped: it is only a hint, ``oneOf`` still validates."""
+    if isinstance(node, list):
+        for item in node:
+            _map_discriminators(item, schemas)
+        return
+    if not isinstance(node, dict):
+        return
+    for value in node.values():
+        _map_discriminators(value, schemas)
+    discriminator = node.get("discriminator")
+    if not isinstance(discriminator, dict) or "mapping" in discriminator:
+        return
+    mapping = _mapping(
+        node.get("oneOf") or node.get("anyOf") or [], discriminator["propertyName"], schemas
+    )
+    if mapping is None:
+        del node["discriminator"]
+    else:
+        discriminator["mapping"] = mapping
+
+
+def _mapping(members: list[Any], name: str, schemas: Mapping[str, Any]) -> dict[str, str] | None:
+    mapping: dict[str, str] = {}
+    for member in members:
+        ref = member.get("$ref", "") if isinstance(member, dict) else ""
+        if not ref.startswith(_REF):
+            return None
+        prop = schemas.get(ref.removeprefix(_REF), {}).get("properties", {}).get(name, {})
+        values = prop.get("enum") or ([prop["const"]] if "const" in prop else [])
+        if not values:
+            return None
+        for value in values:
+            if not isinstance(value, str) or mapping.setdefault(value, ref) != ref:
+                return None
+    return mapping or None
 
 
 def _error_response(status: int) -> dict[str, Any]:
