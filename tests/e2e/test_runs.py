@@ -9,6 +9,7 @@ PostgreSQL, with a run followed from the other replica.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ import pytest
 from tests.e2e.conftest import Upstream, stop
 from tests.e2e.runs_support import FrameReader, Serve, content_of, paced_upstream, read_frames
 from tests.spec import validate
-from tests.sse import Frame, assert_numbered
+from tests.sse import Frame, assert_numbered, sse_frames
 from tests.store.postgres import postgres_database
 
 pytestmark = pytest.mark.e2e
@@ -296,3 +297,58 @@ def test_an_adapter_resumes_a_broken_stream_and_cancels_on_stop(serve: Serve) ->
     conversation = anyio.run(stop_early)
     runs = serve.http("GET", f"/conversations/{conversation}/runs").json()["data"]
     assert [r["status"] for r in runs] == ["cancelled"]
+
+
+def _dechunk(data: bytes) -> bytes:
+    """An HTTP/1.1 chunked body, joined."""
+    out, at = [], 0
+    while True:
+        end = data.index(b"\r\n", at)
+        size = int(data[at:end].split(b";")[0], 16)
+        if size == 0:
+            return b"".join(out)
+        out.append(data[end + 2 : end + 2 + size])
+        at = end + 2 + size + 2
+
+
+def test_a_client_that_stops_reading_does_not_hold_the_run(
+    tmp_path: Path, upstream: Upstream
+) -> None:
+    """uvicorn's flow control: a client whose socket takes nothing more (a small receive
+    window, not read) while an 8 MB answer streams. The run writes its frames itself while
+    the client keeps up, and must not wait for it: it completes while the client reads
+    nothing; the client then gets every frame, numbered, and the whole answer."""
+    upstream.reset()
+    chunks = [f"{i:06d}{'y' * 1993} " for i in range(4000)]
+    upstream.script({"chunks": chunks})
+    server = Serve(tmp_path, upstream)
+    try:
+        request = json.dumps(body("writer", stream=True)).encode()
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.settimeout(60)
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: troupe\r\nconnection: close\r\n"
+            b"authorization: Bearer sk-runs\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n\r\n%s" % (len(request), request)
+        )
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(4096)
+        head, _, received = received.partition(b"\r\n\r\n")
+        headers = dict(
+            line.decode().lower().split(": ", 1) for line in head.split(b"\r\n")[1:] if line
+        )
+        run = server.wait_run(headers["x-run-id"], until={"completed", "failed"}, timeout=60)
+        assert run["status"] == "completed"  # while the client read nothing
+        while data := sock.recv(1 << 20):
+            received += data
+        sock.close()
+    finally:
+        server.stop()
+    frames = sse_frames(_dechunk(received).decode())
+    assert_numbered(frames)
+    assert frames[-1].data == "[DONE]"
+    assert frames[-1].id == run["last_event_id"] + 1
+    assert content_of(frames) == "".join(chunks)

@@ -3,6 +3,7 @@ disconnect policy, stored completions, a conversation's runs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -17,7 +18,8 @@ from tests.sse import assert_numbered, sse_frames
 from troupe.agents import AssistantAgent
 from troupe.config import ConfigSpec, ServerSpec
 from troupe.models import FunctionModel, ModelRequest, ScriptedModel
-from troupe.server import create_app
+from troupe.server import TroupePlugin, create_app
+from troupe.server._push import DIRECT_SEND
 from troupe.teams import MaxMessages, RoundRobinTeam
 
 pytestmark = pytest.mark.anyio
@@ -408,3 +410,116 @@ async def test_a_conversation_whose_first_run_kept_nothing_is_shown_empty(raw_cl
     assert (await client.delete("/v1/conversations/first")).status_code == 200
     assert (await client.get("/v1/conversations/first")).status_code == 404
     assert (await client.get("/v1/conversations/never")).status_code == 404
+
+
+def chatty() -> RoundRobinTeam:
+    """Three agents, each answer streamed in pieces: many events, one after the other."""
+
+    def agent(name: str) -> AssistantAgent:
+        return AssistantAgent(name, ScriptedModel([f"{name} says one two three four five."] * 4))
+
+    return RoundRobinTeam("duo", [agent("a"), agent("b"), agent("c")], termination=MaxMessages(4))
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["server-send", "app-send"])
+@pytest.mark.parametrize("stuck_at", [1, 3])
+async def test_a_client_that_reads_slowly_holds_nothing_and_gets_every_frame(
+    served: Any, stuck_at: int, direct: bool
+) -> None:
+    """The run writes its frames to a client that keeps up; one whose connection stops
+    taking them (a slow reader, flow control) does not hold the run, and gets the same
+    frames, in order, once it reads again. ``server-send``: the frames written with the
+    server's own send from the run's task (as under uvicorn), which waits on asyncio
+    futures only, as uvicorn's flow control does."""
+    app = app_for(chatty())
+    await served.app(app)
+    reference = sse_frames(
+        (await (await served.http(app)).post("/v1/chat/completions", json=ask())).text
+    )
+    plugin = app.plugins.get(TroupePlugin)
+    bodies: list[bytes] = []
+    run_id = ""
+    over_while_stuck: list[bool] = []
+    body = json.dumps(ask()).encode()
+    received = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if not received:
+            received = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal run_id
+        if message["type"] == "http.response.start":
+            run_id = dict(message["headers"])[b"x-run-id"].decode()
+            return
+        bodies.append(message["body"])
+        if len(bodies) == stuck_at:  # the client stops reading for a while
+            run = plugin.runs.local(run_id, "")
+            await asyncio.wait_for(run.finished.wait(), 5)
+            over_while_stuck.append(run.over)
+
+    scope = http_scope("POST", "/v1/chat/completions", [(b"content-type", b"application/json")])
+    if direct:
+        scope[DIRECT_SEND] = send
+    with anyio.fail_after(10):
+        await app(scope, receive, send)  # type: ignore[arg-type]
+    assert over_while_stuck == [True]
+    frames = sse_frames(b"".join(bodies).decode())
+    assert_numbered(frames)
+    assert frames[-1].data == "[DONE]"
+
+    # The same frames a client that kept up got, but for the ids and times of another run.
+    def text(fs: list[Any]) -> str:
+        return "".join(
+            (json.loads(f.data)["choices"] or [{}])[0].get("delta", {}).get("content") or ""
+            for f in fs
+            if f.data != "[DONE]"
+        )
+
+    assert len(frames) == len(reference) and text(frames) == text(reference)
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["server-send", "app-send"])
+async def test_a_send_that_fails_mid_stream_leaves_the_run_to_finish(
+    served: Any, direct: bool
+) -> None:
+    """The server's send raising (a broken connection in some servers) ends that response
+    only: the run is cancelled as for any client that goes away, its state consistent."""
+    app = app_for(chatty())
+    await served.app(app)
+    plugin = app.plugins.get(TroupePlugin)
+    body = json.dumps(ask()).encode()
+    sent = 0
+    run_id = ""
+
+    async def receive() -> dict[str, Any]:
+        if not sent:
+            return {"type": "http.request", "body": body, "more_body": False}
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal sent, run_id
+        sent += 1
+        if message["type"] == "http.response.start":
+            run_id = dict(message["headers"])[b"x-run-id"].decode()
+        if sent == 4:
+            raise OSError("connection reset by peer")
+
+    scope = http_scope("POST", "/v1/chat/completions", [(b"content-type", b"application/json")])
+    if direct:
+        scope[DIRECT_SEND] = send
+    with anyio.fail_after(10), pytest.raises(Exception, match="response started"):
+        await app(scope, receive, send)  # type: ignore[arg-type]  # Litestar's word for it
+    live = plugin.runs.local(run_id, "")
+    assert live is not None
+    with anyio.fail_after(5):
+        await live.finished.wait()
+    run = (await (await served.http(app)).get(f"/v1/runs/{run_id}")).json()
+    # The client is gone, as for a disconnect: cancelled, unless it had just finished.
+    assert run["status"] in {"cancelled", "completed"}
+    assert run["ended_at"] is not None

@@ -1,6 +1,6 @@
 """Runs: the durable unit of work. The run manager owns them; every API is a view of their logs."""
 
-from troupe.runs._live import LiveRun
+from troupe.runs._live import LiveRun, Sink
 from troupe.runs._manager import RunManager
 from troupe.runs._observe import RunObserver
 from troupe.runs._types import (
@@ -21,5 +21,6 @@ __all__ = [
     "RunSettings",
     "RunStart",
     "ServerShuttingDownError",
+    "Sink",
     "new_run_id",
 ]

@@ -8,7 +8,7 @@ for the store. The log writer persists ``events`` in batches.
 
 from __future__ import annotations
 
-__all__ = ["LiveRun"]
+__all__ = ["LiveRun", "Sink"]
 
 import asyncio
 import time
@@ -22,6 +22,9 @@ from troupe.events import Event, UsageReported
 from troupe.messages import Usage
 from troupe.store import Lease, RunRecord, RunStatus
 from troupe.teams import RunControl, Team
+
+# A view handed a run's events as they are appended: (seq, event) -> whether to go on.
+Sink = Callable[[int, Event], bool]
 
 
 class _Futures:
@@ -123,6 +126,8 @@ class LiveRun:
         self._waited = False
         # Called with each event as it is appended (metrics, traces): quick, never raising.
         self.listeners: list[Callable[[LiveRun, Event], None]] = []
+        # Views handed each event as it is appended (``tap``), with what they wait on.
+        self._taps: tuple[tuple[Sink, asyncio.Future[None]], ...] = ()
 
     @property
     def id(self) -> str:
@@ -140,6 +145,11 @@ class LiveRun:
         if self.listeners:
             for listener in self.listeners:
                 listener(self, event)
+        if self._taps:
+            seq = len(self.events)
+            for sink, handed_back in self._taps:
+                if not sink(seq, event):
+                    self._untap(sink, handed_back)
         if self._waited:
             self._waited = False
             self._news.wake()
@@ -173,6 +183,30 @@ class LiveRun:
         while self.visible <= seq and not self.over:
             await self.news()
 
+    def tap(self, sink: Sink) -> Awaitable[None] | None:
+        """Hand ``sink`` each event appended from now on, with its sequence number, as it is
+        appended (on the run's task: a view that writes it at once costs no wake-up of its
+        own). Until ``sink`` returns False or the run is over: then the returned awaitable is
+        done, and the view reads on from ``events`` itself. ``sink`` is quick and never
+        raises. None where views cannot be handed events: not on asyncio, or a background
+        run (its views send only what is stored, ``visible``)."""
+        if self.over or self.record.background or not isinstance(self._news, _Futures):
+            return None
+        handed_back: asyncio.Future[None] = self._news._loop.create_future()
+        self._taps += ((sink, handed_back),)
+        return handed_back
+
+    def untap(self, sink: Sink) -> None:
+        """Stop handing ``sink`` events (a view that leaves)."""
+        for entry in self._taps:
+            if entry[0] is sink:
+                self._untap(*entry)
+
+    def _untap(self, sink: Sink, handed_back: asyncio.Future[None]) -> None:
+        self._taps = tuple(entry for entry in self._taps if entry[0] is not sink)
+        if not handed_back.done():
+            handed_back.set_result(None)
+
     def news(self) -> Awaitable[None]:
         """Done at the next event views may send (or the run's end). A view checks
         ``visible`` and ``over`` first, then awaits this (no coroutine of its own)."""
@@ -189,6 +223,8 @@ class LiveRun:
         self.over = True
         self.finished.set()
         self._news.wake()
+        for entry in self._taps:
+            self._untap(*entry)
         # Kept a while for late followers: let go of what only running needed (fewer objects
         # for the garbage collector to walk).
         self.task_scope = None

@@ -30,6 +30,7 @@ from troupe.server._health import health_handlers
 from troupe.server._limits import KeyLimits
 from troupe.server._mcp import mcp_endpoint, mcp_running
 from troupe.server._protocols import protocol_handlers, public_protocol_handlers
+from troupe.server._push import remember_direct_send
 from troupe.server._router import AppRouter
 from troupe.server._routes import Settings, route_handlers
 from troupe.server._run_routes import run_handlers
@@ -298,7 +299,7 @@ def create_app(
         if plugin.server.cors_origins
         else None
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *health_handlers(plugin.service, plugin.draining),
             *docs_handlers(plugin.service, prefix=path, secured=plugin.api_keys.enabled),
@@ -314,6 +315,10 @@ def create_app(
         debug=debug,
         request_max_body_size=plugin.server.max_body_bytes,
     )
+    # Its middleware (request id, telemetry, CORS) look at a response's start only: a run's
+    # stream may write its frames with the server's own send (troupe.server._push).
+    app.asgi_handler = remember_direct_send(app.asgi_handler)
+    return app
 
 
 @contextmanager

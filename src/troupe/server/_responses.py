@@ -22,6 +22,7 @@ __all__ = [
     "watch_disconnect",
 ]
 
+import contextvars
 import time
 from collections.abc import Awaitable
 
@@ -32,8 +33,9 @@ from litestar.types import Receive, Scope, Send
 from troupe.errors import TroupeError
 from troupe.events import Event, RunEnded
 from troupe.messages import Usage
-from troupe.runs import LiveRun, RunManager
+from troupe.runs import LiveRun, RunManager, Sink
 from troupe.server._errors import error_response_body
+from troupe.server._push import DIRECT_SEND, Waiting, step
 from troupe.store import RunRecord
 from troupe.wire import DONE, KEEPALIVE, ChunkEncoder, CompletionBuilder, Renderer, error_body
 
@@ -113,6 +115,19 @@ class KeepaliveStream(ASGIResponse):
                 await self._send(send, KEEPALIVE)
 
 
+class _Cursor:
+    """Where a stream is in its run's log: the last event encoded, the run's end once seen,
+    and, while the run's task wrote its frames, a send left to finish or the error of one."""
+
+    __slots__ = ("error", "run_end", "seq", "waiting")
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.run_end: RunEnded | None = None
+        self.waiting: Waiting | None = None
+        self.error: Exception | None = None
+
+
 class RunStreamResponse(KeepaliveStream):
     """``text/event-stream`` of a run's frames after ``after``, live until ``[DONE]``.
 
@@ -136,31 +151,111 @@ class RunStreamResponse(KeepaliveStream):
         self.keepalive = keepalive
         self.cancel_on_disconnect = cancel_on_disconnect
         self._sent_at = time.monotonic()
+        self._direct: Send | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._direct = scope.get(DIRECT_SEND)  # type: ignore[assignment]
+        await super().__call__(scope, receive, send)
 
     async def send_body(self, send: Send, receive: Receive) -> None:
-        record, after = self.record, self.after
+        record = self.record
         encoder = chunk_encoder(record)
-        run_end: RunEnded | None = None
-        seq = 0
+        cursor = _Cursor()
         disconnected = anyio.CancelScope()
         with disconnected:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._watch, receive, send, disconnected)
-                async for first, events in self.manager.follow(record.id, record.scope, 0):
-                    frames = []
-                    for seq, event in enumerate(events, first):
-                        frame = encoder.encode(event)
-                        if type(event) is RunEnded:
-                            run_end = event
-                        if seq > after:
-                            frames.append(b"id: %d\n" % seq + frame)
-                    if frames:
-                        await self._send(send, b"".join(frames))
+                run = self.manager.local(record.id, record.scope)
+                if run is not None:
+                    await self._live(run, send, encoder, cursor)
+                else:
+                    async for first, events in self.manager.follow(record.id, record.scope, 0):
+                        frames = self._frames(encoder, cursor, first, events)
+                        if frames:
+                            await self._send(send, frames)
                 tg.cancel_scope.cancel()
         if disconnected.cancelled_caught:
             self._disconnected()
             return
-        await self._send(send, self._trailer(encoder, run_end, seq), more=False)
+        await self._send(send, self._trailer(encoder, cursor.run_end, cursor.seq), more=False)
+
+    def _frames(
+        self, encoder: ChunkEncoder, cursor: _Cursor, first: int, events: list[Event]
+    ) -> bytes:
+        """The frames of ``events`` (``first`` the first one's sequence number) past
+        ``after``, in one write."""
+        frames = []
+        after = self.after
+        for seq, event in enumerate(events, first):
+            frame = encoder.encode(event)
+            if type(event) is RunEnded:
+                cursor.run_end = event
+            if seq > after:
+                frames.append(b"id: %d\n" % seq + frame)
+        cursor.seq = first + len(events) - 1
+        return b"".join(frames)
+
+    async def _live(self, run: LiveRun, send: Send, encoder: ChunkEncoder, cursor: _Cursor) -> None:
+        """A run of this process: its log read up to its end, then, once caught up, each
+        new event's frame written by the run's own task as it is appended (``LiveRun.tap``)
+        until a send has to wait or the run is over."""
+        while True:
+            visible = run.visible
+            if visible > cursor.seq:
+                events = run.events[cursor.seq : visible]
+                frames = self._frames(encoder, cursor, cursor.seq + 1, events)
+                if frames:
+                    await self._send(send, frames)
+                continue
+            if run.over:
+                return
+            direct = self._direct
+            handed_back = None
+            if direct is not None:
+                sink = self._sink(direct, encoder, cursor)
+                handed_back = run.tap(sink)
+            if handed_back is None:
+                await run.news()
+                continue
+            try:
+                await handed_back
+            except BaseException:
+                if cursor.waiting is not None:
+                    cursor.waiting.close()
+                raise
+            finally:
+                run.untap(sink)
+            if cursor.error is not None:
+                raise cursor.error
+            if cursor.waiting is not None:
+                waiting, cursor.waiting = cursor.waiting, None
+                await waiting.finish()
+
+    def _sink(self, send: Send, encoder: ChunkEncoder, cursor: _Cursor) -> Sink:
+        """What the run's task calls with each new event: its frame sent at once with the
+        server's own ``send`` (in a copy of this response's context); False once a send has
+        to wait or failed."""
+        after = self.after
+        context = contextvars.copy_context()
+
+        def sink(seq: int, event: Event) -> bool:
+            try:
+                frame = encoder.encode(event)
+                if type(event) is RunEnded:
+                    cursor.run_end = event
+                cursor.seq = seq
+                if seq <= after:
+                    return True
+                waiting = context.run(step, self._send(send, b"id: %d\n" % seq + frame))
+            except Exception as exc:  # the view raises it, on its own task
+                cursor.error = exc
+                return False
+            if waiting is None:
+                return True
+            cursor.waiting = waiting
+            return False
+
+        return sink
 
     def _trailer(self, encoder: ChunkEncoder, run_end: RunEnded | None, seq: int) -> bytes:
         live = self.manager.local(self.record.id, self.record.scope)
