@@ -55,7 +55,8 @@ class _Request:
         self.fingerprint = fingerprint
         self.end = end
         self.release = release
-        self.done = anyio.Event()
+        # Set once written, for a commit that waits (a run's start: nobody waits).
+        self.done = None if begin else anyio.Event()
         self.error: Exception | None = None
 
 
@@ -105,6 +106,7 @@ class LogWriter:
         request = _Request(run, state=state, fingerprint=fingerprint, end=end)
         self._pending.append(request)
         self._wake.set()
+        assert request.done is not None
         with anyio.CancelScope(shield=True):
             await request.done.wait()
         if request.error is not None:
@@ -195,7 +197,8 @@ class LogWriter:
                 request.error = RunLostError(
                     f"run {request.run.id!r} cannot be stored: {lost[request.run.id]}"
                 )
-            request.done.set()
+            if request.done is not None:
+                request.done.set()
         if error is not None and commits and not requests:
             logger.warning("writing the run log failed: %s", error)
 
