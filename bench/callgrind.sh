@@ -57,5 +57,7 @@ for f in "$WORK"/cg.out*; do
   case "$n" in (*[!0-9]*|"") continue ;; esac  # "." for a part with nothing counted
   if [ "$n" -gt "$TOTAL" ]; then TOTAL=$n; fi
 done
-ERRORS=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['errors'])" "$WORK/load.json")
-echo "$KIND: $((TOTAL / N)) instructions per request ($N requests, $T tokens, delay $D s, errors $ERRORS)"
+read -r ERRORS FRAMES < <($PY -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['errors'], round(d['chunks_per_s'] * d['elapsed_s'] / max(d['requests'], 1), 1))" "$WORK/load.json")
+# Frames per request: how many reads the server made of the upstream's chunks (a faster
+# server reads smaller pieces, and writes more frames: compare counts at the same frames).
+echo "$KIND: $((TOTAL / N)) instructions per request ($N requests, $T tokens, delay $D s, $FRAMES content frames per request, errors $ERRORS)"

@@ -190,6 +190,8 @@ async def test_reads_of_one_event_each_give_the_text_whatever_their_shape(
         _chunk("b").replace(b'"content":"b"', b'"content":"\\u00e9"'),
         _chunk(""),
         _chunk("two ") + _chunk("at once "),
+        b"".join(_chunk(w) for w in [*(w.upper() for w in words), ""]),
+        _chunk("p ") + _chunk("b").replace(b'"content":"b"', b'"content":"q","x":1') + _chunk("r "),
         _chunk("last"),
         b"data: " + msgspec.json.encode(finish) + b"\n\n",
         b"data: [DONE]\n\n",
@@ -231,7 +233,9 @@ async def test_reads_of_one_event_each_give_the_text_whatever_their_shape(
         await model.aclose()
         await runner.cleanup()
     text = "".join(i.text for i in items if isinstance(i, TextChunk))
-    assert text == "".join(words) + "cut in two " + "xé" + "two at once last"
+    assert text == "".join(words) + "cut in two " + "xé" + "two at once " + "".join(
+        w.upper() for w in words
+    ) + ("p qr last")
     final = items[-1]
     assert isinstance(final, ModelResponse) and final.content == text
     assert final.finish_reason == "stop"
