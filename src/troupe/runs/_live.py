@@ -88,6 +88,7 @@ class LiveRun:
         self.record = record
         self.team = team
         self.lease = lease
+        self._created = record.created_at
         # The whole log, event 1 first (a run taken over loads what was stored before).
         self.events: list[Event] = events or []
         # When each event happened (ms since the run was created): the run's timeline.
@@ -139,7 +140,7 @@ class LiveRun:
 
     def append(self, event: Event) -> None:
         self.events.append(event)
-        self.times.append(int((time.time() - self.record.created_at) * 1000))
+        self.times.append(int((time.time() - self._created) * 1000))
         if type(event) is UsageReported:
             self.usage += event.usage
         if self.listeners:

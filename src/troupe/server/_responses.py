@@ -236,17 +236,22 @@ class RunStreamResponse(KeepaliveStream):
         server's own ``send`` (in a copy of this response's context); False once a send has
         to wait or failed."""
         after = self.after
-        context = contextvars.copy_context()
+        encode = encoder.encode
+        in_context = contextvars.copy_context().run
 
         def sink(seq: int, event: Event) -> bool:
             try:
-                frame = encoder.encode(event)
+                frame = encode(event)
                 if type(event) is RunEnded:
                     cursor.run_end = event
                 cursor.seq = seq
                 if seq <= after:
                     return True
-                waiting = context.run(step, self._send(send, b"id: %d\n" % seq + frame))
+                self._sent_at = time.monotonic()
+                body = b"id: %d\n" % seq + frame
+                waiting = in_context(
+                    step, send({"type": "http.response.body", "body": body, "more_body": True})
+                )
             except Exception as exc:  # the view raises it, on its own task
                 cursor.error = exc
                 return False
