@@ -68,13 +68,17 @@ def test_a_read_of_many_one_line_events_splits_into_their_payloads() -> None:
     assert _by_lines(block) == events
 
 
-async def _one_block_server(block: bytes) -> tuple[web.AppRunner, str]:
-    """An upstream that answers every request with ``block``, written at once."""
+async def _upstream_writing(*parts: bytes, pause: float = 0.0) -> tuple[web.AppRunner, str]:
+    """An upstream that answers every request with ``parts``, each written at once, ``pause``
+    seconds apart (then each is a read of its own)."""
 
     async def chat(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        await response.write(block)
+        for part in parts:
+            await response.write(part)
+            if pause:
+                await anyio.sleep(pause)
         return response
 
     app = web.Application()
@@ -101,7 +105,7 @@ def _text(word: str) -> bytes:
 async def test_a_bad_chunk_inside_one_read_ends_the_answer_after_the_text_before_it(
     bad: bytes, said: str
 ) -> None:
-    runner, base_url = await _one_block_server(_text("one ") + _text("two ") + bad + _text("three"))
+    runner, base_url = await _upstream_writing(_text("one ") + _text("two ") + bad + _text("three"))
     model = OpenAIModel("m", base_url=base_url, api_key="k", max_retries=0)
     seen: list[ModelStreamItem] = []
     try:
@@ -127,7 +131,7 @@ def _chunk(text: str, **extra: object) -> bytes:
 
 async def _read(block: bytes) -> tuple[str, str]:
     """The text and finish reason a model reads from an upstream that writes ``block``."""
-    runner, base_url = await _one_block_server(block)
+    runner, base_url = await _upstream_writing(block)
     model = OpenAIModel("m", base_url=base_url, api_key="k", max_retries=0)
     try:
         items = [item async for item in model.stream(ask("go"))]
@@ -197,19 +201,7 @@ async def test_reads_of_one_event_each_give_the_text_whatever_their_shape(
         b"data: [DONE]\n\n",
     ]
 
-    async def chat(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        for part in parts:
-            await response.write(part)
-            await anyio.sleep(0.01)  # a read each
-        return response
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    runner, base_url = await _upstream_writing(*parts, pause=0.01)  # a read each
     decoded: list[bytes] = []
     real = openai_module._decode_text
 
@@ -226,7 +218,7 @@ async def test_reads_of_one_event_each_give_the_text_whatever_their_shape(
         return feed(parser, block)
 
     monkeypatch.setattr(SSEParser, "feed", feeding)
-    model = OpenAIModel("m", base_url=f"http://127.0.0.1:{runner.addresses[0][1]}/v1", api_key="k")
+    model = OpenAIModel("m", base_url=base_url, api_key="k")
     try:
         items = [item async for item in model.stream(ask("go"))]
     finally:
