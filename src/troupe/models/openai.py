@@ -295,7 +295,7 @@ class OpenAIModel:
                 cut
                 and block.startswith(head)
                 and block.endswith(tail)
-                and block.count(b"\n") == 2  # one event: no line but its own
+                and block.find(b"\n") == len(block) - 2  # one event (found early if not)
                 and parser.idle
             ):
                 try:
