@@ -129,9 +129,9 @@ def _chunk(text: str, **extra: object) -> bytes:
     return b"data: " + msgspec.json.encode(chunk) + b"\n\n"
 
 
-async def _read(block: bytes) -> tuple[str, str]:
-    """The text and finish reason a model reads from an upstream that writes ``block``."""
-    runner, base_url = await _upstream_writing(block)
+async def _read(*parts: bytes, pause: float = 0.0) -> tuple[str, str]:
+    """The text and finish reason a model reads from an upstream that writes ``parts``."""
+    runner, base_url = await _upstream_writing(*parts, pause=pause)
     model = OpenAIModel("m", base_url=base_url, api_key="k", max_retries=0)
     try:
         items = [item async for item in model.stream(ask("go"))]
@@ -201,7 +201,6 @@ async def test_reads_of_one_event_each_give_the_text_whatever_their_shape(
         b"data: [DONE]\n\n",
     ]
 
-    runner, base_url = await _upstream_writing(*parts, pause=0.01)  # a read each
     decoded: list[bytes] = []
     real = openai_module._decode_text
 
@@ -218,19 +217,11 @@ async def test_reads_of_one_event_each_give_the_text_whatever_their_shape(
         return feed(parser, block)
 
     monkeypatch.setattr(SSEParser, "feed", feeding)
-    model = OpenAIModel("m", base_url=base_url, api_key="k")
-    try:
-        items = [item async for item in model.stream(ask("go"))]
-    finally:
-        await model.aclose()
-        await runner.cleanup()
-    text = "".join(i.text for i in items if isinstance(i, TextChunk))
+    text, finish_reason = await _read(*parts, pause=0.01)  # a read each
     assert text == "".join(words) + "cut in two " + "xé" + "two at once " + "".join(
         w.upper() for w in words
     ) + ("p qr last")
-    final = items[-1]
-    assert isinstance(final, ModelResponse) and final.content == text
-    assert final.finish_reason == "stop"
+    assert finish_reason == "stop"
     # The text chunks after the first were read by their shape, not split as SSE.
     by_shape = [raw for raw in decoded if not any(raw in block for block in fed)]
     assert len(by_shape) >= len(words) - 1
