@@ -35,7 +35,7 @@ class SSEParser:
             and b"\r" not in block
         ):
             payloads = block[:-2].split(b"\n\ndata: ")
-            if block.count(b"\n") == 2 * len(payloads):
+            if b"\n" not in b"".join(payloads):  # (a copy and a memchr: counting is slower)
                 payloads[0] = payloads[0][6:]
                 return payloads
         lines = (self._tail + block).split(b"\n") if self._tail else block.split(b"\n")

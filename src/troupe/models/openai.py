@@ -22,7 +22,7 @@ __all__ = ["OpenAIModel"]
 
 import os
 from collections.abc import AsyncGenerator, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import quote
 
 import anyio
@@ -495,17 +495,22 @@ def _texts_like(template: tuple[bytes, bytes], payloads: list[bytes]) -> tuple[l
     """The texts of the leading ``payloads`` that are ``template`` around one JSON string
     (empty ones left out), and how many such payloads lead."""
     prefix, suffix = template
-    start, end = len(prefix), len(suffix)
-    texts: list[str] = []
-    count = 0
-    for payload in payloads:
-        if not (payload.startswith(prefix) and payload.endswith(suffix)):
-            break
-        try:
-            text = _decode_text(payload[start : len(payload) - end])
-        except msgspec.DecodeError:  # not one string: the whole chunk is decoded
-            break
-        count += 1
-        if text:
-            texts.append(text)
-    return texts, count
+    start, end = len(prefix), -len(suffix) or None
+    # No Python loop over the payloads but this one: each payload's text cut out (None
+    # from the first that is not like the template), then all decoded by one C loop.
+    middles = [
+        p[start:end] if p.startswith(prefix) and p.endswith(suffix) else None for p in payloads
+    ]
+    if None in middles:
+        del middles[middles.index(None) :]
+    leading = cast("list[bytes]", middles)
+    try:
+        texts = list(map(_decode_text, leading))
+    except msgspec.DecodeError:  # one is not one string: those before it lead
+        texts = []
+        for middle in leading:
+            try:
+                texts.append(_decode_text(middle))
+            except msgspec.DecodeError:
+                break
+    return list(filter(None, texts)), len(texts)
