@@ -184,16 +184,22 @@ class LiveRun:
         while self.visible <= seq and not self.over:
             await self.news()
 
-    def tap(self, sink: Sink) -> Awaitable[None] | None:
+    @property
+    def tappable(self) -> bool:
+        """Whether views may be handed its events as they are appended (``tap``): on
+        asyncio, and not a background run (its views send only what is stored)."""
+        return not self.record.background and isinstance(self._news, _Futures)
+
+    def tap(self, sink: Sink) -> asyncio.Future[None] | None:
         """Hand ``sink`` each event appended from now on, with its sequence number, as it is
         appended (on the run's task: a view that writes it at once costs no wake-up of its
-        own). Until ``sink`` returns False or the run is over: then the returned awaitable is
+        own). Until ``sink`` returns False or the run is over: then the returned future is
         done, and the view reads on from ``events`` itself. ``sink`` is quick and never
-        raises. None where views cannot be handed events: not on asyncio, or a background
-        run (its views send only what is stored, ``visible``)."""
-        if self.over or self.record.background or not isinstance(self._news, _Futures):
+        raises. None once the run is over, or where it is not ``tappable``."""
+        news = self._news
+        if self.over or self.record.background or not isinstance(news, _Futures):
             return None
-        handed_back: asyncio.Future[None] = self._news._loop.create_future()
+        handed_back: asyncio.Future[None] = news._loop.create_future()
         self._taps += ((sink, handed_back),)
         return handed_back
 

@@ -22,6 +22,7 @@ __all__ = [
     "watch_disconnect",
 ]
 
+import asyncio
 import contextvars
 import time
 from collections.abc import Awaitable
@@ -96,15 +97,9 @@ class KeepaliveStream(ASGIResponse):
         self._sent_at = time.monotonic()
         return send({"type": "http.response.body", "body": body, "more_body": more})
 
-    async def _keepalive(self, send: Send) -> None:
-        while True:
-            await anyio.sleep(self._sent_at + self.keepalive - time.monotonic())
-            if time.monotonic() - self._sent_at >= self.keepalive:
-                await self._send(send, KEEPALIVE)
-
     async def _watch(self, receive: Receive, send: Send, on_disconnect: anyio.CancelScope) -> None:
-        """``watch_disconnect`` and ``_keepalive`` in one task (one task per response): waits
-        for the client to go away, and sends the keepalive comment when it is due."""
+        """Wait for the client to go away (then cancel ``on_disconnect``), and send the
+        keepalive comment when it is due."""
         while True:
             with anyio.move_on_after(self._sent_at + self.keepalive - time.monotonic()):
                 if (await receive())["type"] == "http.disconnect":
@@ -161,23 +156,33 @@ class RunStreamResponse(KeepaliveStream):
         record = self.record
         encoder = chunk_encoder(record)
         cursor = _Cursor()
+        run = self.manager.local(record.id, record.scope)
+        if run is not None and self._direct is not None and run.tappable:
+            gone = await self._push(run, self._direct, receive, send, encoder, cursor)
+        else:
+            gone = await self._pull(receive, send, encoder, cursor)
+        if gone:
+            self._disconnected()
+            return
+        await self._send(send, self._trailer(encoder, cursor.run_end, cursor.seq), more=False)
+
+    async def _pull(
+        self, receive: Receive, send: Send, encoder: ChunkEncoder, cursor: _Cursor
+    ) -> bool:
+        """The run's log as the run manager reads it (from memory here, from the store for
+        another replica's run), a task watching the client meanwhile; True when the client
+        went away."""
+        record = self.record
         disconnected = anyio.CancelScope()
         with disconnected:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._watch, receive, send, disconnected)
-                run = self.manager.local(record.id, record.scope)
-                if run is not None:
-                    await self._live(run, send, encoder, cursor)
-                else:
-                    async for first, events in self.manager.follow(record.id, record.scope, 0):
-                        frames = self._frames(encoder, cursor, first, events)
-                        if frames:
-                            await self._send(send, frames)
+                async for first, events in self.manager.follow(record.id, record.scope, 0):
+                    frames = self._frames(encoder, cursor, first, events)
+                    if frames:
+                        await self._send(send, frames)
                 tg.cancel_scope.cancel()
-        if disconnected.cancelled_caught:
-            self._disconnected()
-            return
-        await self._send(send, self._trailer(encoder, cursor.run_end, cursor.seq), more=False)
+        return disconnected.cancelled_caught
 
     def _frames(
         self, encoder: ChunkEncoder, cursor: _Cursor, first: int, events: list[Event]
@@ -195,10 +200,19 @@ class RunStreamResponse(KeepaliveStream):
         cursor.seq = first + len(events) - 1
         return b"".join(frames)
 
-    async def _live(self, run: LiveRun, send: Send, encoder: ChunkEncoder, cursor: _Cursor) -> None:
+    async def _push(
+        self,
+        run: LiveRun,
+        direct: Send,
+        receive: Receive,
+        send: Send,
+        encoder: ChunkEncoder,
+        cursor: _Cursor,
+    ) -> bool:
         """A run of this process: its log read up to its end, then, once caught up, each
         new event's frame written by the run's own task as it is appended (``LiveRun.tap``)
-        until a send has to wait or the run is over."""
+        while this task watches the client, until a send has to wait or the run is over.
+        No task of its own: True when the client went away."""
         while True:
             visible = run.visible
             if visible > cursor.seq:
@@ -208,28 +222,38 @@ class RunStreamResponse(KeepaliveStream):
                     await self._send(send, frames)
                 continue
             if run.over:
-                return
-            direct = self._direct
-            handed_back = None
-            if direct is not None:
-                sink = self._sink(direct, encoder, cursor)
-                handed_back = run.tap(sink)
-            if handed_back is None:
-                await run.news()
+                return False
+            sink = self._sink(direct, encoder, cursor)
+            handed_back = run.tap(sink)
+            if handed_back is None:  # over meanwhile
                 continue
             try:
-                await handed_back
+                gone = await self._watch_until(handed_back, receive, send)
             except BaseException:
                 if cursor.waiting is not None:
                     cursor.waiting.close()
                 raise
             finally:
                 run.untap(sink)
+            if gone:
+                if cursor.waiting is not None:
+                    cursor.waiting.close()
+                return True
             if cursor.error is not None:
                 raise cursor.error
             if cursor.waiting is not None:
                 waiting, cursor.waiting = cursor.waiting, None
                 await waiting.finish()
+
+    async def _watch_until(
+        self, handed_back: asyncio.Future[None], receive: Receive, send: Send
+    ) -> bool:
+        """Watch the client until the run hands the stream back: True if it went away."""
+        with anyio.CancelScope() as watching:
+            handed_back.add_done_callback(lambda _: watching.cancel())
+            await self._watch(receive, send, watching)
+            return True
+        return False
 
     def _sink(self, send: Send, encoder: ChunkEncoder, cursor: _Cursor) -> Sink:
         """What the run's task calls with each new event: its frame sent at once with the
