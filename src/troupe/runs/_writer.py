@@ -8,7 +8,10 @@ never cost a write of their own: they ride along with commits, or go out
 every ``flush_seconds`` for the views on other replicas.
 
 A run's start does not wait: it lingers up to ``linger_seconds`` for company,
-so a short run's start and end usually share one transaction.
+so a short run's start and end usually share one transaction. The commit of
+the only run in progress, while nothing is being written, is written at once
+on the run's own task (with whatever else waits): no wake-up of the writer and
+back. With runs side by side, commits go through the writer, and share writes.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from __future__ import annotations
 __all__ = ["LogWriter", "RunLostError"]
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 
 import anyio
+import anyio.lowlevel
 import msgspec
 
 from troupe.errors import RunError
@@ -48,6 +52,7 @@ class _Request:
         fingerprint: str | None = None,
         end: RunEnd | None = None,
         release: bool = True,
+        waits: bool = True,
     ) -> None:
         self.run = run
         self.begin = begin
@@ -55,8 +60,9 @@ class _Request:
         self.fingerprint = fingerprint
         self.end = end
         self.release = release
-        # Set once written, for a commit that waits (a run's start: nobody waits).
-        self.done = None if begin else anyio.Event()
+        # Set once written, for a commit that waits for the writer (a run's start: nobody
+        # waits; a commit written on its own task does not wait either).
+        self.done = anyio.Event() if waits and not begin else None
         self.error: Exception | None = None
 
 
@@ -65,7 +71,7 @@ class LogWriter:
         self,
         store: ConversationStore,
         owner: str,
-        live: Callable[[], Iterable[LiveRun]],
+        live: Callable[[], Collection[LiveRun]],
         *,
         flush_seconds: float = 1.0,
         linger_seconds: float = 0.02,
@@ -79,6 +85,8 @@ class LogWriter:
         self._live = live
         self._pending: list[_Request] = []
         self._wake = anyio.Event()
+        # Held while a write is on (the writer's, or a commit's on its run's task).
+        self._writing = anyio.Lock(fast_acquire=True)
         # The writer's wait between writes, while it waits (``soon`` shortens it).
         self._sleep: anyio.CancelScope | None = None
         self._soon = False
@@ -103,12 +111,19 @@ class LogWriter:
         Raises ``RunLostError`` when the run's lease was taken over, ``StoreError`` when
         the store cannot be reached. Not cancellable: a commit always finishes.
         """
-        request = _Request(run, state=state, fingerprint=fingerprint, end=end)
+        # Nothing is being written and no other run may want to share the write.
+        idle = not self._writing.locked() and len(self._live()) <= 1
+        request = _Request(run, state=state, fingerprint=fingerprint, end=end, waits=not idle)
         self._pending.append(request)
-        self._wake.set()
-        assert request.done is not None
         with anyio.CancelScope(shield=True):
-            await request.done.wait()
+            if idle:  # this task writes it (with what else waits), then lets others run
+                await self.write()
+                self._rested()
+                await anyio.lowlevel.checkpoint()
+            else:  # the next write takes it
+                self._wake.set()
+                assert request.done is not None
+                await request.done.wait()
         if request.error is not None:
             raise request.error
 
@@ -129,6 +144,13 @@ class LogWriter:
             if sleep.deadline > deadline:
                 sleep.deadline = deadline
 
+    def _rested(self) -> None:
+        """After a write on a run's task: the writer's wait, cut short for what that write
+        took, is as long as what is left to write asks."""
+        sleep = self._sleep
+        if sleep is not None and not self._pending:
+            sleep.deadline = anyio.current_time() + self._period()
+
     async def serve(self) -> None:
         """Write until cancelled; what is pending then is written first."""
         try:
@@ -137,6 +159,8 @@ class LogWriter:
                     self._soon = False
                     await self._wake.wait()
                 self._sleep = None
+                # A commit made during the write wakes the next one.
+                self._wake = anyio.Event()
                 await self.write()
         finally:
             with anyio.CancelScope(shield=True):
@@ -154,8 +178,12 @@ class LogWriter:
         return self.flush_seconds
 
     async def write(self) -> None:
-        """Write everything pending, and every live run's unwritten events, now."""
-        self._wake = anyio.Event()
+        """Write everything pending, and every live run's unwritten events, now (after the
+        write that is on, if one is)."""
+        async with self._writing:
+            await self._write()
+
+    async def _write(self) -> None:
         requests, self._pending = self._pending, []
         batches: dict[str, list[_Request]] = {}
         for request in requests:
