@@ -178,9 +178,12 @@ async def test_a_running_runs_completion_is_409_and_a_stop_cancels_it(raw_client
         ("cancel", True, "completed"),
     ],
 )
+@pytest.mark.parametrize("direct", [True, False], ids=["server-send", "app-send"])
 async def test_the_disconnect_policy(
-    served: Any, policy: str, background: bool, status: str
+    served: Any, policy: str, background: bool, status: str, direct: bool
 ) -> None:
+    """``server-send``: the frames of a run that is not a background one are written by the
+    run's task (as under uvicorn), the response's task watching the client meanwhile."""
     gate = anyio.Event()
 
     async def gated(request: ModelRequest) -> str:
@@ -206,6 +209,8 @@ async def test_the_disconnect_policy(
             leave.set()  # the client goes away after the first frame
 
     scope = http_scope("POST", "/v1/chat/completions", [(b"content-type", b"application/json")])
+    if direct:
+        scope[DIRECT_SEND] = send
     with anyio.fail_after(5):
         await app(scope, receive, send)  # type: ignore[arg-type]
     run_id = dict(sent[0]["headers"])[b"x-run-id"].decode()
@@ -523,3 +528,38 @@ async def test_a_send_that_fails_mid_stream_leaves_the_run_to_finish(
     # The client is gone, as for a disconnect: cancelled, unless it had just finished.
     assert run["status"] in {"cancelled", "completed"}
     assert run["ended_at"] is not None
+
+
+async def test_a_stream_the_run_writes_gets_keepalives_while_the_model_is_slow(
+    served: Any,
+) -> None:
+    """Frames written by the run's task (the server's own send, as under uvicorn): while the
+    model thinks, the response's task sends the keepalive comment; then the answer."""
+
+    async def slow(request: ModelRequest) -> str:
+        await anyio.sleep(0.35)
+        return "finally"
+
+    team = RoundRobinTeam("slow", [AssistantAgent("bot", FunctionModel(slow))])
+    app = create_app(ConfigSpec(server=ServerSpec(keepalive_seconds=0.1)), teams=[team])
+    await served.app(app)
+    body = json.dumps({**ask(), "model": "slow"}).encode()
+    bodies: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        if not bodies:
+            return {"type": "http.request", "body": body, "more_body": False}
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        bodies.append(message.get("body", b""))
+
+    scope = http_scope("POST", "/v1/chat/completions", [(b"content-type", b"application/json")])
+    scope[DIRECT_SEND] = send
+    with anyio.fail_after(10):
+        await app(scope, receive, send)  # type: ignore[arg-type]
+    text = b"".join(bodies).decode()
+    assert text.count(": keepalive") >= 2
+    assert text.index(": keepalive") < text.index("finally")
+    assert text.endswith("data: [DONE]\n\n")

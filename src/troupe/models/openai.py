@@ -22,6 +22,7 @@ __all__ = ["OpenAIModel"]
 
 import os
 from collections.abc import AsyncGenerator, Mapping
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import quote
 
@@ -496,13 +497,20 @@ def _texts_like(template: tuple[bytes, bytes], payloads: list[bytes]) -> tuple[l
     (empty ones left out), and how many such payloads lead."""
     prefix, suffix = template
     start, end = len(prefix), -len(suffix) or None
-    # No Python loop over the payloads but this one: each payload's text cut out (None
-    # from the first that is not like the template), then all decoded by one C loop.
-    middles = [
-        p[start:end] if p.startswith(prefix) and p.endswith(suffix) else None for p in payloads
-    ]
-    if None in middles:
-        del middles[middles.index(None) :]
+    count = len(payloads)
+    # Most reads are chunks of text only: each payload's bytes around its text compared all
+    # at once, the texts cut out and decoded, with no Python loop over them.
+    middles: list[bytes] | list[bytes | None]
+    if b"".join(map(itemgetter(slice(None, start)), payloads)) == prefix * count and (
+        b"".join(map(itemgetter(slice(end, None)), payloads)) == suffix * count
+    ):
+        middles = list(map(itemgetter(slice(start, end)), payloads))
+    else:  # the texts of those that lead (None from the first that is not like them)
+        middles = [
+            p[start:end] if p.startswith(prefix) and p.endswith(suffix) else None for p in payloads
+        ]
+        if None in middles:
+            del middles[middles.index(None) :]
     leading = cast("list[bytes]", middles)
     try:
         texts = list(map(_decode_text, leading))

@@ -248,12 +248,27 @@ class RunStreamResponse(KeepaliveStream):
     async def _watch_until(
         self, handed_back: asyncio.Future[None], receive: Receive, send: Send
     ) -> bool:
-        """Watch the client until the run hands the stream back: True if it went away."""
-        with anyio.CancelScope() as watching:
-            handed_back.add_done_callback(lambda _: watching.cancel())
-            await self._watch(receive, send, watching)
-            return True
+        """Watch the client until the run hands the stream back (True if the client went
+        away), sending the keepalive comment when it is due: one cancel scope at a time, its
+        deadline the next keepalive, cancelled by the hand-back."""
+        watching = self._keepalive_scope()
+        handed_back.add_done_callback(lambda _: watching.cancel())
+        while not handed_back.done():
+            with watching:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                return True
+            if handed_back.done():
+                break
+            if time.monotonic() - self._sent_at >= self.keepalive:
+                await self._send(send, KEEPALIVE)
+            watching = self._keepalive_scope()
         return False
+
+    def _keepalive_scope(self) -> anyio.CancelScope:
+        """A cancel scope whose deadline is when the keepalive comment is next due."""
+        due = self._sent_at + self.keepalive - time.monotonic()
+        return anyio.CancelScope(deadline=anyio.current_time() + due)
 
     def _sink(self, send: Send, encoder: ChunkEncoder, cursor: _Cursor) -> Sink:
         """What the run's task calls with each new event: its frame sent at once with the
