@@ -196,9 +196,10 @@ class LiveRun:
         own). Until ``sink`` returns False or the run is over: then the returned future is
         done, and the view reads on from ``events`` itself. ``sink`` is quick and never
         raises. None once the run is over, or where it is not ``tappable``."""
-        news = self._news
-        if self.over or self.record.background or not isinstance(news, _Futures):
+        if self.over or not self.tappable:
             return None
+        news = self._news
+        assert isinstance(news, _Futures)  # tappable
         handed_back: asyncio.Future[None] = news._loop.create_future()
         self._taps += ((sink, handed_back),)
         return handed_back
