@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -51,6 +52,22 @@ def ask(stream: bool = True, **extra: Any) -> dict[str, Any]:
         "stream": stream,
         **extra,
     }
+
+
+def staying_client(request: dict[str, Any]) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """An ASGI ``receive`` of a client that sends ``request`` and then stays connected."""
+    body = json.dumps(request).encode()
+    received = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if not received:
+            received = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    return receive
 
 
 async def test_a_finished_run_replays_the_same_frames_from_any_event(raw_client: Any) -> None:
@@ -445,16 +462,7 @@ async def test_a_client_that_reads_slowly_holds_nothing_and_gets_every_frame(
     bodies: list[bytes] = []
     run_id = ""
     over_while_stuck: list[bool] = []
-    body = json.dumps(ask()).encode()
-    received = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await anyio.sleep_forever()
-        raise AssertionError
+    receive = staying_client(ask())
 
     async def send(message: dict[str, Any]) -> None:
         nonlocal run_id
@@ -497,15 +505,9 @@ async def test_a_send_that_fails_mid_stream_leaves_the_run_to_finish(
     app = app_for(chatty())
     await served.app(app)
     plugin = app.plugins.get(TroupePlugin)
-    body = json.dumps(ask()).encode()
+    receive = staying_client(ask())
     sent = 0
     run_id = ""
-
-    async def receive() -> dict[str, Any]:
-        if not sent:
-            return {"type": "http.request", "body": body, "more_body": False}
-        await anyio.sleep_forever()
-        raise AssertionError
 
     async def send(message: dict[str, Any]) -> None:
         nonlocal sent, run_id
@@ -543,14 +545,8 @@ async def test_a_stream_the_run_writes_gets_keepalives_while_the_model_is_slow(
     team = RoundRobinTeam("slow", [AssistantAgent("bot", FunctionModel(slow))])
     app = create_app(ConfigSpec(server=ServerSpec(keepalive_seconds=0.1)), teams=[team])
     await served.app(app)
-    body = json.dumps({**ask(), "model": "slow"}).encode()
+    receive = staying_client({**ask(), "model": "slow"})
     bodies: list[bytes] = []
-
-    async def receive() -> dict[str, Any]:
-        if not bodies:
-            return {"type": "http.request", "body": body, "more_body": False}
-        await anyio.sleep_forever()
-        raise AssertionError
 
     async def send(message: dict[str, Any]) -> None:
         bodies.append(message.get("body", b""))
