@@ -97,11 +97,16 @@ class KeepaliveStream(ASGIResponse):
         self._sent_at = time.monotonic()
         return send({"type": "http.response.body", "body": body, "more_body": more})
 
+    def _keepalive_scope(self) -> anyio.CancelScope:
+        """A cancel scope whose deadline is when the keepalive comment is next due."""
+        due = self._sent_at + self.keepalive - time.monotonic()
+        return anyio.CancelScope(deadline=anyio.current_time() + due)
+
     async def _watch(self, receive: Receive, send: Send, on_disconnect: anyio.CancelScope) -> None:
         """Wait for the client to go away (then cancel ``on_disconnect``), and send the
         keepalive comment when it is due."""
         while True:
-            with anyio.move_on_after(self._sent_at + self.keepalive - time.monotonic()):
+            with self._keepalive_scope():
                 if (await receive())["type"] == "http.disconnect":
                     on_disconnect.cancel()
                     return
@@ -264,11 +269,6 @@ class RunStreamResponse(KeepaliveStream):
                 await self._send(send, KEEPALIVE)
             watching = self._keepalive_scope()
         return False
-
-    def _keepalive_scope(self) -> anyio.CancelScope:
-        """A cancel scope whose deadline is when the keepalive comment is next due."""
-        due = self._sent_at + self.keepalive - time.monotonic()
-        return anyio.CancelScope(deadline=anyio.current_time() + due)
 
     def _sink(self, send: Send, encoder: ChunkEncoder, cursor: _Cursor) -> Sink:
         """What the run's task calls with each new event: its frame sent at once with the
