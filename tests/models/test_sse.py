@@ -36,36 +36,70 @@ STREAMS = [
 ]
 
 
-def _by_lines(stream: bytes) -> list[bytes]:
-    """The payloads read one byte at a time (the line-by-line path only)."""
+def _spec(stream: bytes) -> list[bytes]:
+    """The payloads by the rules of server-sent events (lines end with LF or CRLF; a blank
+    line ends an event; a ``data`` field's value loses one leading space; an event of
+    several ``data`` lines is joined with newlines; the unterminated last event counts)."""
+    out: list[bytes] = []
+    data: list[bytes] = []
+    for line in (stream + b"\n\n").split(b"\n")[:-1]:
+        line = line.removesuffix(b"\r")
+        if not line:
+            if data:
+                out.append(b"\n".join(data))
+                data = []
+        elif line.startswith(b"data:"):
+            value = line[5:]
+            data.append(value.removeprefix(b" "))
+    return out
+
+
+def _feed(stream: bytes, points: list[int]) -> list[bytes]:
+    """The payloads of ``stream`` read in pieces cut at ``points``."""
     parser = SSEParser()
     out: list[bytes] = []
-    for i in range(len(stream)):
-        out += parser.feed(stream[i : i + 1])
+    for start, stop in zip([0, *points], [*points, len(stream)], strict=True):
+        out += parser.feed(stream[start:stop])
     return out + parser.end()
 
 
 @pytest.mark.parametrize("stream", STREAMS)
 def test_any_cut_of_a_stream_gives_the_same_payloads(stream: bytes) -> None:
-    expected = _by_lines(stream)
+    expected = _spec(stream)
     assert expected  # each stream has events
     cuts = random.Random(7)
     for _ in range(200):
         points = sorted(cuts.sample(range(1, len(stream)), k=min(3, len(stream) - 1)))
-        parser = SSEParser()
-        out: list[bytes] = []
-        for start, stop in zip([0, *points], [*points, len(stream)], strict=True):
-            out += parser.feed(stream[start:stop])
-        assert out + parser.end() == expected
-    whole = SSEParser()
-    assert whole.feed(stream) + whole.end() == expected
+        assert _feed(stream, points) == expected
+    assert _feed(stream, []) == expected
+    assert _feed(stream, list(range(1, len(stream)))) == expected  # a byte at a time
 
 
 def test_a_read_of_many_one_line_events_splits_into_their_payloads() -> None:
     events = [b'{"choices":[{"delta":{"content":"w%d "}}]}' % i for i in range(50)]
     block = b"".join(b"data: " + event + b"\n\n" for event in events)
     assert SSEParser().feed(block) == events
-    assert _by_lines(block) == events
+    assert _spec(block) == events
+
+
+def test_reads_that_cut_one_line_events_are_split_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read that ends inside an event (most do, for a fast upstream): the event's rest
+    is joined to the next read, which is still split at once, not line by line."""
+    events = [b'{"choices":[{"delta":{"content":"w%d "}}]}' % i for i in range(50)]
+    stream = b"".join(b"data: " + event + b"\n\n" for event in events)
+    by_lines: list[bytes] = []
+    lines = SSEParser._lines
+
+    def counting(parser: SSEParser, block: bytes) -> list[bytes]:
+        by_lines.append(block)
+        return lines(parser, block)
+
+    monkeypatch.setattr(SSEParser, "_lines", counting)
+    cuts = random.Random(3)
+    for _ in range(50):
+        points = sorted(cuts.sample(range(1, len(stream)), k=4))
+        assert _feed(stream, points) == events
+    assert by_lines == []
 
 
 async def _upstream_writing(*parts: bytes, pause: float = 0.0) -> tuple[web.AppRunner, str]:
@@ -175,6 +209,32 @@ async def test_text_chunks_read_by_their_shape_give_the_text_a_full_decode_gives
     assert sum(by_shape) == len(words) * 3 - 1  # all but the first, which taught the shape
     assert text == "".join(words * 3) + "x" + "é"
     assert finish_reason == "length"
+
+
+@pytest.mark.anyio
+async def test_a_last_read_of_text_then_the_finish_and_usage_reads_the_text_by_its_shape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fast upstream's last read: text chunks, then the finish reason and the usage. The
+    text chunks are read by their shape; the last two are decoded whole."""
+    words = [f"w{i} " for i in range(40)]
+    finish = {"model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    usage = {"model": "m", "choices": [], "usage": {"prompt_tokens": 2, "completion_tokens": 40}}
+    block = b"".join(_chunk(w) for w in words)
+    block += b"".join(b"data: " + msgspec.json.encode(c) + b"\n\n" for c in (finish, usage))
+    counts: list[tuple[int, int]] = []
+
+    def texts_like(template: tuple[bytes, bytes], payloads: list[bytes]) -> tuple[list[str], int]:
+        texts, count = real(template, payloads)
+        counts.append((count, len(payloads)))
+        return texts, count
+
+    real = openai_module._texts_like
+    monkeypatch.setattr(openai_module, "_texts_like", texts_like)
+    text, finish_reason = await _read(block + b"data: [DONE]\n\n")
+    assert counts == [(len(words) - 1, len(words) + 1)]  # the first chunk taught the shape
+    assert text == "".join(words)
+    assert finish_reason == "stop"
 
 
 @pytest.mark.anyio

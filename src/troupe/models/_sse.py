@@ -24,21 +24,27 @@ class SSEParser:
         return not self._tail and not self._data
 
     def feed(self, block: bytes) -> list[bytes]:
-        # The usual block: whole events of one ``data: `` line each (OpenAI's stream, however
-        # many chunks one read brought), split without a loop over its lines. Split at each
-        # event's start, such a block holds no newline but the two that end each event.
-        if (
-            block.startswith(b"data: ")
-            and block.endswith(b"\n\n")
-            and not self._tail
-            and not self._data
-            and b"\r" not in block
-        ):
-            payloads = block[:-2].split(b"\n\ndata: ")
-            if b"\n" not in b"".join(payloads):  # (a copy and a memchr: counting is slower)
-                payloads[0] = payloads[0][6:]
-                return payloads
-        lines = (self._tail + block).split(b"\n") if self._tail else block.split(b"\n")
+        # The usual read: whole events of one ``data: `` line each (OpenAI's stream, however
+        # many chunks one read brought), maybe after the rest of an event the last read cut
+        # and before the start of one it cuts: split without a loop over its lines. Split
+        # at each event's start, such events hold no newline but the two that end each.
+        pending = self._tail + block if self._tail else block
+        if not self._data and pending.startswith(b"data: ") and b"\r" not in pending:
+            end = pending.rfind(b"\n\n")
+            if end >= 0:
+                payloads = pending[:end].split(b"\n\ndata: ")
+                if b"\n" not in b"".join(payloads):  # (a copy and a memchr: counting is slower)
+                    payloads[0] = payloads[0][6:]
+                    self._tail = pending[end + 2 :]
+                    return payloads
+            elif pending.find(b"\n") in (-1, len(pending) - 1):  # one event's line so far
+                self._tail = pending
+                return []
+        return self._lines(pending)
+
+    def _lines(self, pending: bytes) -> list[bytes]:
+        """Any other read (after the unread rest of the last one), line by line."""
+        lines = pending.split(b"\n")
         self._tail = lines.pop()
         events: list[bytes] = []
         for line in lines:

@@ -497,14 +497,23 @@ def _texts_like(template: tuple[bytes, bytes], payloads: list[bytes]) -> tuple[l
     (empty ones left out), and how many such payloads lead."""
     prefix, suffix = template
     start, end = len(prefix), -len(suffix) or None
+    # Most reads are chunks of text only; a stream's last read may end with its last chunks
+    # (finish reason, usage), set apart first. The others' bytes around their texts are
+    # compared all at once, the texts cut out and decoded, with no Python loop over them.
     count = len(payloads)
-    # Most reads are chunks of text only: each payload's bytes around its text compared all
-    # at once, the texts cut out and decoded, with no Python loop over them.
+    while count and len(payloads) - count < 2:
+        last = payloads[count - 1]
+        if last.startswith(prefix) and last.endswith(suffix):
+            break
+        count -= 1
+    first = payloads[:count] if count < len(payloads) else payloads
     middles: list[bytes] | list[bytes | None]
-    if b"".join(map(itemgetter(slice(None, start)), payloads)) == prefix * count and (
-        b"".join(map(itemgetter(slice(end, None)), payloads)) == suffix * count
-    ):
-        middles = list(map(itemgetter(slice(start, end)), payloads))
+    if (
+        count
+        and b"".join(map(itemgetter(slice(None, start)), first)) == prefix * count
+        and b"".join(map(itemgetter(slice(end, None)), first)) == suffix * count
+    ):  # these lead (the one after them, if any, is not like them)
+        middles = list(map(itemgetter(slice(start, end)), first))
     else:  # the texts of those that lead (None from the first that is not like them)
         middles = [
             p[start:end] if p.startswith(prefix) and p.endswith(suffix) else None for p in payloads
