@@ -30,13 +30,20 @@ from troupe.events import (
     RunEnded,
     RunFailed,
     RunResumed,
+    RunStarted,
     SpeakerSelected,
     TextDelta,
     ToolCalled,
     ToolResultReturned,
+    UsageReported,
 )
 
 _RESULT_PREVIEW = 500
+# The events that may change what ``content`` carries (the others write only to
+# ``reasoning_content``, or nothing).
+_TO_CONTENT = frozenset(
+    {TextDelta, AgentStarted, AgentFinished, RunResumed, RunEnded, RunFailed, InputRequested}
+)
 
 
 class Rendered(NamedTuple):
@@ -226,48 +233,51 @@ class Renderer:
         return False
 
     def _render(self, event: Event) -> Rendered:
-        if isinstance(event, TextDelta):
-            return self._text(event)
-        if isinstance(event, ReasoningDelta):
-            out = self._reasoning.write(event.message_id, event.text) if event.text else ""
-            shown = out == event.text
-            tag = msgspec.structs.replace(event, text="") if shown else event
-            return Rendered(None, out or None, tag, None)
-        if isinstance(event, AgentStarted):
-            self.open[event.message_id] = _Open(
-                event.agent,
-                self.answers(event.agent),
-                TextDelta(agent=event.agent, message_id=event.message_id),
-            )
-            self._latest[event.agent] = event.message_id
-            return Rendered(None, None, event, f"{event.agent} is working")
-        if isinstance(event, AgentFinished):
-            self._close(event.message_id)
-            content = self._content.finish(event.message_id)
-            reasoning = self._reasoning.finish(event.message_id)
-            return Rendered(content or None, reasoning or None, event, None)
-        if isinstance(event, RunResumed):
-            abandoned = list(self.open)
-            self.open.clear()
-            self._latest.clear()
-            content = self._content.abandon(abandoned)
-            reasoning = self._reasoning.abandon(abandoned)
-            return Rendered(content or None, reasoning or None, event, None)
-        if isinstance(event, RunEnded | RunFailed):
-            self.open.clear()
-            self._latest.clear()
-            content, reasoning = self._content.flush(), self._reasoning.flush()
-            return Rendered(content or None, reasoning or None, event, None)
-        if isinstance(event, InputRequested):
-            if self.answer.rstrip().endswith(event.prompt.strip()):
-                # A handoff to the user: the question is the agent's own last words.
-                return Rendered(None, None, event, "waiting for your answer")
-            return Rendered(
-                self._content.write(None, event.prompt) or None,
-                None,
-                event,
-                "waiting for your answer",
-            )
+        match event:
+            case TextDelta():
+                return self._text(event)
+            case RunStarted() | UsageReported():  # nothing to read, no status
+                return Rendered(None, None, event, None)
+            case AgentStarted():
+                self.open[event.message_id] = _Open(
+                    event.agent,
+                    self.answers(event.agent),
+                    TextDelta(agent=event.agent, message_id=event.message_id),
+                )
+                self._latest[event.agent] = event.message_id
+                return Rendered(None, None, event, f"{event.agent} is working")
+            case AgentFinished():
+                self._close(event.message_id)
+                content = self._content.finish(event.message_id)
+                reasoning = self._reasoning.finish(event.message_id)
+                return Rendered(content or None, reasoning or None, event, None)
+            case ReasoningDelta():
+                out = self._reasoning.write(event.message_id, event.text) if event.text else ""
+                shown = out == event.text
+                tag = msgspec.structs.replace(event, text="") if shown else event
+                return Rendered(None, out or None, tag, None)
+            case RunEnded() | RunFailed():
+                self.open.clear()
+                self._latest.clear()
+                content, reasoning = self._content.flush(), self._reasoning.flush()
+                return Rendered(content or None, reasoning or None, event, None)
+            case RunResumed():
+                abandoned = list(self.open)
+                self.open.clear()
+                self._latest.clear()
+                content = self._content.abandon(abandoned)
+                reasoning = self._reasoning.abandon(abandoned)
+                return Rendered(content or None, reasoning or None, event, None)
+            case InputRequested():
+                if self.answer.rstrip().endswith(event.prompt.strip()):
+                    # A handoff to the user: the question is the agent's own last words.
+                    return Rendered(None, None, event, "waiting for your answer")
+                return Rendered(
+                    self._content.write(None, event.prompt) or None,
+                    None,
+                    event,
+                    "waiting for your answer",
+                )
         readable, status = _readable(event)
         if readable is None:
             return Rendered(None, None, event, status)
@@ -311,10 +321,13 @@ def answer_text(
     renderer = Renderer(answer_agents, speaker_lines)
     render = renderer.render
     # A message's consecutive deltas are rendered as one: the renderer writes the same
-    # text for them (its speaker line and gap come before a message's first text).
+    # text for them (its speaker line and gap come before a message's first text). Events
+    # that write only to ``reasoning_content`` are left out: they change nothing here.
     head: TextDelta | None = None
     pieces: list[str] = []
     for event in events:
+        if type(event) not in _TO_CONTENT:
+            continue
         if type(event) is TextDelta:
             if head is not None and event.message_id == head.message_id:
                 pieces.append(event.text)
