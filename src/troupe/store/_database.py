@@ -157,8 +157,7 @@ class SQLiteDatabase:
 
         def connect() -> Connection:
             conn = self.engine.connect()
-            driver = conn.connection.driver_connection
-            assert isinstance(driver, sqlite3.Connection)
+            driver = cast(sqlite3.Connection, conn.connection.dbapi_connection)
             driver.execute("PRAGMA busy_timeout=0").close()
             driver.execute("PRAGMA wal_autocheckpoint=0").close()
             return conn
@@ -268,8 +267,7 @@ def _transaction(conn: Connection, work: Callable[[Connection], T], begin: str) 
     """``work`` in a transaction the driver begins and ends (SQLAlchemy's own would cost
     about 20 µs more). SQLAlchemy's transaction, begun when ``work`` executes through it,
     is then only a name for this one (see ``_sqlite_begin``)."""
-    driver = conn.connection.driver_connection
-    assert isinstance(driver, sqlite3.Connection)
+    driver = cast(sqlite3.Connection, conn.connection.dbapi_connection)
     driver.execute(begin).close()
     try:
         result = work(conn)
@@ -302,8 +300,7 @@ def _busy(err: Exception) -> bool:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    driver = connection.connection.driver_connection
-    assert isinstance(driver, sqlite3.Connection)
+    driver = cast(sqlite3.Connection, connection.connection.dbapi_connection)
     if not driver.in_transaction:  # else inside ``_transaction``
         driver.execute("BEGIN IMMEDIATE").close()
 

@@ -117,15 +117,16 @@ class SQLiteStatement(Statement):
         return found
 
     def _cursor(self, conn: Connection, params: Params | Sequence[Params]) -> sqlite3.Cursor:
-        driver = cast(sqlite3.Connection, conn.connection.driver_connection)
+        driver = cast(sqlite3.Connection, conn.connection.dbapi_connection)
         now = time.time()
-        if isinstance(params, Mapping):
+        if type(params) is dict:  # (the store's values are dicts: no ABC's isinstance)
             keys = tuple(params)
             sql, own = self._sql.get(keys) or self._compile(keys)
             return driver.execute(sql, {**own, **params, NOW: now})
-        keys = tuple(params[0])
+        many = [params] if isinstance(params, Mapping) else params
+        keys = tuple(many[0])
         sql, own = self._sql.get(keys) or self._compile(keys)
-        return driver.executemany(sql, [{**own, **p, NOW: now} for p in params])
+        return driver.executemany(sql, [{**own, **p, NOW: now} for p in many])
 
     def run(self, conn: Connection, params: Params | Sequence[Params]) -> int:
         cursor = self._cursor(conn, params)
