@@ -215,6 +215,7 @@ class TroupePlugin(InitPluginProtocol):
             dependencies=dependencies,
             exception_handlers=exception_handlers,
             request_max_body_size=self.server.max_body_bytes,
+            opt={"troupe": self},  # the chat route's parts (see ``chat_completions``)
         )
         app_config.route_handlers.append(router)
         # What anyone may read (A2A agent cards say how to authenticate): no key asked.
