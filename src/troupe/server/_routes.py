@@ -5,12 +5,14 @@ from __future__ import annotations
 __all__ = ["Settings", "route_handlers"]
 
 import time
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import anyio.lowlevel
 import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import InternalServerException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
 
@@ -68,6 +70,32 @@ def get_model(
     return _model(service.team(model_id))
 
 
+async def _body(request: Request[Any, Any, Any], limit: int) -> bytes:
+    """The request's body read from the ASGI messages as they come (``Request.body()`` parses
+    every header first, for the content length); 413 past ``limit`` bytes, as Litestar's."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise InternalServerException("client disconnected prematurely")
+        if chunk := cast(bytes, message.get("body", b"")):
+            size += len(chunk)
+            if size > limit:
+                raise RequestEntityTooLarge
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _header(request: Request[Any, Any, Any], name: bytes) -> str | None:
+    """The first value of header ``name`` (lowercase), without parsing the others."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 @post("/chat/completions", status_code=200)
 async def chat_completions(request: Request[Any, Any, Any]) -> ASGIResponse:
     # The plugin's parts from its router's ``opt``, not by dependency injection: on the
@@ -77,8 +105,8 @@ async def chat_completions(request: Request[Any, Any, Any]) -> ASGIResponse:
     service: ChatService = plugin.service
     api_keys: ApiKeys = plugin.api_keys
     settings: Settings = plugin.settings
-    body = decode_request(await request.body())
-    header = request.headers.get("x-conversation-id")
+    body = decode_request(await _body(request, plugin.server.max_body_bytes))
+    header = _header(request, b"x-conversation-id")
     if header is not None:  # present, it must be an id (an empty one is a mistake)
         check_conversation_id(header, param="X-Conversation-Id")
     start = await service.run_start(
