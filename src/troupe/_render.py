@@ -324,22 +324,21 @@ def answer_text(
     # text for them (its speaker line and gap come before a message's first text). Events
     # that write only to ``reasoning_content`` are left out: they change nothing here.
     head: TextDelta | None = None
+    current: str | None = None  # the head's message
     pieces: list[str] = []
     for event in events:
-        if type(event) not in _TO_CONTENT:
-            continue
         if type(event) is TextDelta:
-            if head is not None and event.message_id == head.message_id:
+            if event.message_id == current:
                 pieces.append(event.text)
                 continue
             if head is not None:
                 render(msgspec.structs.replace(head, text="".join(pieces)))
-            head, pieces = event, [event.text]
-            continue
-        if head is not None:
-            render(msgspec.structs.replace(head, text="".join(pieces)))
-            head = None
-        render(event)
+            head, current, pieces = event, event.message_id, [event.text]
+        elif type(event) in _TO_CONTENT:
+            if head is not None:
+                render(msgspec.structs.replace(head, text="".join(pieces)))
+                head = current = None
+            render(event)
     if head is not None:
         render(msgspec.structs.replace(head, text="".join(pieces)))
     return renderer.answer
