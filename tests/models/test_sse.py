@@ -82,19 +82,26 @@ def test_a_read_of_many_one_line_events_splits_into_their_payloads() -> None:
     assert _spec(block) == events
 
 
+def _given(monkeypatch: pytest.MonkeyPatch, method: str) -> list[bytes]:
+    """The blocks ``SSEParser.<method>`` is given from now on (it still does its work)."""
+    given: list[bytes] = []
+    real = getattr(SSEParser, method)
+
+    def recording(parser: SSEParser, block: bytes) -> list[bytes]:
+        given.append(block)
+        result: list[bytes] = real(parser, block)
+        return result
+
+    monkeypatch.setattr(SSEParser, method, recording)
+    return given
+
+
 def test_reads_that_cut_one_line_events_are_split_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """A read that ends inside an event (most do, for a fast upstream): the event's rest
     is joined to the next read, which is still split at once, not line by line."""
     events = [b'{"choices":[{"delta":{"content":"w%d "}}]}' % i for i in range(50)]
     stream = b"".join(b"data: " + event + b"\n\n" for event in events)
-    by_lines: list[bytes] = []
-    lines = SSEParser._lines
-
-    def counting(parser: SSEParser, block: bytes) -> list[bytes]:
-        by_lines.append(block)
-        return lines(parser, block)
-
-    monkeypatch.setattr(SSEParser, "_lines", counting)
+    by_lines = _given(monkeypatch, "_lines")
     cuts = random.Random(3)
     for _ in range(50):
         points = sorted(cuts.sample(range(1, len(stream)), k=4))
@@ -269,14 +276,7 @@ async def test_reads_of_one_event_each_give_the_text_whatever_their_shape(
         return real(raw)
 
     monkeypatch.setattr(openai_module, "_decode_text", decode_text)
-    fed: list[bytes] = []
-    feed = SSEParser.feed
-
-    def feeding(parser: SSEParser, block: bytes) -> list[bytes]:
-        fed.append(block)
-        return feed(parser, block)
-
-    monkeypatch.setattr(SSEParser, "feed", feeding)
+    fed = _given(monkeypatch, "feed")
     text, finish_reason = await _read(*parts, pause=0.01)  # a read each
     assert text == "".join(words) + "cut in two " + "xé" + "two at once " + "".join(
         w.upper() for w in words
