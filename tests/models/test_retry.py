@@ -111,6 +111,38 @@ async def test_never_retries_once_output_has_been_yielded() -> None:
     assert flaky.calls == 1
 
 
+async def test_a_retried_call_that_fails_mid_stream_says_how_many_attempts_it_took() -> None:
+    flaky = Flaky("transient", "mid", "fine")
+    seen: list[ModelStreamItem] = []
+
+    with pytest.raises(UpstreamError, match=r"said mid \(gave up after 2 attempts\)$"):
+        async for item in RetryingModel(flaky, FAST_RETRIES).stream(ask()):
+            seen.append(item)
+
+    assert seen == [TextChunk("partial ")]
+    assert flaky.calls == 2
+
+
+async def test_a_stream_left_mid_way_closes_its_attempt() -> None:
+    closed: list[bool] = []
+
+    class Endless:
+        provider, model_name = "endless", "endless-1"
+        capabilities = ModelCapabilities(vision=False)
+
+        async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelStreamItem, None]:
+            try:
+                while True:
+                    yield TextChunk("more ")
+            finally:
+                closed.append(True)
+
+    stream = RetryingModel(Endless(), FAST_RETRIES).stream(ask())
+    assert [await stream.__anext__() for _ in range(3)] == [TextChunk("more ")] * 3
+    await stream.aclose()
+    assert closed == [True]
+
+
 async def test_never_retries_a_final_error() -> None:
     flaky = Flaky("fatal", "fine")
 
