@@ -119,14 +119,14 @@ class SQLiteStatement(Statement):
     def _cursor(self, conn: Connection, params: Params | Sequence[Params]) -> sqlite3.Cursor:
         driver = cast(sqlite3.Connection, conn.connection.dbapi_connection)
         now = time.time()
-        if type(params) is dict:  # (the store's values are dicts: no ABC's isinstance)
+        # (The store's values are dicts: asked first, they skip the ABC's isinstance.)
+        if type(params) is dict or isinstance(params, Mapping):
             keys = tuple(params)
             sql, own = self._sql.get(keys) or self._compile(keys)
             return driver.execute(sql, {**own, **params, NOW: now})
-        many = [params] if isinstance(params, Mapping) else params
-        keys = tuple(many[0])
+        keys = tuple(params[0])
         sql, own = self._sql.get(keys) or self._compile(keys)
-        return driver.executemany(sql, [{**own, **p, NOW: now} for p in many])
+        return driver.executemany(sql, [{**own, **p, NOW: now} for p in params])
 
     def run(self, conn: Connection, params: Params | Sequence[Params]) -> int:
         cursor = self._cursor(conn, params)
