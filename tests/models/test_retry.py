@@ -99,28 +99,26 @@ async def test_gives_up_after_max_retries_with_the_last_error(
     ]
 
 
-async def test_never_retries_once_output_has_been_yielded() -> None:
-    flaky = Flaky("mid", "fine")
+@pytest.mark.parametrize(
+    ("outcomes", "said", "calls"),
+    [
+        (("mid", "fine"), r"said mid$", 1),
+        # retried before its output: the error says how many attempts it took
+        (("transient", "mid", "fine"), r"said mid \(gave up after 2 attempts\)$", 2),
+    ],
+)
+async def test_never_retries_once_output_has_been_yielded(
+    outcomes: tuple[str, ...], said: str, calls: int
+) -> None:
+    flaky = Flaky(*outcomes)
     seen: list[ModelStreamItem] = []
 
-    with pytest.raises(UpstreamError, match=r"said mid$"):
+    with pytest.raises(UpstreamError, match=said):
         async for item in RetryingModel(flaky, FAST_RETRIES).stream(ask()):
             seen.append(item)
 
     assert seen == [TextChunk("partial ")]
-    assert flaky.calls == 1
-
-
-async def test_a_retried_call_that_fails_mid_stream_says_how_many_attempts_it_took() -> None:
-    flaky = Flaky("transient", "mid", "fine")
-    seen: list[ModelStreamItem] = []
-
-    with pytest.raises(UpstreamError, match=r"said mid \(gave up after 2 attempts\)$"):
-        async for item in RetryingModel(flaky, FAST_RETRIES).stream(ask()):
-            seen.append(item)
-
-    assert seen == [TextChunk("partial ")]
-    assert flaky.calls == 2
+    assert flaky.calls == calls
 
 
 async def test_a_stream_left_mid_way_closes_its_attempt() -> None:
