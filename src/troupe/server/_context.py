@@ -6,7 +6,7 @@ so one id follows the request through the gateway's logs and troupe's.
 
 from __future__ import annotations
 
-__all__ = ["REQUEST_ID_HEADER", "request_context"]
+__all__ = ["REQUEST_ID_HEADER", "raw_header", "request_context"]
 
 import re
 from collections.abc import Awaitable
@@ -21,11 +21,18 @@ REQUEST_ID_HEADER = "x-request-id"
 _VALID = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
 
 
-def _incoming(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
-            return value.decode() if _VALID.fullmatch(value) else None
+def raw_header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of header ``name`` (lowercase), without parsing the others (Litestar's
+    ``Headers`` decodes them all)."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value
     return None
+
+
+def _incoming(scope: Scope) -> str | None:
+    value = raw_header(scope, b"x-request-id")
+    return value.decode() if value is not None and _VALID.fullmatch(value) else None
 
 
 def request_context(app: ASGIApp) -> ASGIApp:

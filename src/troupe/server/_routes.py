@@ -19,6 +19,7 @@ from litestar.response.base import ASGIResponse
 from troupe import logs
 from troupe.errors import ModelNotFoundError
 from troupe.server._auth import ApiKeys
+from troupe.server._context import raw_header
 from troupe.server._responses import RunCompletionResponse, RunStreamResponse
 from troupe.server._schemas import decode_request
 from troupe.server._service import ChatService, check_conversation_id
@@ -70,9 +71,10 @@ def get_model(
     return _model(service.team(model_id))
 
 
-async def _body(request: Request[Any, Any, Any], limit: int) -> bytes:
+async def _body(request: Request[Any, Any, Any]) -> bytes:
     """The request's body read from the ASGI messages as they come (``Request.body()`` parses
-    every header first, for the content length); 413 past ``limit`` bytes, as Litestar's."""
+    every header first, for the content length); 413 past the route's limit, as Litestar's."""
+    limit = request.route_handler.resolve_request_max_body_size()
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -81,19 +83,11 @@ async def _body(request: Request[Any, Any, Any], limit: int) -> bytes:
             raise InternalServerException("client disconnected prematurely")
         if chunk := cast(bytes, message.get("body", b"")):
             size += len(chunk)
-            if size > limit:
+            if limit is not None and size > limit:
                 raise RequestEntityTooLarge
             chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _header(request: Request[Any, Any, Any], name: bytes) -> str | None:
-    """The first value of header ``name`` (lowercase), without parsing the others."""
-    for key, value in request.scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
 
 
 @post("/chat/completions", status_code=200)
@@ -105,8 +99,9 @@ async def chat_completions(request: Request[Any, Any, Any]) -> ASGIResponse:
     service: ChatService = plugin.service
     api_keys: ApiKeys = plugin.api_keys
     settings: Settings = plugin.settings
-    body = decode_request(await _body(request, plugin.server.max_body_bytes))
-    header = _header(request, b"x-conversation-id")
+    body = decode_request(await _body(request))
+    raw = raw_header(request.scope, b"x-conversation-id")
+    header = raw.decode("latin-1") if raw is not None else None
     if header is not None:  # present, it must be an id (an empty one is a mistake)
         check_conversation_id(header, param="X-Conversation-Id")
     start = await service.run_start(
