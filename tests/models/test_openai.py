@@ -457,6 +457,28 @@ async def test_maps_a_stalled_stream_to_a_timeout_error(
     assert "".join(i.text for i in seen if isinstance(i, TextChunk)) == "a b "
 
 
+async def test_a_stalled_stream_closes_its_request(
+    make_model: MakeModel, fake: FakeOpenAIServer
+) -> None:
+    fake.script(Reply(text="a b c d e", hang_after=3))
+
+    with pytest.raises(UpstreamTimeoutError, match="stalled"):
+        await collect(make_model(timeout=0.3), ask())
+
+    await fake.wait_until(lambda: fake.stats.streams_cancelled == 1)
+
+
+async def test_a_slow_stream_that_keeps_coming_is_not_timed_out(
+    make_model: MakeModel, fake: FakeOpenAIServer
+) -> None:
+    # Every chunk comes within the timeout; the whole answer takes several times it.
+    fake.script(Reply(text="a b c d e f g h i j", delay=0.12))
+
+    response = final(await collect(make_model(timeout=0.3), ask()))
+
+    assert response.content == "a b c d e f g h i j"
+
+
 async def test_maps_an_error_event_mid_stream(
     make_model: MakeModel, fake: FakeOpenAIServer
 ) -> None:

@@ -169,8 +169,10 @@ class Transport:
         self, url: str, body: bytes, headers: Mapping[str, str]
     ) -> HttpResponse:
         response = await self._aiohttp().post(url, data=body, headers=headers)
+        unwatch = _watch_body(response, self.timeout)
 
         def close_now(whole: bool) -> None:
+            unwatch()
             if whole:
                 response.release()
             else:
@@ -220,3 +222,44 @@ class Transport:
             response.aiter_bytes(),
             close,
         )
+
+
+def _watch_body(response: aiohttp.ClientResponse, timeout: float) -> Callable[[], None]:
+    """Bound the body's reads by ``timeout`` with a timer armed once a period, not once a
+    read; returns what stops it.
+
+    aiohttp's ``sock_read`` bounded the wait for the headers; for the body it would make a
+    timer and cancel one at every read (a good part of a read's own cost at a model's pace).
+    This turns that off for this request and checks the body's progress every ``timeout``
+    seconds instead: a body that gets no data for ``timeout`` seconds fails within twice
+    that, with the error aiohttp's own timeout raises.
+    """
+    connection = response.connection
+    if connection is None or connection.protocol is None:  # the body is in already
+        return _nothing
+    import aiohttp
+
+    # The timer the headers' read armed stands until the body's first read.
+    connection.protocol.read_timeout = None
+    content = response.content
+    loop = asyncio.get_running_loop()
+    seen = content.total_bytes
+    handle: asyncio.TimerHandle
+
+    def check() -> None:
+        nonlocal seen, handle
+        if content.is_eof() or content.exception() is not None or response.closed:
+            return
+        if content.total_bytes == seen:
+            content.set_exception(aiohttp.SocketTimeoutError("Timeout on reading data from socket"))
+            response.close()  # the server sees the request go
+            return
+        seen = content.total_bytes
+        handle = loop.call_later(timeout, check)
+
+    handle = loop.call_later(timeout, check)
+    return lambda: handle.cancel()
+
+
+def _nothing() -> None:
+    pass
