@@ -16,7 +16,7 @@ __all__ = ["CodeAssistantAgent", "CodeExecutorAgent", "is_approval"]
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import msgspec
@@ -262,9 +262,9 @@ class CodeExecutorAgent:
                     break
         return AgentOutcome(messages=tuple(produced), usage=usage, state=_Pending())
 
-    async def _call_model(self, request: ModelRequest, stream: _TextStream) -> ModelResponse:
+    def _call_model(self, request: ModelRequest, stream: _TextStream) -> Awaitable[ModelResponse]:
         assert self.model is not None
-        return await call_model(self._name, self.model, request, stream)
+        return call_model(self._name, self.model, request, stream)
 
 
 class CodeAssistantAgent(AssistantAgent):
