@@ -479,6 +479,24 @@ async def test_a_slow_stream_that_keeps_coming_is_not_timed_out(
     assert response.content == "a b c d e f g h i j"
 
 
+async def test_a_reader_that_falls_behind_is_not_timed_out(
+    make_model: MakeModel, fake: FakeOpenAIServer
+) -> None:
+    # The whole answer (~450 KB, over the client's buffer) is sent at once, and its reader
+    # stops for several times the timeout: the body waits for the reader, nothing stalled.
+    text = " ".join(["word"] * 3000)
+    fake.script(Reply(text=text))
+    items: list[ModelStreamItem] = []
+
+    async with contextlib.aclosing(make_model(timeout=0.2).stream(ask())) as stream:
+        async for item in stream:
+            if not items:
+                await anyio.sleep(1.0)
+            items.append(item)
+
+    assert final(items).content == text
+
+
 async def test_maps_an_error_event_mid_stream(
     make_model: MakeModel, fake: FakeOpenAIServer
 ) -> None:

@@ -232,11 +232,13 @@ def _watch_body(response: aiohttp.ClientResponse, timeout: float) -> Callable[[]
     timer and cancel one at every read (a good part of a read's own cost at a model's pace).
     This turns that off for this request and checks the body's progress every ``timeout``
     seconds instead: a body that gets no data for ``timeout`` seconds fails within twice
-    that, with the error aiohttp's own timeout raises.
+    that, with the error aiohttp's own timeout raises. As aiohttp's, it does not count
+    the time the body is held back because its reader is behind (reading paused).
     """
     connection = response.connection
-    if connection is None or connection.protocol is None:  # the body is in already
-        return _nothing
+    transport = connection.transport if connection is not None else None
+    if connection is None or connection.protocol is None or transport is None:
+        return _nothing  # the body is in already
     import aiohttp
 
     # The timer the headers' read armed stands until the body's first read.
@@ -250,11 +252,12 @@ def _watch_body(response: aiohttp.ClientResponse, timeout: float) -> Callable[[]
         nonlocal seen, handle
         if content.is_eof() or content.exception() is not None or response.closed:
             return
-        if content.total_bytes == seen:
+        total, reading = content.total_bytes, transport.is_reading()
+        if total == seen and reading:
             content.set_exception(aiohttp.SocketTimeoutError("Timeout on reading data from socket"))
             response.close()  # the server sees the request go
             return
-        seen = content.total_bytes
+        seen = total if reading else -1  # paused: a whole period once it reads again
         handle = loop.call_later(timeout, check)
 
     handle = loop.call_later(timeout, check)
