@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import msgspec
+import pytest
 
 from tests.spec import validate
 from troupe.events import (
@@ -13,12 +14,14 @@ from troupe.events import (
     Event,
     HandoffOccurred,
     InputRequested,
+    ReasoningDelta,
     RunEnded,
     RunFailed,
     RunResumed,
     TextDelta,
     ToolCalled,
     ToolResultReturned,
+    UsageReported,
 )
 from troupe.messages import Usage
 from troupe.wire import (
@@ -288,3 +291,67 @@ def test_the_same_events_encode_to_the_same_bytes() -> None:
         return b"".join(encoder.encode(e) for e in _parallel()[:-1])
 
     assert frames() == frames()
+
+
+def _message(agent: str, mid: str, *texts: str) -> list[Event]:
+    return [
+        AgentStarted(agent=agent, message_id=mid),
+        *(TextDelta(agent=agent, message_id=mid, text=t) for t in texts),
+        AgentFinished(agent=agent, message_id=mid),
+    ]
+
+
+END = RunEnded(agent="team", stop_reason="done")
+# Runs of many shapes: the answer kept for the history fingerprint must be what the stream's
+# ``content`` carried, whichever way ``answer_text`` gets it.
+RUNS: dict[str, list[Event]] = {
+    "one message": [*_message("w", "m1", "Hello ", "", "world"), END],
+    "one message with work between its texts": [
+        AgentStarted(agent="w", message_id="m1"),
+        TextDelta(agent="w", message_id="m1", text="Let me look. "),
+        ReasoningDelta(agent="w", message_id="m1", text="hmm"),
+        ToolCalled(agent="w", call_id="c1", name="search", arguments="{}"),
+        ToolResultReturned(agent="w", call_id="c1", name="search", content="tea"),
+        TextDelta(agent="w", message_id="m1", text="Tea."),
+        UsageReported(agent="w", usage=Usage(prompt_tokens=1, completion_tokens=2)),
+        AgentFinished(agent="w", message_id="m1"),
+        END,
+    ],
+    "one message cut by a failure": [
+        AgentStarted(agent="w", message_id="m1"),
+        TextDelta(agent="w", message_id="m1", text="half"),
+        RunFailed(agent="team", code="upstream_error", message="gone"),
+    ],
+    "a message without text": [*_message("w", "m1"), END],
+    "no message": [END],
+    "text of no started message": [TextDelta(agent="w", message_id="m9", text="stray"), END],
+    "two messages": [*_message("w", "m1", "one"), *_message("c", "m2", "two"), END],
+    "a question after the answer": [
+        *_message("w", "m1", "Shall I go on?"),
+        InputRequested(agent="w", prompt="Shall I go on?"),
+        END,
+    ],
+    "a question of its own": [
+        *_message("w", "m1", "Done."),
+        InputRequested(agent="u", prompt="OK?"),
+    ],
+    "resumed": [
+        AgentStarted(agent="w", message_id="m1"),
+        TextDelta(agent="w", message_id="m1", text="before"),
+        RunResumed(agent="team", reason="restart"),
+        *_message("w", "m2", "after"),
+        END,
+    ],
+    "parallel": _parallel(),
+}
+
+
+@pytest.mark.parametrize("run", RUNS.values(), ids=list(RUNS))
+@pytest.mark.parametrize("speaker_lines", [False, True])
+@pytest.mark.parametrize("answer_agents", [None, frozenset({"w"}), frozenset({"c", "a"})])
+def test_the_answer_kept_is_the_content_streamed(
+    run: list[Event], speaker_lines: bool, answer_agents: frozenset[str] | None
+) -> None:
+    chunks = encode_all(run, Renderer(answer_agents, speaker_lines))
+
+    assert answer_text(run, answer_agents, speaker_lines) == _text_of(chunks, "content")

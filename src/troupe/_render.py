@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __all__ = ["Rendered", "Renderer", "answer_text", "readable"]
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import msgspec
@@ -309,7 +309,7 @@ class Renderer:
 
 
 def answer_text(
-    events: Iterable[Event],
+    events: Sequence[Event],
     answer_agents: frozenset[str] | None = None,
     speaker_lines: bool = False,
 ) -> str:
@@ -318,6 +318,10 @@ def answer_text(
     What a plain client sends back as the assistant's message: the run's
     conversation fingerprint is computed from it.
     """
+    if not speaker_lines:
+        single = _one_message_answer(events, answer_agents)
+        if single is not None:
+            return single
     renderer = Renderer(answer_agents, speaker_lines)
     render = renderer.render
     # A message's consecutive deltas are rendered as one: the renderer writes the same
@@ -342,6 +346,29 @@ def answer_text(
     if head is not None:
         render(msgspec.structs.replace(head, text="".join(pieces)))
     return renderer.answer
+
+
+def _one_message_answer(
+    events: Sequence[Event], answer_agents: frozenset[str] | None
+) -> str | None:
+    """The answer of a run whose ``content`` is one answering message's text (most runs,
+    without speaker lines): that text as it came, with no renderer. None for any other run."""
+    message: str | None = None
+    texts: list[str] = []
+    for event in events:
+        if type(event) is TextDelta:
+            if event.message_id != message:  # another message's text (or of none)
+                return None
+            texts.append(event.text)
+        elif type(event) is AgentStarted:
+            if message is not None or (
+                answer_agents is not None and event.agent not in answer_agents
+            ):
+                return None
+            message = event.message_id
+        elif type(event) is InputRequested or type(event) is RunResumed:  # write to content
+            return None
+    return "".join(texts)
 
 
 def readable(event: Event) -> tuple[str | None, str | None]:
