@@ -7,7 +7,6 @@ __all__ = ["Settings", "route_handlers"]
 import time
 from typing import Any, Literal, cast
 
-import anyio.lowlevel
 import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
@@ -109,14 +108,7 @@ async def chat_completions(request: Request[Any, Any, Any]) -> ASGIResponse:
         conversation_id=header,
         scope=api_keys.scope(request),
     )
-    run = await service.manager.start(start)
-    # The run's task goes first, to its model call: the response's set-up (its headers, its
-    # watcher) then happens while the model thinks, not before the model is asked. Twice:
-    # before Python 3.12, aiohttp writes a request from a task of its own, which the run's
-    # task starts when it waits for the answer, queued behind this one (once cost ~0.5 ms of
-    # the first token: the request went out after the response's set-up).
-    await anyio.lowlevel.checkpoint()
-    await anyio.lowlevel.checkpoint()
+    run = await service.start(start)
     logs.bind(conversation_id=run.record.conversation_id, team=run.record.team, run_id=run.id)
     cancel = not start.background and settings.on_disconnect == "cancel"
     if body.stream:

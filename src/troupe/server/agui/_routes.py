@@ -39,7 +39,7 @@ async def run_agent(
     scope = api_keys.scope(request)
     seen = await last_seen(service.manager, agent_input.thread_id, scope)
     start = run_start(chosen, agent_input, seen=seen, scope=scope, background=False)
-    run = await service.manager.start(start)
+    run = await service.start(start)
     record = run.record
     logs.bind(conversation_id=record.conversation_id, team=record.team, run_id=run.id)
     return RunEventStream(

@@ -113,6 +113,8 @@ async def create_response(
 ) -> ASGIResponse:
     body = decode_create(await request.body())
     start = await _run_start(service, body, api_keys.scope(request))
+    # Not ``service.start`` (the run's task first): a run with ``store: false`` is deleted
+    # as it ends, and its view must be following it by then.
     run = await service.manager.start(start)
     logs.bind(conversation_id=run.record.conversation_id, team=run.record.team, run_id=run.id)
     cancel = not start.background and settings.on_disconnect == "cancel"
