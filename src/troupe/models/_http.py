@@ -113,7 +113,7 @@ def transport_errors() -> tuple[type[BaseException], ...]:
 class Transport:
     """POSTs with a streamed response. ``client``: an ``httpx2.AsyncClient`` to send with
     (left open by ``aclose``); else aiohttp on asyncio, or an httpx2 client of its own on trio.
-    ``timeout`` bounds the connect and every read."""
+    ``timeout`` bounds the connect and every wait for data (aiohttp's body: within twice it)."""
 
     def __init__(self, timeout: float, client: httpx2.AsyncClient | None = None) -> None:
         self.timeout = timeout
