@@ -239,29 +239,47 @@ def _watch_body(response: aiohttp.ClientResponse, timeout: float) -> Callable[[]
     transport = connection.transport if connection is not None else None
     if connection is None or connection.protocol is None or transport is None:
         return _nothing  # the body is in already
-    import aiohttp
-
     # The timer the headers' read armed stands until the body's first read.
     connection.protocol.read_timeout = None
-    content = response.content
-    loop = asyncio.get_running_loop()
-    seen = content.total_bytes
-    handle: asyncio.TimerHandle
+    return _BodyWatch(response, transport, timeout).stop
 
-    def check() -> None:
-        nonlocal seen, handle
+
+class _BodyWatch:
+    """A body's progress, checked every ``timeout`` seconds until ``stop``. Its timer and it
+    hold each other only while armed (no cycle, with the response in it, left to the
+    garbage collector once the body is read)."""
+
+    __slots__ = ("_handle", "_loop", "_response", "_seen", "_timeout", "_transport")
+
+    def __init__(
+        self, response: aiohttp.ClientResponse, transport: asyncio.Transport, timeout: float
+    ) -> None:
+        self._response = response
+        self._transport = transport
+        self._timeout = timeout
+        self._seen = response.content.total_bytes
+        self._loop = asyncio.get_running_loop()
+        self._handle: asyncio.TimerHandle | None = self._loop.call_later(timeout, self._check)
+
+    def _check(self) -> None:
+        self._handle = None
+        response, content = self._response, self._response.content
         if content.is_eof() or content.exception() is not None or response.closed:
             return
-        total, reading = content.total_bytes, transport.is_reading()
-        if total == seen and reading:
+        total, reading = content.total_bytes, self._transport.is_reading()
+        if total == self._seen and reading:
+            import aiohttp
+
             content.set_exception(aiohttp.SocketTimeoutError("Timeout on reading data from socket"))
             response.close()  # the server sees the request go
             return
-        seen = total if reading else -1  # paused: a whole period once it reads again
-        handle = loop.call_later(timeout, check)
+        self._seen = total if reading else -1  # paused: a whole period once it reads again
+        self._handle = self._loop.call_later(self._timeout, self._check)
 
-    handle = loop.call_later(timeout, check)
-    return lambda: handle.cancel()
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
 def _nothing() -> None:

@@ -62,15 +62,15 @@ class RunEventStream(KeepaliveStream):
 
     async def send_body(self, send: Send, receive: Receive) -> None:
         record = self.record
-        disconnected = anyio.CancelScope()
+        disconnected, watched = anyio.CancelScope(), anyio.CancelScope()
         with disconnected:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watch, receive, send, disconnected)
+                tg.start_soon(self._watch, receive, send, disconnected, watched)
                 async for _, events in self.manager.follow(record.id, record.scope, 0):
                     body = b"".join(map(self.view.encode, events))
                     if body:
                         await self._send(send, body)
-                tg.cancel_scope.cancel()
+                watched.cancel()
         live = self.manager.local(record.id, record.scope)
         if disconnected.cancelled_caught:
             if self.cancel_on_disconnect and live is not None and not live.finished.is_set():

@@ -43,9 +43,17 @@ def remember_direct_send(app: ASGIApp) -> ASGIApp:
 
     async def remembering(scope: Scope, receive: Receive, send: Send) -> None:
         owner = getattr(send, "__self__", None)
-        if owner is not None and (type(owner).__module__, type(owner).__name__) in _DIRECT:
-            scope[DIRECT_SEND] = send  # type: ignore[literal-required]
-        await app(scope, receive, send)
+        if owner is None or (type(owner).__module__, type(owner).__name__) not in _DIRECT:
+            await app(scope, receive, send)
+            return
+        scope[DIRECT_SEND] = send  # type: ignore[literal-required]
+        try:
+            await app(scope, receive, send)
+        finally:
+            # The server's send is its request's own method, and that request holds the
+            # scope: a cycle, left to the garbage collector (with the request's every
+            # object) if the scope kept it.
+            del scope[DIRECT_SEND]  # type: ignore[misc]
 
     return remembering
 

@@ -76,12 +76,17 @@ def run_headers(record: RunRecord) -> dict[str, str]:
     return {**_HEADERS, "x-conversation-id": record.conversation_id, "x-run-id": record.id}
 
 
-async def watch_disconnect(receive: Receive, on_disconnect: anyio.CancelScope) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            on_disconnect.cancel()
-            return
+async def watch_disconnect(
+    receive: Receive, on_disconnect: anyio.CancelScope, until: anyio.CancelScope
+) -> None:
+    """Wait for the client to go away (then cancel ``on_disconnect``), until ``until`` is
+    cancelled: the view is done. A watch ends in its own cancel scope, not cancelled from
+    outside: anyio keeps the error of a task cancelled from outside in a reference cycle
+    (the task's frames in it), left for the garbage collector, at every request."""
+    with until:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        on_disconnect.cancel()
 
 
 class KeepaliveStream(ASGIResponse):
@@ -102,17 +107,25 @@ class KeepaliveStream(ASGIResponse):
         due = self._sent_at + self.keepalive - time.monotonic()
         return anyio.CancelScope(deadline=anyio.current_time() + due)
 
-    async def _watch(self, receive: Receive, send: Send, on_disconnect: anyio.CancelScope) -> None:
+    async def _watch(
+        self,
+        receive: Receive,
+        send: Send,
+        on_disconnect: anyio.CancelScope,
+        until: anyio.CancelScope,
+    ) -> None:
         """Wait for the client to go away (then cancel ``on_disconnect``), and send the
-        keepalive comment when it is due."""
-        while True:
-            with self._keepalive_scope():
-                if (await receive())["type"] == "http.disconnect":
-                    on_disconnect.cancel()
-                    return
-                continue
-            if time.monotonic() - self._sent_at >= self.keepalive:
-                await self._send(send, KEEPALIVE)
+        keepalive comment when it is due, until ``until`` is cancelled (as
+        ``watch_disconnect``)."""
+        with until:
+            while True:
+                with self._keepalive_scope():
+                    if (await receive())["type"] == "http.disconnect":
+                        on_disconnect.cancel()
+                        return
+                    continue
+                if time.monotonic() - self._sent_at >= self.keepalive:
+                    await self._send(send, KEEPALIVE)
 
 
 class _Cursor:
@@ -178,15 +191,15 @@ class RunStreamResponse(KeepaliveStream):
         another replica's run), a task watching the client meanwhile; True when the client
         went away."""
         record = self.record
-        disconnected = anyio.CancelScope()
+        disconnected, watched = anyio.CancelScope(), anyio.CancelScope()
         with disconnected:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watch, receive, send, disconnected)
+                tg.start_soon(self._watch, receive, send, disconnected, watched)
                 async for first, events in self.manager.follow(record.id, record.scope, 0):
                     frames = self._frames(encoder, cursor, first, events)
                     if frames:
                         await self._send(send, frames)
-                tg.cancel_scope.cancel()
+                watched.cancel()
         return disconnected.cancelled_caught
 
     def _frames(
@@ -337,12 +350,12 @@ class RunCompletionResponse(ASGIResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         run = self.run
-        disconnected = anyio.CancelScope()
+        disconnected, watched = anyio.CancelScope(), anyio.CancelScope()
         with disconnected:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(watch_disconnect, receive, disconnected)
+                tg.start_soon(watch_disconnect, receive, disconnected, watched)
                 await run.finished.wait()
-                tg.cancel_scope.cancel()
+                watched.cancel()
         if disconnected.cancelled_caught:
             if self.cancel_on_disconnect and not run.finished.is_set():
                 run.control.stop("cancelled: the client disconnected")

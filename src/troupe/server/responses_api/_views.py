@@ -64,10 +64,10 @@ class ResponseStream(RunStreamResponse):
         record = self.record
         encoder = ResponseEncoder(record)
         ended = False
-        disconnected = anyio.CancelScope()
+        disconnected, watched = anyio.CancelScope(), anyio.CancelScope()
         with disconnected:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watch, receive, send, disconnected)
+                tg.start_soon(self._watch, receive, send, disconnected, watched)
                 async for _, events in self.manager.follow(record.id, record.scope, 0):
                     frames = []
                     for event in events:
@@ -77,7 +77,7 @@ class ResponseStream(RunStreamResponse):
                                 frames.append(_frame(out))
                     if frames:
                         await self._send(send, b"".join(frames))
-                tg.cancel_scope.cancel()
+                watched.cancel()
         if disconnected.cancelled_caught:
             self._disconnected()
             return
