@@ -8,6 +8,7 @@ from troupe.runs._types import (
     RunSettings,
     RunStart,
     ServerShuttingDownError,
+    new_conversation_id,
     new_run_id,
 )
 from troupe.runs._writer import RunLostError
@@ -22,5 +23,6 @@ __all__ = [
     "RunStart",
     "ServerShuttingDownError",
     "Sink",
+    "new_conversation_id",
     "new_run_id",
 ]

@@ -20,7 +20,6 @@ __all__ = ["RunManager"]
 
 import contextlib
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
@@ -28,6 +27,7 @@ import anyio
 import msgspec
 
 from troupe import logs
+from troupe._ids import unique_hex
 from troupe.errors import (
     ConversationBusyError,
     ConversationNotRunningError,
@@ -51,6 +51,7 @@ from troupe.runs._types import (
     busy_error,
     check_input,
     is_run_id,
+    new_conversation_id,
     new_run_id,
 )
 from troupe.runs._writer import LogWriter, RunLostError
@@ -178,8 +179,8 @@ class RunManager:
             await self.admission.admit(start)
         run_id = new_run_id()
         minted = start.conversation_id is None
-        conversation_id = start.conversation_id or f"conv_{secrets.token_hex(16)}"
-        lease = Lease(conversation_id, secrets.token_hex(16), start.scope)
+        conversation_id = start.conversation_id or new_conversation_id()
+        lease = Lease(conversation_id, unique_hex(), start.scope)
         key = (start.scope, conversation_id)
         if minted:
             # Nothing can be stored under an id minted just now: no store round trip.
@@ -542,7 +543,7 @@ class RunManager:
         for orphan in await self.store.orphaned_runs(owner_alive):
             if orphan.id in self._runs or orphan.team not in self.teams:
                 continue
-            lease = Lease(orphan.conversation_id, secrets.token_hex(16), orphan.scope)
+            lease = Lease(orphan.conversation_id, unique_hex(), orphan.scope)
             state = await self.store.claim_run(
                 orphan, lease=lease, owner=self.owner, owner_alive=owner_alive
             )

@@ -12,15 +12,16 @@ __all__ = [
     "busy_error",
     "check_input",
     "is_run_id",
+    "new_conversation_id",
     "new_run_id",
 ]
 
 import re
-import secrets
 from typing import Literal, Protocol
 
 import msgspec
 
+from troupe._ids import unique_hex
 from troupe.errors import ConversationBusyError, RequestError, TroupeError
 from troupe.messages import Message
 from troupe.store import RunInput
@@ -81,7 +82,14 @@ _RUN_ID = re.compile(r"run_[A-Za-z0-9]{1,64}")
 
 
 def new_run_id() -> str:
-    return f"run_{secrets.token_hex(12)}"
+    """A new run's id: unique, and in the order runs start in this process (ids that follow
+    each other are stored side by side: a write of many runs touches few pages)."""
+    return f"run_{unique_hex(24)}"
+
+
+def new_conversation_id() -> str:
+    """A conversation's id minted by troupe (as ``new_run_id``)."""
+    return f"conv_{unique_hex(32)}"
 
 
 def is_run_id(text: str) -> bool:

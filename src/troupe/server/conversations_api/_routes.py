@@ -17,7 +17,6 @@ from __future__ import annotations
 
 __all__ = ["conversations_handlers", "create_conversation", "update_conversation"]
 
-import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +29,7 @@ from litestar.params import FromPath
 
 from troupe.errors import ConversationBusyError, RequestError
 from troupe.messages import AssistantMessage, Message, SystemMessage, UserMessage, text_of
+from troupe.runs import new_conversation_id
 from troupe.server._auth import ApiKeys
 from troupe.server._lists import item_page
 from troupe.server._schemas import decode_request_body
@@ -150,7 +150,7 @@ async def create_conversation(
     and metadata."""
     body = decode_request_body(await request.body() or b"{}", CreateConversation)
     state = RunState(
-        conversation_id=f"conv_{secrets.token_hex(16)}",
+        conversation_id=new_conversation_id(),
         team="",
         transcript=_messages(body.items or []),
         metadata=dict(body.metadata or {}),
