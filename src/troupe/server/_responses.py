@@ -23,6 +23,7 @@ __all__ = [
 ]
 
 import asyncio
+import contextlib
 import contextvars
 import time
 from collections.abc import Awaitable
@@ -267,20 +268,35 @@ class RunStreamResponse(KeepaliveStream):
         self, handed_back: asyncio.Future[None], receive: Receive, send: Send
     ) -> bool:
         """Watch the client until the run hands the stream back (True if the client went
-        away), sending the keepalive comment when it is due: one cancel scope at a time, its
-        deadline the next keepalive, cancelled by the hand-back."""
-        watching = self._keepalive_scope()
-        handed_back.add_done_callback(lambda _: watching.cancel())
+        away), sending the keepalive comment when it is due: one asyncio timeout at a time,
+        due at the next keepalive, expired at once by the hand-back. (The hand-back is an
+        asyncio future: this runs on asyncio only, where asyncio's timeout costs less than
+        an anyio cancel scope: callgrind, one-token answers, 2.25 -> 2.22 M instructions a
+        request.)"""
+        loop = handed_back.get_loop()
         while not handed_back.done():
-            with watching:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                return True
+            due = loop.time() + self._sent_at + self.keepalive - time.monotonic()
+            try:
+                async with asyncio.timeout_at(due) as timeout:
+
+                    def expire(_: object, timeout: asyncio.Timeout = timeout) -> None:
+                        # (A timeout over already, the client gone meanwhile, stays so.)
+                        with contextlib.suppress(RuntimeError):
+                            timeout.reschedule(0)
+
+                    handed_back.add_done_callback(expire)
+                    try:
+                        while (await receive())["type"] != "http.disconnect":
+                            pass
+                    finally:
+                        handed_back.remove_done_callback(expire)
+                    return True
+            except TimeoutError:
+                pass
             if handed_back.done():
                 break
             if time.monotonic() - self._sent_at >= self.keepalive:
                 await self._send(send, KEEPALIVE)
-            watching = self._keepalive_scope()
         return False
 
     def _sink(self, send: Send, encoder: ChunkEncoder, cursor: _Cursor) -> Sink:
