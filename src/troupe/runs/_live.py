@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Generator
 
 import anyio
 import sniffio
+from anyio import TaskHandle
 
 from troupe.errors import TroupeError
 from troupe.events import Event, UsageReported
@@ -105,8 +106,8 @@ class LiveRun:
         self.stop_reason: str | None = None
         self.ended_at: float | None = None
         self.control = RunControl(run_id=record.id, scope=record.scope)
-        # The scope of the task running it: cancelled to leave the run to another replica.
-        self.task_scope: anyio.CancelScope | None = None
+        # The task running it: cancelled to leave the run to another replica.
+        self.task: TaskHandle[None] | None = None
         # Why it failed (its result's error), once it is over.
         self.error: TroupeError | None = None
         # The store has the run's record (it is written with the run's first commit).
@@ -235,7 +236,7 @@ class LiveRun:
             self._untap(*entry)
         # Kept a while for late followers: let go of what only running needed (fewer objects
         # for the garbage collector to walk).
-        self.task_scope = None
+        self.task = None
         self.control.release()
 
     def snapshot(self) -> RunRecord:

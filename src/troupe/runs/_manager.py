@@ -65,7 +65,7 @@ from troupe.store import (
     decode_events,
     encoded_size,
 )
-from troupe.teams import RunResult, RunState, Team, settle
+from troupe.teams import RunState, Team, settle
 
 logger = logging.getLogger("troupe.runs")
 
@@ -146,8 +146,8 @@ class RunManager:
             if run.record.background:
                 # Not over: stop running it here, as checkpointed, for another replica.
                 run.detached = True
-                if run.task_scope is not None:
-                    run.task_scope.cancel()
+                if run.task is not None:
+                    run.task.cancel()
             else:
                 run.control.stop(
                     "server shutting down",
@@ -310,7 +310,7 @@ class RunManager:
             )
         for observer in self.observers:
             observer.run_started(run)
-        self._tg.start_soon(self._execute, run, state, new, name=f"run {run.id}")
+        run.task = self._tg.start_soon(self._execute, run, state, new, name=f"run {run.id}")
 
     # --- running ------------------------------------------------------------------------
 
@@ -322,19 +322,20 @@ class RunManager:
             await self._writer.commit(run, state=step)
 
         run.control.checkpoint = checkpoint
-        result: RunResult | None = None
-        with contextlib.ExitStack() as contexts, anyio.CancelScope() as run.task_scope:
-            for observer in self.observers:
-                context = observer.run_context(run)
-                if context is not None:
-                    contexts.enter_context(context)
-            result = await run.team.run(
-                state, new, run.emit, control=run.control, options=record.input.options
-            )
-        if result is None:  # detached (a shutdown): stored as last committed, lease let go
-            with anyio.CancelScope(shield=True):
-                await self._detach(run)
-            return
+        try:
+            with contextlib.ExitStack() as contexts:
+                for observer in self.observers:
+                    context = observer.run_context(run)
+                    if context is not None:
+                        contexts.enter_context(context)
+                result = await run.team.run(
+                    state, new, run.emit, control=run.control, options=record.input.options
+                )
+        except anyio.get_cancelled_exc_class():
+            if run.detached:  # its task cancelled (a shutdown): stored as last committed
+                with anyio.CancelScope(shield=True):
+                    await self._detach(run)
+            raise
         run.error = result.error
         status = result.status
         # A run that kept nothing (it failed or was stopped in its first step) leaves the
