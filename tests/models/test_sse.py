@@ -285,3 +285,29 @@ async def test_reads_of_one_event_each_give_the_text_whatever_their_shape(
     # The text chunks after the first were read by their shape, not split as SSE.
     by_shape = [raw for raw in decoded if not any(raw in block for block in fed)]
     assert len(by_shape) >= len(words) - 1
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        b'{"id":"c","choices":[{"delta":{"content":"x"},"finish_reason":"ab"}]}',  # same length
+        b'{"id":"d","choices":[{"delta":{"content":"x"},"finish_reason":null}]}',  # same length
+        b'{"id":"c"}',  # shorter than the bytes around a text
+        b"",
+    ],
+    ids=["other-end", "other-start", "short", "empty"],
+)
+def test_the_texts_read_by_their_shape_stop_at_the_first_chunk_of_another_shape(
+    odd: bytes,
+) -> None:
+    """Chunks read by the bytes around their text stop at the first that differs anywhere
+    around it, even by bytes of the same length: it and those after it are decoded whole."""
+    template = (b'{"id":"c","choices":[{"delta":{"content":', b'},"finish_reason":null}]}')
+
+    def chunk(text: str) -> bytes:
+        return template[0] + msgspec.json.encode(text) + template[1]
+
+    payloads = [chunk(f"t{i} ") for i in range(5)]
+    assert openai_module._texts_like(template, payloads) == ([f"t{i} " for i in range(5)], 5)
+    mixed = [*payloads[:3], odd, *payloads[3:]]
+    assert openai_module._texts_like(template, mixed) == (["t0 ", "t1 ", "t2 "], 3)

@@ -498,8 +498,8 @@ def _texts_like(template: tuple[bytes, bytes], payloads: list[bytes]) -> tuple[l
     prefix, suffix = template
     start, end = len(prefix), -len(suffix) or None
     # Most reads are chunks of text only; a stream's last read may end with its last chunks
-    # (finish reason, usage), set apart first. The others' bytes around their texts are
-    # compared all at once, the texts cut out and decoded, with no Python loop over them.
+    # (finish reason, usage), set apart first. The others' texts are cut out, their bytes
+    # around them compared all at once, the texts decoded, with no Python loop over them.
     count = len(payloads)
     while count and len(payloads) - count < 2:
         last = payloads[count - 1]
@@ -507,14 +507,13 @@ def _texts_like(template: tuple[bytes, bytes], payloads: list[bytes]) -> tuple[l
             break
         count -= 1
     first = payloads[:count] if count < len(payloads) else payloads
-    middles: list[bytes] | list[bytes | None]
-    if (
-        count
-        and b"".join(map(itemgetter(slice(None, start)), first)) == prefix * count
-        and b"".join(map(itemgetter(slice(end, None)), first)) == suffix * count
-    ):  # these lead (the one after them, if any, is not like them)
-        middles = list(map(itemgetter(slice(start, end)), first))
-    else:  # the texts of those that lead (None from the first that is not like them)
+    cut = list(map(itemgetter(slice(start, end)), first)) if count else []
+    middles: list[bytes] | list[bytes | None] = cut
+    # All of them are the template around their middles when their bytes are the
+    # template's around the middles: one comparison. (A payload too short for the template
+    # makes the right side the longer; else each payload lines up with its own part.)
+    if not count or b"".join(first) != prefix + (suffix + prefix).join(cut) + suffix:
+        # The texts of those that lead (None from the first that is not like them).
         middles = [
             p[start:end] if p.startswith(prefix) and p.endswith(suffix) else None for p in payloads
         ]
