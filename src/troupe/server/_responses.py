@@ -30,12 +30,12 @@ from collections.abc import Awaitable
 
 import anyio
 from litestar.response.base import ASGIResponse
-from litestar.types import Receive, Scope, Send
+from litestar.types import Message, Receive, Scope, Send
 
 from troupe.errors import TroupeError
 from troupe.events import Event, RunEnded
 from troupe.messages import Usage
-from troupe.runs import LiveRun, RunManager, Sink
+from troupe.runs import LiveRun, RunManager
 from troupe.server._errors import error_response_body
 from troupe.server._push import DIRECT_SEND, Waiting, step
 from troupe.store import RunRecord
@@ -242,7 +242,7 @@ class RunStreamResponse(KeepaliveStream):
                 continue
             if run.over:
                 return False
-            sink = self._sink(direct, encoder, cursor)
+            sink = _Push(self, run, direct, encoder, cursor)
             handed_back = run.tap(sink)
             if handed_back is None:  # over meanwhile
                 continue
@@ -253,6 +253,7 @@ class RunStreamResponse(KeepaliveStream):
                     cursor.waiting.close()
                 raise
             finally:
+                sink.leave()
                 run.untap(sink)
             if gone:
                 if cursor.waiting is not None:
@@ -299,37 +300,6 @@ class RunStreamResponse(KeepaliveStream):
                 await self._send(send, KEEPALIVE)
         return False
 
-    def _sink(self, send: Send, encoder: ChunkEncoder, cursor: _Cursor) -> Sink:
-        """What the run's task calls with each new event: its frame sent at once with the
-        server's own ``send`` (in a copy of this response's context); False once a send has
-        to wait or failed."""
-        after = self.after
-        encode = encoder.encode
-        in_context = contextvars.copy_context().run
-
-        def sink(seq: int, event: Event) -> bool:
-            try:
-                frame = encode(event)
-                if type(event) is RunEnded:
-                    cursor.run_end = event
-                cursor.seq = seq
-                if seq <= after:
-                    return True
-                self._sent_at = time.monotonic()
-                body = b"id: %d\n" % seq + frame
-                waiting = in_context(
-                    step, send({"type": "http.response.body", "body": body, "more_body": True})
-                )
-            except Exception as exc:  # the view raises it, on its own task
-                cursor.error = exc
-                return False
-            if waiting is None:
-                return True
-            cursor.waiting = waiting
-            return False
-
-        return sink
-
     def _trailer(self, encoder: ChunkEncoder, run_end: RunEnded | None, seq: int) -> bytes:
         live = self.manager.local(self.record.id, self.record.scope)
         if run_end is None or (live is not None and live.detached):
@@ -353,6 +323,83 @@ class RunStreamResponse(KeepaliveStream):
         live = self.manager.local(self.record.id, self.record.scope)
         if live is not None and not live.finished.is_set():
             live.control.stop("cancelled: the client disconnected")
+
+
+class _Push:
+    """A stream's sink (``LiveRun.tap``): called on the run's task with each new event, it
+    keeps the event's frame; the frames of the events appended in one turn of the event
+    loop go out together at the end of the turn, in one write (a run appends a few at once:
+    its usage, a turn's end, its own end), with the server's own ``send``, in a copy of the
+    stream's context. When a send has to wait, or fails, the run hands the stream back: its
+    task finishes that send (or raises the error) and reads on from the run's log."""
+
+    __slots__ = (
+        "_context",
+        "_cursor",
+        "_encode",
+        "_frames",
+        "_left",
+        "_loop",
+        "_run",
+        "_send",
+        "_view",
+    )
+
+    def __init__(
+        self,
+        view: RunStreamResponse,
+        run: LiveRun,
+        send: Send,
+        encoder: ChunkEncoder,
+        cursor: _Cursor,
+    ) -> None:
+        self._view = view
+        self._run = run
+        self._send = send
+        self._cursor = cursor
+        self._context = contextvars.copy_context().run
+        self._loop = asyncio.get_running_loop()
+        self._frames: list[bytes] = []
+        self._left = False
+        self._encode = encoder.encode
+
+    def __call__(self, seq: int, event: Event) -> bool:
+        cursor = self._cursor
+        try:
+            frame = self._encode(event)
+        except Exception as exc:  # the stream raises it, on its own task
+            cursor.error = exc
+            return False
+        if type(event) is RunEnded:
+            cursor.run_end = event
+        cursor.seq = seq
+        if seq > self._view.after:
+            if not self._frames:
+                self._loop.call_soon(self._flush)
+            self._frames.append(b"id: %d\n" % seq + frame)
+        return True
+
+    def _flush(self) -> None:
+        body = b"".join(self._frames)
+        self._frames.clear()
+        if self._left:  # the stream is over (its client went away, or it failed)
+            return
+        self._view._sent_at = time.monotonic()
+        message: Message = {"type": "http.response.body", "body": body, "more_body": True}
+        try:
+            waiting = self._context(step, self._send(message))
+        except Exception as exc:
+            self._cursor.error = exc
+            self._run.untap(self)
+            return
+        if waiting is not None:
+            self._cursor.waiting = waiting
+            self._run.untap(self)
+
+    def leave(self) -> None:
+        """The stream stops taking frames from here (it reads on from the log, or ends):
+        frames kept and not sent yet are not sent."""
+        self._left = True
 
 
 class RunCompletionResponse(ASGIResponse):
