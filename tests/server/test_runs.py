@@ -435,10 +435,12 @@ async def test_a_conversation_whose_first_run_kept_nothing_is_shown_empty(raw_cl
 
 
 def chatty() -> RoundRobinTeam:
-    """Three agents, each answer streamed in pieces: many events, one after the other."""
+    """Three agents, each answer streamed in pieces a moment apart: many events, one after
+    the other (not all in one turn of the event loop, whose frames go out in one write)."""
 
     def agent(name: str) -> AssistantAgent:
-        return AssistantAgent(name, ScriptedModel([f"{name} says one two three four five."] * 4))
+        answers = [f"{name} says one two three four five."] * 4
+        return AssistantAgent(name, ScriptedModel(answers, delay=0.001))
 
     return RoundRobinTeam("duo", [agent("a"), agent("b"), agent("c")], termination=MaxMessages(4))
 
@@ -559,3 +561,41 @@ async def test_a_stream_the_run_writes_gets_keepalives_while_the_model_is_slow(
     assert text.count(": keepalive") >= 2
     assert text.index(": keepalive") < text.index("finally")
     assert text.endswith("data: [DONE]\n\n")
+
+
+async def test_frames_appended_together_reach_the_client_in_one_write(served: Any) -> None:
+    """Written by the run's task (as under uvicorn): the frames of the events a run appends
+    in one go (a model's read of many chunks; the usage, the turn's end and the run's end)
+    go out in one write each, the run's last ones with ``[DONE]``."""
+    gate = anyio.Event()
+
+    async def answer(request: ModelRequest) -> str:
+        await gate.wait()  # the stream is caught up with the run, and handed its events
+        return "one two three"
+
+    app = app_for(RoundRobinTeam("duo", [AssistantAgent("bot", FunctionModel(answer))]))
+    await served.app(app)
+    bodies: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            bodies.append(message["body"])
+            gate.set()
+
+    scope = http_scope("POST", "/v1/chat/completions", [(b"content-type", b"application/json")])
+    scope[DIRECT_SEND] = send
+    with anyio.fail_after(5):
+        await app(scope, staying_client(ask(stream=True)), send)  # type: ignore[arg-type]
+    frames = sse_frames(b"".join(bodies).decode())
+    assert_numbered(frames)
+    last = sse_frames(bodies[-1].decode())
+    assert len(bodies) == 2  # what the run had when the stream began; all the rest
+    assert [f.data for f in last][-1] == "[DONE]"
+    assert (
+        "".join(
+            json.loads(f.data)["choices"][0]["delta"].get("content") or ""
+            for f in frames
+            if f.data != "[DONE]" and json.loads(f.data)["choices"]
+        )
+        == "one two three"
+    )

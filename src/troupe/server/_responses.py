@@ -133,13 +133,16 @@ class _Cursor:
     """Where a stream is in its run's log: the last event encoded, the run's end once seen,
     and, while the run's task wrote its frames, a send left to finish or the error of one."""
 
-    __slots__ = ("error", "run_end", "seq", "waiting")
+    __slots__ = ("error", "run_end", "seq", "unsent", "waiting")
 
     def __init__(self) -> None:
         self.seq = 0
         self.run_end: RunEnded | None = None
         self.waiting: Waiting | None = None
         self.error: Exception | None = None
+        # Frames of events up to ``seq`` the run's task kept for the stream to send (the
+        # run's last ones: with the stream's end, in one write).
+        self.unsent = b""
 
 
 class RunStreamResponse(KeepaliveStream):
@@ -183,7 +186,8 @@ class RunStreamResponse(KeepaliveStream):
         if gone:
             self._disconnected()
             return
-        await self._send(send, self._trailer(encoder, cursor.run_end, cursor.seq), more=False)
+        trailer = self._trailer(encoder, cursor.run_end, cursor.seq)
+        await self._send(send, cursor.unsent + trailer, more=False)
 
     async def _pull(
         self, receive: Receive, send: Send, encoder: ChunkEncoder, cursor: _Cursor
@@ -236,7 +240,8 @@ class RunStreamResponse(KeepaliveStream):
             visible = run.visible
             if visible > cursor.seq:
                 events = run.events[cursor.seq : visible]
-                frames = self._frames(encoder, cursor, cursor.seq + 1, events)
+                frames, cursor.unsent = cursor.unsent, b""
+                frames += self._frames(encoder, cursor, cursor.seq + 1, events)
                 if frames:
                     await self._send(send, frames)
                 continue
@@ -253,7 +258,7 @@ class RunStreamResponse(KeepaliveStream):
                     cursor.waiting.close()
                 raise
             finally:
-                sink.leave()
+                cursor.unsent = sink.leave()
                 run.untap(sink)
             if gone:
                 if cursor.waiting is not None:
@@ -330,13 +335,16 @@ class _Push:
     keeps the event's frame; the frames of the events appended in one turn of the event
     loop go out together at the end of the turn, in one write (a run appends a few at once:
     its usage, a turn's end, its own end), with the server's own ``send``, in a copy of the
-    stream's context. When a send has to wait, or fails, the run hands the stream back: its
-    task finishes that send (or raises the error) and reads on from the run's log."""
+    stream's context. The frames from the run's end on are kept for the stream, which sends
+    them with its own end (``[DONE]``), in one write. When a send has to wait, or fails, the
+    run hands the stream back: its task finishes that send (or raises the error) and reads
+    on from the run's log."""
 
     __slots__ = (
         "_context",
         "_cursor",
         "_encode",
+        "_ending",
         "_frames",
         "_left",
         "_loop",
@@ -361,6 +369,7 @@ class _Push:
         self._loop = asyncio.get_running_loop()
         self._frames: list[bytes] = []
         self._left = False
+        self._ending = False
         self._encode = encoder.encode
 
     def __call__(self, seq: int, event: Event) -> bool:
@@ -372,6 +381,7 @@ class _Push:
             return False
         if type(event) is RunEnded:
             cursor.run_end = event
+            self._ending = True
         cursor.seq = seq
         if seq > self._view.after:
             if not self._frames:
@@ -380,10 +390,10 @@ class _Push:
         return True
 
     def _flush(self) -> None:
+        if self._left or self._ending:  # the stream sends them (or is over)
+            return
         body = b"".join(self._frames)
         self._frames.clear()
-        if self._left:  # the stream is over (its client went away, or it failed)
-            return
         self._view._sent_at = time.monotonic()
         message: Message = {"type": "http.response.body", "body": body, "more_body": True}
         try:
@@ -396,10 +406,12 @@ class _Push:
             self._cursor.waiting = waiting
             self._run.untap(self)
 
-    def leave(self) -> None:
-        """The stream stops taking frames from here (it reads on from the log, or ends):
-        frames kept and not sent yet are not sent."""
+    def leave(self) -> bytes:
+        """The stream stops taking frames (it reads on from the log, or ends): the frames
+        kept and not sent, for the stream to send."""
         self._left = True
+        frames, self._frames = self._frames, []
+        return b"".join(frames)
 
 
 class RunCompletionResponse(ASGIResponse):
