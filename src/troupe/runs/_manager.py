@@ -461,12 +461,13 @@ class RunManager:
         return record, decode_events(b"\n".join(await self.store.run_events(run_id)))
 
     async def follow(
-        self, run_id: str, scope: str, after: int
+        self, run_id: str, scope: str, after: int, *, live: LiveRun | None = None
     ) -> AsyncIterator[tuple[int, list[Event]]]:
         """The run's events after ``after`` as (first seq, events) batches, live until the
-        run is over. A run of this process is read from memory; another replica's from the
-        store, woken by its notifications (or polled)."""
-        run = self.local(run_id, scope)
+        run is over. A run of this process is read from memory (``live``, when the view
+        holds it: a run that is not kept is forgotten as it ends); another replica's from
+        the store, woken by its notifications (or polled)."""
+        run = live or self.local(run_id, scope)
         if run is not None:
             while True:
                 visible = run.visible

@@ -113,14 +113,16 @@ async def create_response(
 ) -> ASGIResponse:
     body = decode_create(await request.body())
     start = await _run_start(service, body, api_keys.scope(request))
-    # Not ``service.start`` (the run's task first): a run with ``store: false`` is deleted
-    # as it ends, and its view must be following it by then.
-    run = await service.manager.start(start)
+    run = await service.start(start)
     logs.bind(conversation_id=run.record.conversation_id, team=run.record.team, run_id=run.id)
     cancel = not start.background and settings.on_disconnect == "cancel"
     if body.stream:
         return ResponseStream(
-            service.manager, run.record, keepalive=settings.keepalive, cancel_on_disconnect=cancel
+            service.manager,
+            run.record,
+            keepalive=settings.keepalive,
+            cancel_on_disconnect=cancel,
+            run=run,
         )
     if body.background:
         await service.manager.stored(run)  # the client may ask any replica about it next

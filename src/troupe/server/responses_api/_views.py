@@ -54,11 +54,15 @@ class ResponseStream(RunStreamResponse):
         starting_after: int = -1,
         keepalive: float,
         cancel_on_disconnect: bool = False,
+        run: LiveRun | None = None,
     ) -> None:
         super().__init__(
             manager, record, keepalive=keepalive, cancel_on_disconnect=cancel_on_disconnect
         )
         self.starting_after = starting_after
+        # The run, when this stream started it: followed from the start, even if it is not
+        # kept (``store: false``: it is forgotten as it ends, maybe before this follows it).
+        self.run = run
 
     async def send_body(self, send: Send, receive: Receive) -> None:
         record = self.record
@@ -68,7 +72,8 @@ class ResponseStream(RunStreamResponse):
         with disconnected:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._watch, receive, send, disconnected, watched)
-                async for _, events in self.manager.follow(record.id, record.scope, 0):
+                following = self.manager.follow(record.id, record.scope, 0, live=self.run)
+                async for _, events in following:
                     frames = []
                     for event in events:
                         ended = ended or type(event) is RunEnded
