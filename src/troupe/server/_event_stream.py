@@ -13,15 +13,15 @@ from __future__ import annotations
 
 __all__ = ["RunEventStream", "RunView"]
 
+import functools
 import time
 from typing import Protocol
 
-import anyio
 from litestar.types import Receive, Send
 
 from troupe.events import Event
 from troupe.runs import RunManager
-from troupe.server._responses import KeepaliveStream
+from troupe.server._responses import KeepaliveStream, watching
 from troupe.store import RunRecord
 
 
@@ -62,15 +62,11 @@ class RunEventStream(KeepaliveStream):
 
     async def send_body(self, send: Send, receive: Receive) -> None:
         record = self.record
-        disconnected, watched = anyio.CancelScope(), anyio.CancelScope()
-        with disconnected:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watch, receive, send, disconnected, watched)
-                async for _, events in self.manager.follow(record.id, record.scope, 0):
-                    body = b"".join(map(self.view.encode, events))
-                    if body:
-                        await self._send(send, body)
-                watched.cancel()
+        async with watching(functools.partial(self._watch, receive, send)) as disconnected:
+            async for _, events in self.manager.follow(record.id, record.scope, 0):
+                body = b"".join(map(self.view.encode, events))
+                if body:
+                    await self._send(send, body)
         live = self.manager.local(record.id, record.scope)
         if disconnected.cancelled_caught:
             if self.cancel_on_disconnect and live is not None and not live.finished.is_set():

@@ -19,14 +19,16 @@ __all__ = [
     "chunk_encoder",
     "completion_body",
     "completion_id",
-    "watch_disconnect",
+    "watching",
 ]
 
 import asyncio
 import contextlib
 import contextvars
+import functools
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
 
 import anyio
 from litestar.response.base import ASGIResponse
@@ -77,13 +79,31 @@ def run_headers(record: RunRecord) -> dict[str, str]:
     return {**_HEADERS, "x-conversation-id": record.conversation_id, "x-run-id": record.id}
 
 
+Watch = Callable[[anyio.CancelScope, anyio.CancelScope], Coroutine[Any, Any, None]]
+
+
+@contextlib.asynccontextmanager
+async def watching(watch: Watch) -> AsyncIterator[anyio.CancelScope]:
+    """The block, with a task running ``watch(on_disconnect, until)`` beside it: ``watch``
+    waits for the client to go away, then cancels ``on_disconnect`` (the block, with it),
+    until ``until`` is cancelled (the block is done). Yields ``on_disconnect``: its
+    ``cancelled_caught`` afterwards says whether the client went away.
+
+    The watch ends in a cancel scope of its own, not cancelled from outside: anyio keeps
+    the error of a task cancelled from outside in a reference cycle (the task's frames in
+    it), left for the garbage collector, at every request."""
+    disconnected, until = anyio.CancelScope(), anyio.CancelScope()
+    with disconnected:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch, disconnected, until)
+            yield disconnected
+            until.cancel()
+
+
 async def watch_disconnect(
     receive: Receive, on_disconnect: anyio.CancelScope, until: anyio.CancelScope
 ) -> None:
-    """Wait for the client to go away (then cancel ``on_disconnect``), until ``until`` is
-    cancelled: the view is done. A watch ends in its own cancel scope, not cancelled from
-    outside: anyio keeps the error of a task cancelled from outside in a reference cycle
-    (the task's frames in it), left for the garbage collector, at every request."""
+    """A ``Watch``: wait for the client to go away."""
     with until:
         while (await receive())["type"] != "http.disconnect":
             pass
@@ -115,9 +135,8 @@ class KeepaliveStream(ASGIResponse):
         on_disconnect: anyio.CancelScope,
         until: anyio.CancelScope,
     ) -> None:
-        """Wait for the client to go away (then cancel ``on_disconnect``), and send the
-        keepalive comment when it is due, until ``until`` is cancelled (as
-        ``watch_disconnect``)."""
+        """A ``Watch`` (see ``watching``): wait for the client to go away, and send the
+        keepalive comment when it is due."""
         with until:
             while True:
                 with self._keepalive_scope():
@@ -196,15 +215,11 @@ class RunStreamResponse(KeepaliveStream):
         another replica's run), a task watching the client meanwhile; True when the client
         went away."""
         record = self.record
-        disconnected, watched = anyio.CancelScope(), anyio.CancelScope()
-        with disconnected:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watch, receive, send, disconnected, watched)
-                async for first, events in self.manager.follow(record.id, record.scope, 0):
-                    frames = self._frames(encoder, cursor, first, events)
-                    if frames:
-                        await self._send(send, frames)
-                watched.cancel()
+        async with watching(functools.partial(self._watch, receive, send)) as disconnected:
+            async for first, events in self.manager.follow(record.id, record.scope, 0):
+                frames = self._frames(encoder, cursor, first, events)
+                if frames:
+                    await self._send(send, frames)
         return disconnected.cancelled_caught
 
     def _frames(
@@ -425,12 +440,8 @@ class RunCompletionResponse(ASGIResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         run = self.run
-        disconnected, watched = anyio.CancelScope(), anyio.CancelScope()
-        with disconnected:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(watch_disconnect, receive, disconnected, watched)
-                await run.finished.wait()
-                watched.cancel()
+        async with watching(functools.partial(watch_disconnect, receive)) as disconnected:
+            await run.finished.wait()
         if disconnected.cancelled_caught:
             if self.cancel_on_disconnect and not run.finished.is_set():
                 run.control.stop("cancelled: the client disconnected")

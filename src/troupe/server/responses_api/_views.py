@@ -11,19 +11,16 @@ from __future__ import annotations
 
 __all__ = ["ResponseStream", "ResponseWhenDone", "encode_run"]
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-import anyio
 import msgspec
 from litestar.types import Receive, Send
 
 from troupe.events import Event, RunEnded
 from troupe.runs import LiveRun, RunManager
-from troupe.server._responses import (
-    RunCompletionResponse,
-    RunStreamResponse,
-)
+from troupe.server._responses import RunCompletionResponse, RunStreamResponse, watching
 from troupe.server.responses_api._encode import ResponseEncoder
 from troupe.store import RunRecord
 
@@ -68,21 +65,17 @@ class ResponseStream(RunStreamResponse):
         record = self.record
         encoder = ResponseEncoder(record)
         ended = False
-        disconnected, watched = anyio.CancelScope(), anyio.CancelScope()
-        with disconnected:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watch, receive, send, disconnected, watched)
-                following = self.manager.follow(record.id, record.scope, 0, live=self.run)
-                async for _, events in following:
-                    frames = []
-                    for event in events:
-                        ended = ended or type(event) is RunEnded
-                        for out in encoder.encode(event):
-                            if out["sequence_number"] > self.starting_after:
-                                frames.append(_frame(out))
-                    if frames:
-                        await self._send(send, b"".join(frames))
-                watched.cancel()
+        following = self.manager.follow(record.id, record.scope, 0, live=self.run)
+        async with watching(functools.partial(self._watch, receive, send)) as disconnected:
+            async for _, events in following:
+                frames = []
+                for event in events:
+                    ended = ended or type(event) is RunEnded
+                    for out in encoder.encode(event):
+                        if out["sequence_number"] > self.starting_after:
+                            frames.append(_frame(out))
+                if frames:
+                    await self._send(send, b"".join(frames))
         if disconnected.cancelled_caught:
             self._disconnected()
             return
